@@ -1,0 +1,112 @@
+"""One KMS customer key per region: rotation on, an alias, and a policy scoped to the account.
+
+Every other component encrypts with the key of the region it lands in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+def key_policy(account_id: str, partition: str, service_principals: tuple[str, ...] = ()) -> dict:
+    """The key policy: this account administers the key through IAM, and the named AWS
+    services may use it only on behalf of this account (`aws:SourceAccount`).
+
+    The root statement is AWS's default key policy; without it the key can become
+    unmanageable. It delegates to IAM, so who may use the key is decided by IAM policies
+    scoped to the key's ARN.
+    """
+    statements: list[dict] = [
+        {
+            "Sid": "AccountAdministersKeyThroughIam",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    if service_principals:
+        statements.append(
+            {
+                "Sid": "ServicesUseKeyForThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": sorted(service_principals)},
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+@dataclass(frozen=True)
+class RegionKeyArgs:
+    """Inputs of `RegionKey`.
+
+    alias_name: stable alias, e.g. `alias/ml-platform-prod` (aliases are per region, so the
+        same alias can name each region's key).
+    account_id, partition: the account that owns the key, and its partition (`aws`).
+    service_principals: AWS services allowed to use the key for this account, e.g.
+        `cloudwatch.amazonaws.com` to publish alarms to an encrypted topic. None by default.
+    rotation_period_in_days: automatic rotation period, 90-2560 days; rotation is always on.
+    deletion_window_in_days: waiting period before a deleted key is destroyed, 7-30 days.
+    protect: set `protect` and `retain_on_delete` on the key (the alias is recreatable).
+    """
+
+    alias_name: str
+    account_id: pulumi.Input[str]
+    partition: pulumi.Input[str]
+    service_principals: tuple[str, ...] = ()
+    rotation_period_in_days: int = 365
+    deletion_window_in_days: int = 30
+    protect: bool = False
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.alias_name.startswith("alias/") or self.alias_name.startswith("alias/aws/"):
+            problems.append(f"alias_name: must start with 'alias/' and not 'alias/aws/' (got {self.alias_name!r})")
+        if not 90 <= self.rotation_period_in_days <= 2560:
+            problems.append(
+                f"rotation_period_in_days: out of range (got {self.rotation_period_in_days}; expected 90 to 2560)"
+            )
+        if not 7 <= self.deletion_window_in_days <= 30:
+            problems.append(
+                f"deletion_window_in_days: out of range (got {self.deletion_window_in_days}; expected 7 to 30)"
+            )
+        if problems:
+            raise ValueError("RegionKeyArgs: " + "; ".join(problems))
+
+
+class RegionKey(pulumi.ComponentResource):
+    """A customer-managed KMS key and its alias, in the region of the provider in `opts`."""
+
+    arn: pulumi.Output[str]
+    key_id: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegionKeyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:keys:RegionKey", name, None, opts)
+        policy = pulumi.Output.all(args.account_id, args.partition).apply(
+            lambda ids: json.dumps(key_policy(ids[0], ids[1], args.service_principals))
+        )
+        self.key = aws.kms.Key(
+            name,
+            description=f"ml-platform data key ({args.alias_name})",
+            enable_key_rotation=True,
+            rotation_period_in_days=args.rotation_period_in_days,
+            deletion_window_in_days=args.deletion_window_in_days,
+            policy=policy,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        self.alias = aws.kms.Alias(
+            name,
+            name=args.alias_name,
+            target_key_id=self.key.key_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.arn = self.key.arn
+        self.key_id = self.key.key_id
+        self.register_outputs({"arn": self.arn, "key_id": self.key_id, "alias": self.alias.name})

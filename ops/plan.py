@@ -1,0 +1,201 @@
+"""Offline plan: synthesize a stack under the mock engine and print what it declares.
+
+    python -m ops.plan [--stack dev] [--json]
+
+No cloud, no credentials, no Pulumi CLI. Prints the validated config, the resources as a
+tree per region and component with the settings that matter, counts per type, and how long
+it took. Exit codes: 0 planned; 1 the program failed to synthesize; 2 bad stack file or
+config (the problems are listed, one per line, with no traceback).
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+import argparse  # noqa: E402 (timed from the very start, imports included)
+import json  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from components.config import (  # noqa: E402
+    PROJECT,
+    StackConfig,
+    StackConfigError,
+    decode_config_value,
+    parse_stack_config,
+)
+from ops.synth import (  # noqa: E402
+    ROOT,
+    Registration,
+    Synthesis,
+    SynthesisError,
+    read_stack_config,
+    stack_file,
+    synthesize_stack,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+
+
+def _json(value: Any) -> Any:
+    """Providers hand nested inputs over as JSON text; decode it for display."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _provider_settings(inputs: dict) -> dict[str, Any]:
+    tags = (_json(inputs.get("defaultTags")) or {}).get("tags", {})
+    found = {"region": inputs.get("region"), "default_tags": ",".join(f"{k}={v}" for k, v in tags.items())}
+    if inputs.get("allowedAccountIds"):
+        found["allowed_accounts"] = ",".join(_json(inputs["allowedAccountIds"]))
+    return found
+
+
+def _key_settings(inputs: dict) -> dict[str, Any]:
+    rotation = f"every {inputs.get('rotationPeriodInDays', 365):g} d" if inputs.get("enableKeyRotation") else "OFF"
+    return {"rotation": rotation, "deletion_window": f"{inputs.get('deletionWindowInDays', 30):g} d"}
+
+
+# Per resource type: the settings an operator checks first. Grows with each capability.
+SETTINGS_OF: dict[str, Callable[[dict], dict[str, Any]]] = {
+    "pulumi:providers:aws": _provider_settings,
+    "aws:kms/key:Key": _key_settings,
+    "aws:kms/alias:Alias": lambda inputs: {"name": inputs.get("name")},
+}
+
+
+def settings_of(resource: Registration) -> dict[str, Any]:
+    found = SETTINGS_OF.get(resource.type, lambda _: {})(resource.inputs)
+    if resource.protect:
+        found["protect"] = True
+    if resource.retain_on_delete:
+        found["retain_on_delete"] = True
+    return {k: v for k, v in found.items() if v not in (None, "", {})}
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(flatten(f"{prefix}.{key}" if prefix else key, inner))
+        return out
+    return {prefix: value}
+
+
+def load_config(stack: str, root: Path = ROOT) -> StackConfig:
+    config, _ = read_stack_config(stack_file(stack, root))
+    prefix = f"{PROJECT}:"
+    raw = {k[len(prefix) :]: decode_config_value(v) for k, v in config.items() if k.startswith(prefix)}
+    return parse_stack_config(raw)
+
+
+def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
+    roles = {region: role for role, region in config.regions.by_role().items()}
+    resources = []
+    for r in synthesis.resources:
+        component = synthesis.component_of(r)
+        resources.append(
+            {
+                "type": r.type,
+                "name": r.name,
+                "region": r.region,
+                "role": roles.get(r.region),
+                "component": f"{component.type}::{component.name}" if component else None,
+                "custom": r.custom,
+                "settings": settings_of(r),
+            }
+        )
+    return {
+        "stack": synthesis.stack,
+        "config": flatten("", config.model_dump(mode="json")),
+        "regions": config.regions.by_role(),
+        "resources": resources,
+        "counts": dict(sorted(synthesis.type_counts().items())),
+        "outputs": synthesis.outputs,
+        "resource_count": len(synthesis.resources),
+        "seconds": round(time.perf_counter() - STARTED, 3),
+    }
+
+
+def _line(resource: dict, indent: str) -> str:
+    settings = "  ".join(f"{k}={'yes' if v is True else v}" for k, v in resource["settings"].items())
+    head = f"{indent}{resource['type']}  {resource['name']}"
+    return f"{head:<72} {settings}".rstrip()
+
+
+def _tree(resources: list[dict], component: str | None, indent: str) -> list[str]:
+    """Providers and plain resources first, then each component with its members nested."""
+    members = [r for r in resources if r["component"] == component]
+    lines = [_line(r, indent) for r in members if r["custom"]]
+    for r in members:
+        if not r["custom"]:
+            lines.append(f"{indent}{r['type']}  {r['name']}")
+            lines += _tree(resources, f"{r['type']}::{r['name']}", indent + "  ")
+    return lines
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    out = [f"{PROJECT} · stack {doc['stack']} · offline plan (mock engine; nothing was deployed)", ""]
+    out.append("config")
+    width = max(len(k) for k in doc["config"])
+    out += [f"  {k:<{width}}  {json.dumps(v) if not isinstance(v, str) else v}" for k, v in doc["config"].items()]
+    resources = doc["resources"]
+    for role, region in doc["regions"].items():
+        here = [r for r in resources if r["region"] == region]
+        out += ["", f"region {region} ({role}): {len(here)} resources"]
+        out += _tree(here, None, "  ")
+    elsewhere = [r for r in resources if r["region"] not in doc["regions"].values()]
+    if elsewhere:
+        out += ["", "no region (global or default provider)"] + [_line(r, "  ") for r in elsewhere]
+    out += ["", "counts"]
+    width = max(len(t) for t in doc["counts"])
+    out += [f"  {t:<{width}}  {n}" for t, n in doc["counts"].items()]
+    out += [
+        "",
+        f"{doc['resource_count']} resources in {len(doc['regions'])} region(s), planned in {doc['seconds']:.2f} s",
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ops.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", default="dev", help="stack file Pulumi.<stack>.yaml to plan (default: dev)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--root", type=Path, default=ROOT, help="project directory (default: this one)")
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+
+    try:
+        config = load_config(args.stack, root)
+    except SynthesisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except StackConfigError as exc:
+        print(
+            f"error: {stack_file(args.stack, root).name} has {len(exc.lines)} config problem(s):",
+            file=sys.stderr,
+        )
+        for line in exc.lines:
+            print(f"  - {line}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        synthesis = synthesize_stack(args.stack, root=root)
+    except Exception as exc:  # noqa: BLE001 (reported as one line; the plan has nothing to show)
+        print(f"error: stack {args.stack!r} failed to synthesize: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+    doc = plan_document(config, synthesis)
+    print(json.dumps(doc, indent=2, default=str) if args.json else render_text(doc))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""`python -m ops.plan` as a real subprocess: what operators and CI run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def plan(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "ops.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def prod_text() -> str:
+    result = plan("--stack", "prod")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_prod_plan_shows_both_regions_with_their_keys(prod_text):
+    lines = prod_text.splitlines()
+    assert lines[0] == "ml-platform · stack prod · offline plan (mock engine; nothing was deployed)"
+    assert "  regions.secondary  us-west-2" in lines
+    primary = lines.index("region us-east-1 (primary): 4 resources")
+    secondary = lines.index("region us-west-2 (secondary): 4 resources")
+    assert primary < secondary
+    block = lines[primary:secondary]
+    assert "  ml-platform:keys:RegionKey  key-primary" in block
+    key_line = next(line for line in block if line.strip().startswith("aws:kms/key:Key  key-primary"))
+    assert key_line.split()[2:] == [
+        "rotation=every",
+        "365",
+        "d",
+        "deletion_window=30",
+        "d",
+        "protect=yes",
+        "retain_on_delete=yes",
+    ]
+    assert "  aws:kms/key:Key             2" in lines
+    assert lines[-1].startswith("8 resources in 2 region(s), planned in ")
+
+
+def test_json_plan_matches_the_text_plan():
+    result = plan("--stack", "prod", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["regions"] == {"primary": "us-east-1", "secondary": "us-west-2"}
+    assert doc["counts"] == {
+        "aws:kms/alias:Alias": 2,
+        "aws:kms/key:Key": 2,
+        "ml-platform:keys:RegionKey": 2,
+        "pulumi:providers:aws": 2,
+    }
+    key = next(r for r in doc["resources"] if r["name"] == "key-secondary" and r["type"] == "aws:kms/key:Key")
+    assert key == {
+        "type": "aws:kms/key:Key",
+        "name": "key-secondary",
+        "region": "us-west-2",
+        "role": "secondary",
+        "component": "ml-platform:keys:RegionKey::key-secondary",
+        "custom": True,
+        "settings": {
+            "rotation": "every 365 d",
+            "deletion_window": "30 d",
+            "protect": True,
+            "retain_on_delete": True,
+        },
+    }
+    assert doc["seconds"] > 0
+
+
+def test_dev_is_the_default_stack():
+    result = plan()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].startswith("ml-platform · stack dev ·")
+    assert "region us-west-2" not in result.stdout
+
+
+BROKEN = """\
+config:
+  ml-platform:environment: prod
+  ml-platform:owner: team
+  ml-platform:cost_center: ml-1001
+  ml-platform:protect_stateful: false
+  ml-platform:regoins:
+    primary: us-east-1
+"""
+
+
+def test_broken_stack_file_exits_2_naming_every_key_without_a_traceback(tmp_path):
+    (tmp_path / "Pulumi.broken.yaml").write_text(BROKEN)
+    result = plan("--root", str(tmp_path), "--stack", "broken")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: Pulumi.broken.yaml has 3 config problem(s):",
+        "  - regions: required key is missing (got nothing; expected a mapping with keys: primary, secondary)",
+        "  - protect_stateful: must be on in prod (got false; expected true)",
+        '  - regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
+        "account_id, cost_center, environment, owner, protect_stateful, regions)",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_unparseable_stack_file_and_unknown_stack_exit_2(tmp_path):
+    (tmp_path / "Pulumi.bad.yaml").write_text("config: [unclosed\n")
+    result = plan("--root", str(tmp_path), "--stack", "bad")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: Pulumi.bad.yaml: not valid YAML: ")
+    assert "Traceback" not in result.stderr
+
+    result = plan("--root", str(tmp_path), "--stack", "qa")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: no stack file Pulumi.qa.yaml (stacks here: bad)\n",
+    )

@@ -1,0 +1,89 @@
+"""The whole program, per committed stack file, under the mock engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.keys import key_policy
+from ops.synth import MOCK_ACCOUNT_ID
+from tests.harness import decoded
+
+EXPECTED_REGIONS = {
+    "dev": {"primary": "us-east-1"},
+    "prod": {"primary": "us-east-1", "secondary": "us-west-2"},
+}
+TAGS = {
+    "dev": {"environment": "dev"},
+    "prod": {"environment": "prod"},
+}
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_one_explicit_provider_per_configured_region(stack, name):
+    providers = stack(name).of_type("pulumi:providers:aws")
+    assert {p.name: p.inputs["region"] for p in providers} == {
+        f"aws-{role}": region for role, region in EXPECTED_REGIONS[name].items()
+    }
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_providers_carry_the_default_tags(stack, name):
+    for provider in stack(name).of_type("pulumi:providers:aws"):
+        assert decoded(provider.inputs["defaultTags"]) == {
+            "tags": {
+                "project": "ml-platform",
+                "environment": name,
+                "owner": "ml-platform-team",
+                "cost-center": "ml-1001",
+                "managed-by": "pulumi",
+            }
+        }
+        assert "allowedAccountIds" not in provider.inputs
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_every_resource_lands_in_a_configured_region_through_an_explicit_provider(stack, name):
+    synthesis = stack(name)
+    regions = set(EXPECTED_REGIONS[name].values())
+    for resource in synthesis.resources:
+        assert resource.region in regions, f"{resource.type} {resource.name} is in {resource.region}"
+        if resource.custom and not resource.is_provider:
+            assert resource.provider is not None, f"{resource.type} {resource.name} uses the default provider"
+    # Each region's resources hang off that region's provider, named by role.
+    for resource in synthesis.resources:
+        if resource.provider:
+            role = synthesis.by_urn(resource.provider).name.removeprefix("aws-")
+            assert EXPECTED_REGIONS[name][role] == resource.region
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_one_rotating_kms_key_per_region(stack, name):
+    synthesis = stack(name)
+    keys = synthesis.of_type("aws:kms/key:Key")
+    assert {k.name: k.region for k in keys} == {
+        f"key-{role}": region for role, region in EXPECTED_REGIONS[name].items()
+    }
+    for key in keys:
+        assert key.inputs["enableKeyRotation"] is True
+        assert key.inputs["rotationPeriodInDays"] == 365
+        assert decoded(key.inputs["policy"]) == key_policy(MOCK_ACCOUNT_ID, "aws")
+    aliases = synthesis.of_type("aws:kms/alias:Alias")
+    assert {a.region: a.inputs["name"] for a in aliases} == {
+        region: f"alias/ml-platform-{name}" for region in EXPECTED_REGIONS[name].values()
+    }
+
+
+def test_prod_protects_its_keys_and_dev_does_not(stack):
+    assert {(k.protect, k.retain_on_delete) for k in stack("prod").of_type("aws:kms/key:Key")} == {(True, True)}
+    assert {(k.protect, k.retain_on_delete) for k in stack("dev").of_type("aws:kms/key:Key")} == {(False, False)}
+
+
+def test_exports(stack):
+    outputs = stack("prod").outputs
+    keys = {k.name.removeprefix("key-"): k.outputs["arn"] for k in stack("prod").of_type("aws:kms/key:Key")}
+    assert outputs == {
+        "environment": "prod",
+        "regions": {"primary": "us-east-1", "secondary": "us-west-2"},
+        "kms_key_arns": keys,
+    }
+    assert keys["secondary"].startswith(f"arn:aws:kms:us-west-2:{MOCK_ACCOUNT_ID}:key/")

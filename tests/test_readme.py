@@ -1,0 +1,31 @@
+"""README is the front door: its config table must list every key the config accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from components.config import StackConfig, _section_type
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def config_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        section = _section_type(field.annotation)
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            keys += config_keys(section, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def test_every_config_key_is_documented():
+    missing = [key for key in config_keys(StackConfig) if f"| `{key}` |" not in README]
+    assert missing == []
+
+
+def test_readme_gives_the_two_commands():
+    assert "make plan " in README and "make test " in README
