@@ -4,14 +4,21 @@ Validate the config, make one explicit AWS provider per region, build the compon
 each region, export what operators need. Everything else lives in `components/`.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_aws as aws
 
 from components.config import PROJECT, load_stack_config
+from components.image import ModelImage, ModelImageArgs, ReplicaRepositoryTemplate, ReplicaRepositoryTemplateArgs
 from components.keys import RegionKey, RegionKeyArgs
+from components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
+from components.training import ModelRegistry, SpotTraining, SpotTrainingArgs
 
 config = load_stack_config()
 stack = pulumi.get_stack()
+regions = config.regions.by_role()
+protect = config.protect_stateful
 
 # One explicit provider per region; nothing uses the default provider.
 providers = {
@@ -21,26 +28,95 @@ providers = {
         default_tags=aws.ProviderDefaultTagsArgs(tags=config.default_tags()),
         allowed_account_ids=[config.account_id] if config.account_id else None,
     )
-    for role, region in config.regions.by_role().items()
+    for role, region in regions.items()
 }
-primary = pulumi.InvokeOutputOptions(provider=providers["primary"])
-identity = aws.get_caller_identity_output(opts=primary)
-partition = aws.get_partition_output(opts=primary)
+at = {role: pulumi.ResourceOptions(provider=provider) for role, provider in providers.items()}
+identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=providers["primary"]))
+account = identity.account_id
+partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=providers["primary"])).partition
 
 keys = {
     role: RegionKey(
         f"key-{role}",
-        RegionKeyArgs(
-            alias_name=f"alias/{PROJECT}-{stack}",
-            account_id=identity.account_id,
-            partition=partition.partition,
-            protect=config.protect_stateful,
-        ),
-        opts=pulumi.ResourceOptions(provider=provider),
+        RegionKeyArgs(alias_name=f"alias/{PROJECT}-{stack}", account_id=account, partition=partition, protect=protect),
+        opts=at[role],
     )
-    for role, provider in providers.items()
+    for role in regions
 }
+storage = {
+    role: Storage(role, StorageArgs(key_arn=keys[role].arn, config=config.storage, protect=protect), opts=at[role])
+    for role in regions
+}
+if "secondary" in regions:
+    for cls in ("datasets", "artifacts"):
+        BucketReplication(
+            f"{cls}-replication",
+            BucketReplicationArgs(
+                source=storage["primary"].buckets[cls],
+                replica=storage["secondary"].buckets[cls],
+                source_key_arn=keys["primary"].arn,
+                replica_key_arn=keys["secondary"].arn,
+                source_region=regions["primary"],
+                replica_region=regions["secondary"],
+                account_id=account,
+                time_control=config.storage.replication_time_control,
+            ),
+            opts=at["primary"],
+        )
+
+repository_prefix = f"{PROJECT}/{stack}"
+image = ModelImage(
+    "model-image",
+    ModelImageArgs(
+        repository_name=f"{repository_prefix}/model",
+        key_arn=keys["primary"].arn,
+        account_id=account,
+        keep_releases=config.image.keep_releases,
+        replica_regions=tuple(region for role, region in regions.items() if role != "primary"),
+        build_context=Path("model_code") if config.image.build else None,
+        uri=config.image.uri,
+        protect=protect,
+    ),
+    opts=at["primary"],
+)
+if "secondary" in regions:
+    ReplicaRepositoryTemplate(
+        "model-image-replica",
+        ReplicaRepositoryTemplateArgs(
+            prefix=repository_prefix,
+            key_arn=keys["secondary"].arn,
+            account_id=account,
+            region=regions["secondary"],
+            keep_releases=config.image.keep_releases,
+        ),
+        opts=at["secondary"],
+    )
+
+registry = ModelRegistry("model-registry", f"{PROJECT}-{stack}", f"Models of {PROJECT} {stack}", opts=at["primary"])
+primary_buckets = storage["primary"].buckets
+training = SpotTraining(
+    "training",
+    SpotTrainingArgs(
+        config=config.training,
+        name_prefix=f"{PROJECT}-{stack}",
+        image_uri=image.image_uri,
+        datasets_bucket=(primary_buckets["datasets"].bucket_name, primary_buckets["datasets"].arn),
+        artifacts_bucket=(primary_buckets["artifacts"].bucket_name, primary_buckets["artifacts"].arn),
+        key_arn=keys["primary"].arn,
+        repository_arn=image.repository.arn,
+        region=regions["primary"],
+        account_id=account,
+    ),
+    opts=at["primary"],
+)
 
 pulumi.export("environment", config.environment)
-pulumi.export("regions", config.regions.by_role())
+pulumi.export("regions", regions)
 pulumi.export("kms_key_arns", {role: key.arn for role, key in keys.items()})
+pulumi.export(
+    "buckets", {role: {cls: b.bucket_name for cls, b in s.buckets.items()} for role, s in storage.items()}
+)
+pulumi.export("image_uri", image.image_uri)
+pulumi.export("model_package_group", registry.group.model_package_group_name)
+pulumi.export("training_job_name", training.job_name)
+pulumi.export("model_data_url", training.model_data_url)

@@ -64,16 +64,96 @@ def _key_settings(inputs: dict) -> dict[str, Any]:
     return {"rotation": rotation, "deletion_window": f"{inputs.get('deletionWindowInDays', 30):g} d"}
 
 
+def _first(value: Any) -> dict:
+    """Nested blocks arrive as a dict, a one-element list, or JSON text of either."""
+    value = _json(value)
+    if isinstance(value, list):
+        value = value[0] if value else {}
+    return value if isinstance(value, dict) else {}
+
+
+def _lifecycle_settings(inputs: dict) -> dict[str, Any]:
+    rule = _first(inputs.get("rules"))
+    steps = [f"{t.get('storageClass')}@{t.get('days')}d" for t in _json(rule.get("transitions")) or []]
+    expiry = _first(rule.get("expiration")).get("days")
+    noncurrent = _first(rule.get("noncurrentVersionExpiration")).get("noncurrentDays")
+    return {
+        "tiers": " > ".join(steps) or "none",
+        "expire": f"{expiry}d" if expiry else "never",
+        "noncurrent_expire": f"{noncurrent}d" if noncurrent else "never",
+    }
+
+
+def _replication_settings(inputs: dict) -> dict[str, Any]:
+    rule = _first(inputs.get("rules"))
+    destination = _first(rule.get("destination"))
+    return {
+        "to": destination.get("bucket"),
+        "replica_key": _first(destination.get("encryptionConfiguration")).get("replicaKmsKeyId"),
+        "delete_markers": _first(rule.get("deleteMarkerReplication")).get("status"),
+        "rtc": _first(destination.get("replicationTime")).get("status", "off"),
+    }
+
+
+def _training_settings(inputs: dict) -> dict[str, Any]:
+    resources = _first(inputs.get("resourceConfig"))
+    stopping = _first(inputs.get("stoppingCondition"))
+    return {
+        "job": inputs.get("trainingJobName"),
+        "instance": f"{resources.get('instanceCount')}x{resources.get('instanceType')}",
+        "spot": inputs.get("enableManagedSpotTraining"),
+        "max_run/wait": f"{stopping.get('maxRuntimeInSeconds')}/{stopping.get('maxWaitTimeInSeconds')} s",
+        "checkpoints": _first(inputs.get("checkpointConfig")).get("s3Uri"),
+        "image": _first(inputs.get("algorithmSpecification")).get("trainingImage"),
+    }
+
+
 # Per resource type: the settings an operator checks first. Grows with each capability.
 SETTINGS_OF: dict[str, Callable[[dict], dict[str, Any]]] = {
     "pulumi:providers:aws": _provider_settings,
     "aws:kms/key:Key": _key_settings,
     "aws:kms/alias:Alias": lambda inputs: {"name": inputs.get("name")},
+    "aws:s3/bucketVersioning:BucketVersioning": lambda i: {
+        "status": _first(i.get("versioningConfiguration")).get("status")
+    },
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": lambda i: {
+        "sse": _first(_first(i.get("rules")).get("applyServerSideEncryptionByDefault")).get("sseAlgorithm"),
+        "bucket_key": _first(i.get("rules")).get("bucketKeyEnabled"),
+    },
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": lambda i: {
+        "blocked": "all"
+        if all(i.get(k) for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        else "PARTIAL"
+    },
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _lifecycle_settings,
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": _replication_settings,
+    "aws:ecr/repository:Repository": lambda i: {
+        "name": i.get("name"),
+        "tags": i.get("imageTagMutability"),
+        "scan_on_push": _first(i.get("imageScanningConfiguration")).get("scanOnPush"),
+        "encryption": _first(i.get("encryptionConfigurations")).get("encryptionType"),
+    },
+    "aws:sagemaker/trainingJob:TrainingJob": _training_settings,
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": lambda i: {"name": i.get("modelPackageGroupName")},
 }
 
 
+def _whole(value: Any) -> Any:
+    """The engine carries every number as a float; show 30, not 30.0."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    if isinstance(value, str) and value[:1] in "{[":
+        decoded = _json(value)
+        return _whole(decoded) if decoded is not value else value
+    return value
+
+
 def settings_of(resource: Registration) -> dict[str, Any]:
-    found = SETTINGS_OF.get(resource.type, lambda _: {})(resource.inputs)
+    found = SETTINGS_OF.get(resource.type, lambda _: {})(_whole(resource.inputs))
     if resource.protect:
         found["protect"] = True
     if resource.retain_on_delete:
@@ -146,7 +226,11 @@ def render_text(doc: dict[str, Any]) -> str:
     out = [f"{PROJECT} · stack {doc['stack']} · offline plan (mock engine; nothing was deployed)", ""]
     out.append("config")
     width = max(len(k) for k in doc["config"])
-    out += [f"  {k:<{width}}  {json.dumps(v) if not isinstance(v, str) else v}" for k, v in doc["config"].items()]
+    out += [
+        f"  {k:<{width}}  {json.dumps(v) if not isinstance(v, str) else v}"
+        for k, v in doc["config"].items()
+        if v is not None
+    ]
     resources = doc["resources"]
     for role, region in doc["regions"].items():
         here = [r for r in resources if r["region"] == region]

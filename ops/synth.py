@@ -12,6 +12,7 @@ anything computed by the provider (ARNs and ids here are deterministic stand-ins
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import runpy
@@ -135,6 +136,19 @@ def mock_state(args: pulumi_mocks.MockResourceArgs, region: str | None, account:
         key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{region}/{args.name}"))
         state.update(keyId=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
         return key_id, state
+    if args.typ == "docker-build:index:Image":
+        tags = ",".join(args.inputs.get("tags") or [])
+        state["digest"] = "sha256:" + hashlib.sha256(f"{args.name}|{tags}".encode()).hexdigest()
+        state["ref"] = f"{(args.inputs.get('tags') or [name])[0]}@{state['digest']}"
+        return f"{args.name}-image", state
+    if args.typ == "aws:ecr/repository:Repository":
+        state.update(
+            name=name,
+            registryId=account,
+            arn=f"arn:aws:ecr:{region}:{account}:repository/{name}",
+            repositoryUrl=f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
+        )
+        return name, state
     if service == "s3":
         state.setdefault("bucket", name)
         state.setdefault("arn", f"arn:aws:s3:::{name}")
@@ -175,6 +189,16 @@ class AwsMocks(pulumi.runtime.Mocks):
             }
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": region, "region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com"}
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            registry = args.args.get("registryId") or self.account
+            return {
+                "authorizationToken": "QVdTOm1vY2s=",
+                "userName": "AWS",
+                "password": "mock-ecr-password",
+                "proxyEndpoint": f"https://{registry}.dkr.ecr.{region}.amazonaws.com",
+                "expiresAt": "2100-01-01T00:00:00Z",
+                "id": registry,
+            }
         if args.token == "aws:index/getPartition:getPartition":
             return {
                 "partition": "aws",

@@ -1,0 +1,43 @@
+"""Pure builders for IAM documents shared by every component."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(sid: str, actions: list[str], resources: list[str] | str, condition: dict | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def service_trust_policy(service: str, account_id: str) -> dict[str, Any]:
+    """Trust `service` to assume the role, only on behalf of this account (confused deputy guard)."""
+    return document(
+        {
+            "Sid": "ServiceAssumesRoleForThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }
+    )
+
+
+def kms_via_s3(key_arn: str, region: str, actions: list[str], bucket_arns: list[str], sid: str) -> dict[str, Any]:
+    """Use of a key only through S3 in `region`, for objects of the given buckets. With S3
+    Bucket Keys the encryption context is the bucket ARN; without, the object ARN."""
+    return allow(
+        sid,
+        actions,
+        key_arn,
+        {
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [arn for b in bucket_arns for arn in (b, f"{b}/*")]},
+        },
+    )
