@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pytest
 from pulumi.runtime import config as runtime_config
 
 from components.config import StackConfigError, load_stack_config, parse_stack_config
 
+DIGEST = "sha256:" + "ab" * 32
 VALID = {
     "environment": "dev",
     "owner": "ml-platform-team",
     "cost_center": "ml-1001",
     "regions": {"primary": "us-east-1"},
+    "image": {"uri": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/dev/model@{DIGEST}"},
+    "training": {"dataset": {"prefix": "tabular/demo", "version": "v1"}},
 }
+TOP_KEYS = "account_id, cost_center, environment, image, owner, protect_stateful, regions, storage, training"
 
 
 def problems(**changes) -> list[str]:
@@ -55,7 +61,7 @@ def test_unknown_environment():
 def test_misspelt_top_level_key_is_rejected_with_a_suggestion():
     assert problems(regoins={"primary": "us-east-1"}) == [
         'regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
-        "account_id, cost_center, environment, owner, protect_stateful, regions)"
+        "account_id, cost_center, environment, image, owner, protect_stateful, regions, storage, training)"
     ]
 
 
@@ -122,14 +128,15 @@ def test_all_problems_are_reported_together():
         "owner: not in the required format (got ''; expected letters, digits, spaces and _ . : / = + - @)",
         "regions.primary: unknown AWS region (got 'mars-1'; expected a region where SageMaker is offered, "
         "e.g. us-east-1)",
-        "extra: unknown key (got 1; expected one of: account_id, cost_center, environment, owner, "
-        "protect_stateful, regions)",
+        f"extra: unknown key (got 1; expected one of: {TOP_KEYS})",
     ]
 
 
 def test_load_stack_config_raises_run_error_listing_every_problem():
     runtime_config.set_all_config(
         {
+            "ml-platform:image": json.dumps(VALID["image"]),
+            "ml-platform:training": json.dumps(VALID["training"]),
             "ml-platform:environment": "qa",
             "ml-platform:owner": "team",
             "ml-platform:cost_center": "c",
@@ -154,6 +161,8 @@ def test_load_stack_config_raises_run_error_listing_every_problem():
 def test_load_stack_config_reads_structured_config():
     runtime_config.set_all_config(
         {
+            "ml-platform:image": json.dumps(VALID["image"]),
+            "ml-platform:training": json.dumps(VALID["training"]),
             "ml-platform:environment": "prod",
             "ml-platform:owner": "team",
             "ml-platform:cost_center": "c",

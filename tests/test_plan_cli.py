@@ -28,9 +28,9 @@ def prod_text() -> str:
 def test_prod_plan_shows_both_regions_with_their_keys(prod_text):
     lines = prod_text.splitlines()
     assert lines[0] == "ml-platform · stack prod · offline plan (mock engine; nothing was deployed)"
-    assert "  regions.secondary  us-west-2" in lines
-    primary = lines.index("region us-east-1 (primary): 4 resources")
-    secondary = lines.index("region us-west-2 (secondary): 4 resources")
+    assert ["regions.secondary", "us-west-2"] in [line.split() for line in lines]
+    primary = lines.index("region us-east-1 (primary): 47 resources")
+    secondary = lines.index("region us-west-2 (secondary): 33 resources")
     assert primary < secondary
     block = lines[primary:secondary]
     assert "  ml-platform:keys:RegionKey  key-primary" in block
@@ -44,8 +44,8 @@ def test_prod_plan_shows_both_regions_with_their_keys(prod_text):
         "protect=yes",
         "retain_on_delete=yes",
     ]
-    assert "  aws:kms/key:Key             2" in lines
-    assert lines[-1].startswith("8 resources in 2 region(s), planned in ")
+    assert ["aws:kms/key:Key", "2"] in [line.split() for line in lines]
+    assert lines[-1].startswith("80 resources in 2 region(s), planned in ")
 
 
 def test_json_plan_matches_the_text_plan():
@@ -53,12 +53,16 @@ def test_json_plan_matches_the_text_plan():
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["regions"] == {"primary": "us-east-1", "secondary": "us-west-2"}
-    assert doc["counts"] == {
+    counts = doc["counts"]
+    assert {t: counts[t] for t in counts if t.startswith(("aws:kms", "aws:s3/bucket:", "aws:sagemaker", "pulumi:"))} == {
         "aws:kms/alias:Alias": 2,
         "aws:kms/key:Key": 2,
-        "ml-platform:keys:RegionKey": 2,
+        "aws:s3/bucket:Bucket": 6,
+        "aws:sagemaker/modelPackageGroup:ModelPackageGroup": 1,
+        "aws:sagemaker/trainingJob:TrainingJob": 1,
         "pulumi:providers:aws": 2,
     }
+    assert sum(counts.values()) == doc["resource_count"] == 80
     key = next(r for r in doc["resources"] if r["name"] == "key-secondary" and r["type"] == "aws:kms/key:Key")
     assert key == {
         "type": "aws:kms/key:Key",
@@ -92,6 +96,10 @@ config:
   ml-platform:protect_stateful: false
   ml-platform:regoins:
     primary: us-east-1
+  ml-platform:image:
+    build: true
+  ml-platform:training:
+    dataset: {prefix: demo, version: v1}
 """
 
 
@@ -105,7 +113,7 @@ def test_broken_stack_file_exits_2_naming_every_key_without_a_traceback(tmp_path
         "  - regions: required key is missing (got nothing; expected a mapping with keys: primary, secondary)",
         "  - protect_stateful: must be on in prod (got false; expected true)",
         '  - regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
-        "account_id, cost_center, environment, owner, protect_stateful, regions)",
+        "account_id, cost_center, environment, image, owner, protect_stateful, regions, storage, training)",
     ]
     assert "Traceback" not in result.stderr
 

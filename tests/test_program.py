@@ -47,7 +47,7 @@ def test_every_resource_lands_in_a_configured_region_through_an_explicit_provide
     regions = set(EXPECTED_REGIONS[name].values())
     for resource in synthesis.resources:
         assert resource.region in regions, f"{resource.type} {resource.name} is in {resource.region}"
-        if resource.custom and not resource.is_provider:
+        if resource.type.startswith("aws:"):
             assert resource.provider is not None, f"{resource.type} {resource.name} uses the default provider"
     # Each region's resources hang off that region's provider, named by role.
     for resource in synthesis.resources:
@@ -81,9 +81,19 @@ def test_prod_protects_its_keys_and_dev_does_not(stack):
 def test_exports(stack):
     outputs = stack("prod").outputs
     keys = {k.name.removeprefix("key-"): k.outputs["arn"] for k in stack("prod").of_type("aws:kms/key:Key")}
+    job = stack("prod").one("aws:sagemaker/trainingJob:TrainingJob", "training").inputs["trainingJobName"]
     assert outputs == {
         "environment": "prod",
         "regions": {"primary": "us-east-1", "secondary": "us-west-2"},
         "kms_key_arns": keys,
+        "buckets": {
+            role: {cls: f"{cls}-{role}-mock" for cls in ("datasets", "artifacts", "capture")}
+            for role in ("primary", "secondary")
+        },
+        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:"
+        "4f2c9a1d8b7e6f5a4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d",
+        "model_package_group": "ml-platform-prod",
+        "training_job_name": job,
+        "model_data_url": f"s3://artifacts-primary-mock/models/{job}/output/model.tar.gz",
     }
     assert keys["secondary"].startswith(f"arn:aws:kms:us-west-2:{MOCK_ACCOUNT_ID}:key/")
