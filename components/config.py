@@ -29,6 +29,9 @@ PROJECT = "ml-platform"
 
 # AWS tag values: letters, digits, spaces and `_ . : / = + - @`, up to 256 characters.
 TAG_VALUE_PATTERN = r"^[\w .:/=+\-@]+$"
+DATASET_PREFIX_PATTERN = r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$"
+DATASET_VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
 
 Environment = Literal["dev", "staging", "prod"]
 
@@ -427,10 +430,10 @@ class DatasetConfig(Section):
     """Training data: `s3://<datasets bucket>/<prefix>/<version>/`."""
 
     prefix: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9._/-]*[a-z0-9]$", description="Key prefix of the dataset in the datasets bucket."
+        pattern=DATASET_PREFIX_PATTERN, description="Key prefix of the dataset in the datasets bucket."
     )
     version: str = Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        pattern=DATASET_VERSION_PATTERN,
         description="Dataset version: the sub-prefix holding this version's files.",
     )
     channel: str = Field(
@@ -593,6 +596,8 @@ def _section_type(annotation: Any) -> Any:
 
 # Human wording for the formats fields are held to.
 PATTERN_HINTS = {
+    DATASET_PREFIX_PATTERN: "a relative S3 key prefix: lowercase letters, digits and . _ / -, no leading or trailing /",
+    DATASET_VERSION_PATTERN: "letters, digits and . _ - (a single path segment)",
     TAG_VALUE_PATTERN: "letters, digits, spaces and _ . : / = + - @",
     r"^\d{12}$": "a 12-digit AWS account id",
 }

@@ -1,0 +1,33 @@
+"""Classification metrics on class-index labels and predicted probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Probabilities are clipped to [EPSILON, 1] before the log so one confident mistake gives a
+# large but finite loss (the same convention as scikit-learn's log_loss).
+EPSILON = 1e-15
+
+
+def accuracy(true_index: np.ndarray, proba: np.ndarray) -> float:
+    return float(np.mean(proba.argmax(axis=1) == true_index))
+
+
+def log_loss(true_index: np.ndarray, proba: np.ndarray) -> float:
+    picked = proba[np.arange(len(true_index)), true_index]
+    return float(-np.mean(np.log(np.clip(picked, EPSILON, 1.0))))
+
+
+def confusion_matrix(true_index: np.ndarray, proba: np.ndarray, classes: int) -> list[list[int]]:
+    """Row = true class, column = predicted class, both in model.classes order."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (true_index, proba.argmax(axis=1)), 1)
+    return matrix.tolist()
+
+
+def summary(true_index: np.ndarray, proba: np.ndarray) -> dict[str, float | int]:
+    return {
+        "accuracy": accuracy(true_index, proba),
+        "log_loss": log_loss(true_index, proba),
+        "rows": len(true_index),
+    }

@@ -1,0 +1,204 @@
+"""`python -m model_code train`: the SageMaker training job.
+
+Reads hyperparameters and the `train` channel, resumes from the newest valid checkpoint,
+trains (checkpointing every `checkpoint_every_epochs` epochs and on SIGTERM) and writes
+model.npz, metrics.json and baseline.json to /opt/ml/model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from model_code.atomic import write_json_atomic
+from model_code.baseline import build_baseline
+from model_code.checkpoints import resume_latest, save_checkpoint
+from model_code.data import Table, read_channel
+from model_code.exit_codes import EXIT_OK, EXIT_USAGE
+from model_code.failure import UserError, run_command
+from model_code.hyperparameters import Hyperparameters, read_hyperparameters
+from model_code.metrics import log_loss, summary
+from model_code.model import Model, save_model
+from model_code.paths import TRAIN_CHANNEL, OptMl
+from model_code.signals import StopRequest
+from model_code.softmax_regression import (
+    Optimizer,
+    TrainState,
+    run_epochs,
+    softmax,
+    split_order,
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    classes: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    train_raw: np.ndarray
+    train_x: np.ndarray  # standardised
+    train_y: np.ndarray  # class index
+    holdout_raw: np.ndarray
+    holdout_x: np.ndarray
+    holdout_y: np.ndarray
+
+
+def main(argv: list[str]) -> int:
+    if argv:
+        print(f"usage: python -m model_code train (takes no arguments; got {argv})", file=sys.stderr)
+        return EXIT_USAGE
+    stop = StopRequest().install()
+    return run_command(lambda paths: train(paths, stop))
+
+
+def train(paths: OptMl, stop: StopRequest) -> int:
+    hp = read_hyperparameters(paths.hyperparameters)
+    check_input_data_config(paths)
+    table = read_channel(paths.channel(TRAIN_CHANNEL), hp.label)
+    data = prepare(table, hp)
+    fingerprint = run_fingerprint(table, hp)
+    resumed = resume_latest(paths.checkpoints, fingerprint)
+    if resumed:
+        state = resumed.state
+        print(f"resuming from {resumed.path} (epoch {state.epoch}, batch {state.batch})")
+    else:
+        state = TrainState.initial(len(table.feature_names), len(data.classes))
+        print(f"no usable checkpoint in {paths.checkpoints}; starting from epoch 0")
+
+    def after_epoch(state: TrainState) -> None:
+        proba = softmax(data.holdout_x @ state.weights + state.bias)
+        print(f"epoch={state.epoch}/{hp.epochs} holdout_log_loss={log_loss(data.holdout_y, proba):.6f}")
+        if state.epoch % hp.checkpoint_every_epochs == 0 or state.epoch == hp.epochs:
+            save_checkpoint(paths.checkpoints, state, fingerprint)
+
+    optimizer = Optimizer(hp.learning_rate, hp.momentum, hp.l2, hp.batch_size)
+    one_hot = np.eye(len(data.classes))[data.train_y]
+    finished = run_epochs(
+        state,
+        data.train_x,
+        one_hot,
+        optimizer,
+        seed=hp.seed,
+        epochs=hp.epochs,
+        should_stop=stop.requested,
+        after_epoch=after_epoch,
+    )
+    if not finished:
+        path = save_checkpoint(paths.checkpoints, state, fingerprint)
+        print(
+            f"stopped by {stop.name()} at epoch {state.epoch}, batch {state.batch}; checkpoint saved to {path}",
+            file=sys.stderr,
+        )
+        return stop.exit_code()
+    write_outputs(paths, table, hp, data, state)
+    return EXIT_OK
+
+
+def check_input_data_config(paths: OptMl) -> None:
+    """If SageMaker described the channels, the `train` channel must be CSV in File mode."""
+    path = paths.input_data_config
+    if not path.exists():
+        return
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc})") from exc
+    if not isinstance(config, dict) or not isinstance(config.get(TRAIN_CHANNEL, {}), dict):
+        raise UserError(f"{path} must map channel names to JSON objects")
+    if TRAIN_CHANNEL not in config:
+        raise UserError(
+            f"{path} has no '{TRAIN_CHANNEL}' channel (channels: {', '.join(config) or 'none'}); "
+            f"name the training data channel '{TRAIN_CHANNEL}'"
+        )
+    channel = config[TRAIN_CHANNEL]
+    content_type = channel.get("ContentType", "text/csv")
+    if not content_type.lower().startswith("text/csv"):
+        raise UserError(f"channel '{TRAIN_CHANNEL}' has ContentType '{content_type}'; only text/csv is supported")
+    mode = channel.get("TrainingInputMode", "File")
+    if mode not in ("File", "FastFile"):
+        raise UserError(f"channel '{TRAIN_CHANNEL}' has TrainingInputMode '{mode}'; use File or FastFile")
+
+
+def prepare(table: Table, hp: Hyperparameters) -> Prepared:
+    classes, label_index = np.unique(table.labels, return_inverse=True)
+    if len(classes) < 2:
+        raise UserError(
+            f"label column '{table.label_name}' has a single class ('{classes[0]}'); training needs at least 2"
+        )
+    rows = len(table.labels)
+    holdout_rows = round(rows * hp.holdout_fraction)
+    if holdout_rows < 1 or rows - holdout_rows < 2:
+        raise UserError(
+            f"holdout_fraction {hp.holdout_fraction} of {rows} rows leaves {holdout_rows} holdout "
+            f"and {rows - holdout_rows} training rows; need at least 1 and 2 (add rows or raise "
+            f"holdout_fraction)"
+        )
+    order = split_order(hp.seed, rows)
+    holdout, train = order[:holdout_rows], order[holdout_rows:]
+    train_raw, holdout_raw = table.features[train], table.features[holdout]
+    mean = train_raw.mean(axis=0)
+    std = train_raw.std(axis=0)
+    scale = np.where(std > 0, std, 1.0)  # a constant feature is left unscaled
+    return Prepared(
+        classes=tuple(str(c) for c in classes),
+        mean=mean,
+        scale=scale,
+        train_raw=train_raw,
+        train_x=(train_raw - mean) / scale,
+        train_y=label_index[train],
+        holdout_raw=holdout_raw,
+        holdout_x=(holdout_raw - mean) / scale,
+        holdout_y=label_index[holdout],
+    )
+
+
+def run_fingerprint(table: Table, hp: Hyperparameters) -> str:
+    """Identifies the data and the hyperparameters that shape training, so a checkpoint
+    written for another run is never resumed. checkpoint_every_epochs does not count."""
+    settings = {k: v for k, v in hp.as_dict().items() if k != "checkpoint_every_epochs"}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    digest.update("\x1f".join(table.feature_names).encode())
+    digest.update(np.ascontiguousarray(table.features).tobytes())
+    digest.update("\x1f".join(table.labels.tolist()).encode())
+    return digest.hexdigest()
+
+
+def write_outputs(paths: OptMl, table: Table, hp: Hyperparameters, data: Prepared, state: TrainState) -> None:
+    model = Model(
+        feature_names=table.feature_names,
+        label_name=table.label_name,
+        classes=data.classes,
+        mean=data.mean,
+        scale=data.scale,
+        weights=state.weights,
+        bias=state.bias,
+    )
+    save_model(model, paths.model_dir)
+    holdout_proba = model.predict_proba(data.holdout_raw)
+    metrics = {
+        "holdout": summary(data.holdout_y, holdout_proba),
+        "train": summary(data.train_y, model.predict_proba(data.train_raw)),
+        "epochs": state.epoch,
+        "rows": len(table.labels),
+        "features": len(table.feature_names),
+        "classes": list(data.classes),
+        "hyperparameters": hp.as_dict(),
+    }
+    write_json_atomic(paths.model_dir / "metrics.json", metrics)
+    baseline = build_baseline(
+        table.feature_names,
+        table.label_name,
+        data.classes,
+        data.train_raw,
+        data.train_y,
+        holdout_proba,
+    )
+    write_json_atomic(paths.model_dir / "baseline.json", baseline)
+    print(
+        f"done: holdout accuracy={metrics['holdout']['accuracy']:.4f} "
+        f"log_loss={metrics['holdout']['log_loss']:.6f}; wrote {paths.model_dir}"
+    )

@@ -1,0 +1,105 @@
+"""Hyperparameters arrive as strings from SageMaker and are typed and range-checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model_code.failure import UserError
+from model_code.hyperparameters import Hyperparameters, parse_hyperparameters, read_hyperparameters
+from tests.model_code.helpers import REPO_ROOT
+
+
+def test_missing_file_means_defaults(tmp_path: Path):
+    assert read_hyperparameters(tmp_path / "absent.json") == Hyperparameters()
+
+
+def test_string_values_are_typed():
+    parsed = parse_hyperparameters(
+        {
+            "epochs": "12",
+            "learning_rate": "1e-3",
+            "batch_size": "128",
+            "l2": "0",
+            "momentum": "0.5",
+            "seed": "42",
+            "label": " diagnosis ",
+            "holdout_fraction": "0.25",
+            "checkpoint_every_epochs": "3",
+        }
+    )
+    assert parsed == Hyperparameters(
+        epochs=12,
+        learning_rate=0.001,
+        batch_size=128,
+        l2=0.0,
+        momentum=0.5,
+        seed=42,
+        label="diagnosis",
+        holdout_fraction=0.25,
+        checkpoint_every_epochs=3,
+    )
+
+
+def test_json_numbers_are_accepted_for_local_runs():
+    assert parse_hyperparameters({"epochs": 5, "learning_rate": 0.1}) == Hyperparameters(epochs=5, learning_rate=0.1)
+
+
+def test_sagemaker_keys_are_ignored():
+    assert parse_hyperparameters({"sagemaker_program": "x", "_tuning_objective_metric": "y"}) == Hyperparameters()
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(UserError) as caught:
+        parse_hyperparameters({"epochs": "0", "learning_rate": "fast", "momentum": "1", "colour": "red"})
+    assert str(caught.value) == (
+        'bad hyperparameters: epochs: expected an integer at least 1 and at most 10000 (got "0"); '
+        'learning_rate: expected a number greater than 0 and at most 10 (got "fast"); '
+        'momentum: expected a number at least 0 and less than 1 (got "1"); '
+        "colour: unknown hyperparameter (allowed: batch_size, checkpoint_every_epochs, epochs, "
+        "holdout_fraction, l2, label, learning_rate, momentum, seed)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("epochs", "2.5", 'epochs: expected an integer at least 1 and at most 10000 (got "2.5")'),
+        ("holdout_fraction", "0", 'holdout_fraction: expected a number greater than 0 and at most 0.5 (got "0")'),
+        ("learning_rate", "nan", 'learning_rate: expected a number greater than 0 and at most 10 (got "nan")'),
+        ("label", "  ", 'label: expected a non-empty string (got "  ")'),
+        ("batch_size", True, "batch_size: expected an integer at least 1 and at most 1000000 (got true)"),
+    ],
+)
+def test_bad_value_names_key_value_and_range(key: str, value: object, expected: str):
+    with pytest.raises(UserError) as caught:
+        parse_hyperparameters({key: value})
+    assert str(caught.value) == f"bad hyperparameters: {expected}"
+
+
+def test_file_that_is_not_an_object(tmp_path: Path):
+    path = tmp_path / "hyperparameters.json"
+    path.write_text('["epochs"]')
+    with pytest.raises(UserError) as caught:
+        read_hyperparameters(path)
+    assert str(caught.value) == (f"bad hyperparameters: {path} must hold a JSON object of key/value pairs (got list)")
+
+
+def test_file_that_is_not_json(tmp_path: Path):
+    path = tmp_path / "hyperparameters.json"
+    path.write_text("{epochs: 3}")
+    with pytest.raises(UserError) as caught:
+        read_hyperparameters(path)
+    assert str(caught.value) == (
+        f"bad hyperparameters: {path} is not valid JSON "
+        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
+    )
+
+
+def test_readme_documents_every_hyperparameter_with_its_default():
+    readme = (REPO_ROOT / "model_code" / "README.md").read_text().splitlines()
+    for key, default in Hyperparameters().as_dict().items():
+        [row] = [line for line in readme if line.startswith(f"| `{key}` |")]
+        shown = f"`{default}`" if isinstance(default, str) else str(default)
+        assert row.endswith(f"| {shown} |"), row
