@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK ?= dev
 
-.PHONY: test plan lint clean
+.PHONY: test plan lint train clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ plan: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+## train: train the demo model locally into build/model/ from the bundled dataset (no cloud)
+train: $(STAMP)
+	rm -rf build/opt_ml build/model
+	$(PY) -m model_code.datagen --out build/opt_ml/input/data/train --rows 20000 --files 4
+	ML_PLATFORM_OPT_ML=build/opt_ml $(PY) -m model_code train
+	cp -r build/opt_ml/model build/model
+	@echo "model written to build/model/"
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
