@@ -10,8 +10,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import PROJECT, load_stack_config
+from components.alarms import ROLLBACK_ALARMS, VariantAlarms, VariantAlarmsArgs, variant_alarm_specs
 from components.image import ModelImage, ModelImageArgs, ReplicaRepositoryTemplate, ReplicaRepositoryTemplateArgs
 from components.keys import RegionKey, RegionKeyArgs
+from components.monitoring import PUBLISHERS, Alerts, AlertsArgs
+from components.serving import ModelEndpoint, ModelEndpointArgs
 from components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
 from components.training import ModelRegistry, SpotTraining, SpotTrainingArgs
 
@@ -38,7 +41,14 @@ partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=pr
 keys = {
     role: RegionKey(
         f"key-{role}",
-        RegionKeyArgs(alias_name=f"alias/{PROJECT}-{stack}", account_id=account, partition=partition, protect=protect),
+        RegionKeyArgs(
+            alias_name=f"alias/{PROJECT}-{stack}",
+            account_id=account,
+            partition=partition,
+            # The alerts topic is encrypted with this key; its publishers must be able to use it.
+            service_principals=PUBLISHERS,
+            protect=protect,
+        ),
         opts=at[role],
     )
     for role in regions
@@ -110,6 +120,53 @@ training = SpotTraining(
     opts=at["primary"],
 )
 
+alerts = {
+    role: Alerts(
+        f"alerts-{role}",
+        AlertsArgs(
+            key_arn=keys[role].arn,
+            account_id=account,
+            emails=tuple(config.notifications.emails),
+            webhooks=tuple(config.notifications.webhooks),
+        ),
+        opts=at[role],
+    )
+    for role in regions
+}
+
+serving = config.serving
+endpoint_name = f"{PROJECT}-{stack}"
+alarm_specs = variant_alarm_specs(
+    endpoint_name=endpoint_name,
+    variant_name=serving.variant_name,
+    thresholds=config.alarms,
+    vcpus=serving.instance.vcpu_count if serving.instance else None,
+)
+alarms = VariantAlarms(
+    "alarms-primary",
+    VariantAlarmsArgs(
+        specs=alarm_specs, topic_arn=alerts["primary"].topic_arn, unhealthy_name=f"{endpoint_name}-unhealthy"
+    ),
+    opts=at["primary"],
+)
+endpoint = ModelEndpoint(
+    "endpoint-primary",
+    ModelEndpointArgs(
+        config=serving,
+        endpoint_name=endpoint_name,
+        image_uri=image.image_uri,
+        model_data_url=training.model_data_url,
+        artifacts_bucket_arn=primary_buckets["artifacts"].arn,
+        capture_bucket=(primary_buckets["capture"].bucket_name, primary_buckets["capture"].arn),
+        key_arn=keys["primary"].arn,
+        repository_arn=image.repository.arn,
+        region=regions["primary"],
+        account_id=account,
+        rollback_alarm_names=[spec.name for spec in alarm_specs if spec.key in ROLLBACK_ALARMS],
+    ),
+    opts=pulumi.ResourceOptions(provider=providers["primary"], depends_on=[alarms]),
+)
+
 pulumi.export("environment", config.environment)
 pulumi.export("regions", regions)
 pulumi.export("kms_key_arns", {role: key.arn for role, key in keys.items()})
@@ -120,3 +177,17 @@ pulumi.export("image_uri", image.image_uri)
 pulumi.export("model_package_group", registry.group.model_package_group_name)
 pulumi.export("training_job_name", training.job_name)
 pulumi.export("model_data_url", training.model_data_url)
+pulumi.export("alerts_topic_arns", {role: a.topic_arn for role, a in alerts.items()})
+pulumi.export(
+    "endpoints",
+    {
+        "primary": {
+            "region": regions["primary"],
+            "endpoint_name": endpoint.endpoint_name,
+            "endpoint_config_name": endpoint.endpoint_config.name,
+            "variant_name": serving.variant_name,
+            "min_capacity": serving.autoscaling.min_capacity if serving.autoscaling else None,
+            "max_capacity": serving.autoscaling.max_capacity if serving.autoscaling else None,
+        }
+    },
+)

@@ -429,9 +429,7 @@ def check_instance_type(value: str, shape: str) -> str:
 class DatasetConfig(Section):
     """Training data: `s3://<datasets bucket>/<prefix>/<version>/`."""
 
-    prefix: str = Field(
-        pattern=DATASET_PREFIX_PATTERN, description="Key prefix of the dataset in the datasets bucket."
-    )
+    prefix: str = Field(pattern=DATASET_PREFIX_PATTERN, description="Key prefix of the dataset in the datasets bucket.")
     version: str = Field(
         pattern=DATASET_VERSION_PATTERN,
         description="Dataset version: the sub-prefix holding this version's files.",
@@ -501,6 +499,402 @@ class TrainingConfig(Section):
         return value
 
 
+# ---------------------------------------------------------------------------------------------
+# Serving
+
+
+def vcpus_of(instance_type: str) -> int | None:
+    """vCPUs of an `ml.<family>.<size>` instance from its size name: medium 2, large 2,
+    xlarge 4, Nxlarge 4N; None for sizes that do not follow the rule (e.g. metal)."""
+    size = instance_type.rsplit(".", 1)[-1]
+    if size in ("medium", "large"):
+        return 2
+    if size == "xlarge":
+        return 4
+    if size.endswith("xlarge") and size[: -len("xlarge")].isdigit():
+        return 4 * int(size[: -len("xlarge")])
+    return None
+
+
+class InstanceVariantConfig(Section):
+    """An instance-backed production variant."""
+
+    instance_type: str = Field(description="Instance type (checked against botocore's SageMaker model).")
+    initial_instance_count: int = Field(ge=1, le=100, description="Instances the variant starts with.")
+    vcpus: int | None = Field(
+        default=None,
+        ge=1,
+        le=448,
+        description="vCPUs per instance, when the size name does not tell (CPU alarms normalise by it).",
+    )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance_type(cls, value: str) -> str:
+        return check_instance_type(value, "ProductionVariantInstanceType")
+
+    @field_validator("vcpus")
+    @classmethod
+    def _vcpus_known(cls, value: int | None, info: ValidationInfo) -> int | None:
+        instance_type = info.data.get("instance_type")
+        if value is None and instance_type and vcpus_of(instance_type) is None:
+            raise ConfigRuleError(
+                [
+                    (
+                        "",
+                        problem(
+                            "cannot be derived from the instance type; set it",
+                            None,
+                            f"the vCPU count of {instance_type}",
+                        ),
+                    )
+                ]
+            )
+        return value
+
+    @property
+    def vcpu_count(self) -> int:
+        return self.vcpus or vcpus_of(self.instance_type) or 1
+
+
+class ServerlessVariantConfig(Section):
+    """A serverless variant: no instances, scales with requests (no data capture, VPC or isolation)."""
+
+    memory_size_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(description="Memory per concurrent invocation.")
+    max_concurrency: int = Field(ge=1, le=200, description="Maximum concurrent invocations.")
+    provisioned_concurrency: int | None = Field(
+        default=None, ge=1, le=200, description="Warm concurrency kept ready; <= max_concurrency."
+    )
+
+    @field_validator("provisioned_concurrency")
+    @classmethod
+    def _within_max(cls, value: int | None, info: ValidationInfo) -> int | None:
+        most = info.data.get("max_concurrency")
+        if value is not None and most is not None and value > most:
+            raise ConfigRuleError([("", problem("exceeds max_concurrency", value, f"<= {most}"))])
+        return value
+
+
+class ScheduledScalingConfig(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9-]{1,64}$", description="Name of the scheduled action.")
+    schedule: str = Field(
+        pattern=r"^(cron|rate|at)\(.+\)$", description="`cron(...)`, `rate(...)` or `at(...)` expression."
+    )
+    timezone: str = Field(default="UTC", description="IANA time zone of the schedule.")
+    min_capacity: int = Field(ge=0, le=100, description="Minimum capacity from this time.")
+    max_capacity: int = Field(ge=1, le=100, description="Maximum capacity from this time.")
+
+    @field_validator("max_capacity")
+    @classmethod
+    def _ordered(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_capacity")
+        if low is not None and value < low:
+            raise ConfigRuleError([("", problem("below min_capacity", value, f">= {low}"))])
+        return value
+
+
+class AutoscalingConfig(Section):
+    """Application Auto Scaling of the variant."""
+
+    min_capacity: int = Field(ge=1, le=100, description="Fewest instances (or provisioned concurrency, serverless).")
+    max_capacity: int = Field(ge=1, le=100, description="Most instances (or provisioned concurrency, serverless).")
+    max_requests_per_second_per_instance: float = Field(
+        default=50, gt=0, description="Load-tested requests/s one instance sustains."
+    )
+    safety_factor: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of that load to target; the target is rps x 60 x factor invocations per minute.",
+    )
+    scale_in_cooldown_seconds: int = Field(
+        default=300, ge=0, le=3600, description="Wait after a scale-in before another."
+    )
+    scale_out_cooldown_seconds: int = Field(
+        default=60, ge=0, le=3600, description="Wait after a scale-out before another."
+    )
+    concurrency_target: float | None = Field(
+        default=None,
+        gt=0,
+        description="Optional second policy: concurrent requests per model copy (high-resolution metric).",
+    )
+    provisioned_concurrency_target: float = Field(
+        default=0.7, gt=0, le=1, description="Serverless: target provisioned-concurrency utilization."
+    )
+    schedules: list[ScheduledScalingConfig] = Field(
+        default_factory=list, description="Scheduled capacity changes, e.g. dev to its minimum at night."
+    )
+
+    @field_validator("max_capacity")
+    @classmethod
+    def _ordered(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_capacity")
+        if low is not None and value < low:
+            raise ConfigRuleError([("", problem("below min_capacity", value, f">= {low}"))])
+        return value
+
+    @property
+    def invocations_per_instance_target(self) -> float:
+        return round(self.max_requests_per_second_per_instance * 60 * self.safety_factor, 2)
+
+
+class RolloutConfig(Section):
+    """How a new endpoint configuration reaches traffic."""
+
+    strategy: Literal["blue_green", "rolling"] = Field(
+        default="blue_green", description="Blue/green fleet swap, or rolling batches (instance variants only)."
+    )
+    traffic_routing: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = Field(
+        default="ALL_AT_ONCE", description="Blue/green traffic shifting."
+    )
+    canary_size_percent: int | None = Field(
+        default=None, ge=1, le=100, description="CANARY: share of capacity that takes traffic first (<= 50)."
+    )
+    linear_step_percent: int | None = Field(
+        default=None, ge=1, le=100, description="LINEAR: share of capacity shifted per step (<= 50)."
+    )
+    wait_interval_seconds: int = Field(default=300, ge=0, le=3600, description="Bake time between shifts.")
+    termination_wait_seconds: int = Field(
+        default=600, ge=0, le=3600, description="Old fleet kept after full shift, for fast rollback."
+    )
+    maximum_execution_timeout_seconds: int = Field(default=3600, ge=600, le=14400, description="Whole rollout limit.")
+    rolling_batch_percent: int = Field(
+        default=25, ge=5, le=50, description="rolling: share of capacity replaced per batch."
+    )
+
+    @model_validator(mode="after")
+    def _sizes(self) -> RolloutConfig:
+        problems = []
+        needed = {"CANARY": "canary_size_percent", "LINEAR": "linear_step_percent"}
+        for routing, key in needed.items():
+            value = getattr(self, key)
+            if self.traffic_routing == routing and value is None:
+                problems.append(
+                    (
+                        key,
+                        problem(f"required with traffic_routing {routing}", None, "a percentage of capacity, 1 to 50"),
+                    )
+                )
+            elif self.traffic_routing != routing and value is not None:
+                problems.append((key, problem(f"only used with traffic_routing {routing}", value, "no value")))
+            elif value is not None and value > 50:
+                problems.append(
+                    (key, problem("guardrail: at most half the capacity may take new traffic at once", value, "<= 50"))
+                )
+        if problems:
+            raise ConfigRuleError(problems)
+        return self
+
+
+class DataCaptureConfig(Section):
+    enabled: bool = Field(default=True, description="Capture requests and responses to the capture bucket.")
+    sampling_percent: int = Field(default=100, ge=1, le=100, description="Share of requests captured.")
+
+
+class ServingConfig(Section):
+    """The SageMaker real-time endpoint."""
+
+    variant_name: str = Field(
+        default="primary",
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
+        description="Production variant name. Blue/green and autoscaling key on it: keep it fixed across updates.",
+    )
+    model_data: Literal["training_job", "model_package"] = Field(
+        default="training_job", description="Serve the stack's training job output, or a registered model package."
+    )
+    model_package_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$",
+        description="The model package to serve with `model_data: model_package`.",
+    )
+    environment: dict[str, str] = Field(
+        default_factory=dict, description="Environment variables of the serving container."
+    )
+    network_isolation: bool = Field(default=True, description="No outbound network from the model container.")
+    vpc: VpcConfig | None = Field(default=None, description="Run the model in these subnets and security groups.")
+    instance: InstanceVariantConfig | None = Field(
+        default=None, description="Instance-backed variant (set this or serverless)."
+    )
+    serverless: ServerlessVariantConfig | None = Field(
+        default=None, description="Serverless variant (set this or instance)."
+    )
+    autoscaling: AutoscalingConfig | None = Field(
+        default=None, description="Autoscaling; none keeps the capacity fixed."
+    )
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig, description="Deployment guardrails.")
+    data_capture: DataCaptureConfig = Field(
+        default_factory=DataCaptureConfig, description="Data capture for drift and quality."
+    )
+
+    @model_validator(mode="after")
+    def _variant_rules(self) -> ServingConfig:
+        problems = []
+        if (self.instance is None) == (self.serverless is None):
+            problems.append(
+                (
+                    "instance",
+                    problem(
+                        "set exactly one of instance and serverless",
+                        "both" if self.instance else None,
+                        "one variant kind",
+                    ),
+                )
+            )
+        if self.model_data == "model_package" and self.model_package_arn is None:
+            problems.append(
+                ("model_package_arn", problem("required with model_data model_package", None, "a model-package ARN"))
+            )
+        if self.model_data == "training_job" and self.model_package_arn is not None:
+            problems.append(
+                (
+                    "model_package_arn",
+                    problem("only used with model_data model_package", self.model_package_arn, "no value"),
+                )
+            )
+        if self.serverless is not None:
+            for key, value, why in (
+                ("data_capture.enabled", self.data_capture.enabled, "serverless endpoints cannot capture data"),
+                ("network_isolation", self.network_isolation, "serverless endpoints do not support network isolation"),
+            ):
+                if value:
+                    problems.append((key, problem(why, True, "false with serverless")))
+            if self.vpc is not None:
+                problems.append(
+                    (
+                        "vpc",
+                        problem(
+                            "serverless endpoints do not support VPC configuration", "set", "no vpc with serverless"
+                        ),
+                    )
+                )
+            if self.rollout.strategy == "rolling":
+                problems.append(
+                    (
+                        "rollout.strategy",
+                        problem("rolling updates are not supported for serverless variants", "rolling", "blue_green"),
+                    )
+                )
+        if self.instance is not None and self.autoscaling is not None:
+            scaling, count = self.autoscaling, self.instance.initial_instance_count
+            if not scaling.min_capacity <= count <= scaling.max_capacity:
+                problems.append(
+                    (
+                        "instance.initial_instance_count",
+                        problem(
+                            "must lie within the autoscaling bounds",
+                            count,
+                            f"{scaling.min_capacity} <= count <= {scaling.max_capacity}",
+                        ),
+                    )
+                )
+            if self.instance.instance_type.startswith("ml.t"):
+                problems.append(
+                    (
+                        "autoscaling",
+                        problem(
+                            "autoscaling is not supported on burstable ml.t* instances",
+                            self.instance.instance_type,
+                            "a non-burstable instance type, or no autoscaling",
+                        ),
+                    )
+                )
+        if self.serverless is not None and self.autoscaling is not None:
+            if self.serverless.provisioned_concurrency is None:
+                problems.append(
+                    (
+                        "autoscaling",
+                        problem(
+                            "serverless autoscaling scales provisioned concurrency; none is configured",
+                            "set",
+                            "serverless.provisioned_concurrency, or no autoscaling",
+                        ),
+                    )
+                )
+            elif self.autoscaling.max_capacity > self.serverless.max_concurrency:
+                problems.append(
+                    (
+                        "autoscaling.max_capacity",
+                        problem(
+                            "provisioned concurrency cannot exceed max_concurrency",
+                            self.autoscaling.max_capacity,
+                            f"<= {self.serverless.max_concurrency}",
+                        ),
+                    )
+                )
+        if problems:
+            raise ConfigRuleError(problems)
+        return self
+
+
+class AlarmsConfig(Section):
+    """Thresholds of the per-variant alarms, in the units people think in."""
+
+    model_latency_p99_ms: float = Field(
+        default=500, gt=0, description="p99 ModelLatency above this (ms) alarms; also rolls a deployment back."
+    )
+    overhead_latency_p99_ms: float = Field(default=100, gt=0, description="p99 OverheadLatency above this (ms) alarms.")
+    error_5xx_percent: float = Field(
+        default=1, gt=0, le=100, description="5XX responses as a share of invocations; also rolls a deployment back."
+    )
+    error_4xx_percent: float = Field(default=10, gt=0, le=100, description="4XX responses as a share of invocations.")
+    cpu_percent: float = Field(
+        default=80, gt=0, le=100, description="CPU utilization per vCPU (the metric is summed over vCPUs)."
+    )
+    memory_percent: float = Field(default=85, gt=0, le=100, description="Memory utilization.")
+    disk_percent: float = Field(default=85, gt=0, le=100, description="Disk utilization.")
+    period_seconds: Literal[60, 300] = Field(default=60, description="Metric period.")
+    evaluation_periods: int = Field(default=5, ge=1, le=100, description="Periods evaluated (N of M-of-N).")
+    datapoints_to_alarm: int = Field(
+        default=3, ge=1, le=100, description="Breaching periods that raise the alarm (M of M-of-N)."
+    )
+    no_traffic_minutes: int | None = Field(
+        default=None, ge=5, le=1440, description="Alarm when no invocation arrives for this long; none disables it."
+    )
+
+    @field_validator("datapoints_to_alarm")
+    @classmethod
+    def _m_of_n(cls, value: int, info: ValidationInfo) -> int:
+        periods = info.data.get("evaluation_periods")
+        if periods is not None and value > periods:
+            raise ConfigRuleError([("", problem("cannot exceed evaluation_periods", value, f"<= {periods}"))])
+        return value
+
+
+class NotificationsConfig(Section):
+    """Who hears about alarms, backups and budgets."""
+
+    emails: list[str] = Field(
+        default_factory=list, description="Email subscribers of the alerts topic (each confirms once)."
+    )
+    webhooks: list[str] = Field(
+        default_factory=list, description="HTTPS webhook subscribers; set with `pulumi config set --secret`."
+    )
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        bad = [
+            (f"[{i}]", problem("not an email address", e, "name@domain"))
+            for i, e in enumerate(value)
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", e)
+        ]
+        if bad:
+            raise ConfigRuleError(bad)
+        return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, value: list[str]) -> list[str]:
+        bad = [
+            (f"[{i}]", problem("webhooks must use https", "<secret>", "https://..."))
+            for i, w in enumerate(value)
+            if not w.startswith("https://")
+        ]
+        if bad:
+            raise ConfigRuleError(bad)
+        return value
+
+
 class StackConfig(Section):
     """The whole stack config, validated once in `__main__.py`."""
 
@@ -532,6 +926,9 @@ class StackConfig(Section):
     )
     image: ImageConfig = Field(description="The model container image.")
     training: TrainingConfig = Field(description="Managed spot training.")
+    serving: ServingConfig = Field(description="The real-time endpoint.")
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig, description="Alarm thresholds.")
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig, description="Alert subscribers.")
 
     @field_validator("protect_stateful")
     @classmethod

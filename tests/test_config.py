@@ -18,8 +18,12 @@ VALID = {
     "regions": {"primary": "us-east-1"},
     "image": {"uri": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/dev/model@{DIGEST}"},
     "training": {"dataset": {"prefix": "tabular/demo", "version": "v1"}},
+    "serving": {"instance": {"instance_type": "ml.m5.large", "initial_instance_count": 1}},
 }
-TOP_KEYS = "account_id, cost_center, environment, image, owner, protect_stateful, regions, storage, training"
+TOP_KEYS = (
+    "account_id, alarms, cost_center, environment, image, notifications, owner, protect_stateful, regions, serving, "
+    "storage, training"
+)
 
 
 def problems(**changes) -> list[str]:
@@ -61,7 +65,7 @@ def test_unknown_environment():
 def test_misspelt_top_level_key_is_rejected_with_a_suggestion():
     assert problems(regoins={"primary": "us-east-1"}) == [
         'regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
-        "account_id, cost_center, environment, image, owner, protect_stateful, regions, storage, training)"
+        f"{TOP_KEYS})"
     ]
 
 
@@ -137,6 +141,7 @@ def test_load_stack_config_raises_run_error_listing_every_problem():
         {
             "ml-platform:image": json.dumps(VALID["image"]),
             "ml-platform:training": json.dumps(VALID["training"]),
+            "ml-platform:serving": json.dumps(VALID["serving"]),
             "ml-platform:environment": "qa",
             "ml-platform:owner": "team",
             "ml-platform:cost_center": "c",
@@ -163,6 +168,7 @@ def test_load_stack_config_reads_structured_config():
         {
             "ml-platform:image": json.dumps(VALID["image"]),
             "ml-platform:training": json.dumps(VALID["training"]),
+            "ml-platform:serving": json.dumps(VALID["serving"]),
             "ml-platform:environment": "prod",
             "ml-platform:owner": "team",
             "ml-platform:cost_center": "c",

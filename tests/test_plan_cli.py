@@ -25,12 +25,22 @@ def prod_text() -> str:
     return result.stdout
 
 
-def test_prod_plan_shows_both_regions_with_their_keys(prod_text):
+@pytest.fixture(scope="module")
+def prod_json() -> dict:
+    result = plan("--stack", "prod", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_prod_plan_shows_both_regions_with_their_keys(prod_text, prod_json):
     lines = prod_text.splitlines()
+    per_region = {
+        region: sum(r["region"] == region for r in prod_json["resources"]) for region in ("us-east-1", "us-west-2")
+    }
     assert lines[0] == "ml-platform · stack prod · offline plan (mock engine; nothing was deployed)"
     assert ["regions.secondary", "us-west-2"] in [line.split() for line in lines]
-    primary = lines.index("region us-east-1 (primary): 47 resources")
-    secondary = lines.index("region us-west-2 (secondary): 33 resources")
+    primary = lines.index(f"region us-east-1 (primary): {per_region['us-east-1']} resources")
+    secondary = lines.index(f"region us-west-2 (secondary): {per_region['us-west-2']} resources")
     assert primary < secondary
     block = lines[primary:secondary]
     assert "  ml-platform:keys:RegionKey  key-primary" in block
@@ -45,24 +55,25 @@ def test_prod_plan_shows_both_regions_with_their_keys(prod_text):
         "retain_on_delete=yes",
     ]
     assert ["aws:kms/key:Key", "2"] in [line.split() for line in lines]
-    assert lines[-1].startswith("80 resources in 2 region(s), planned in ")
+    assert lines[-1].startswith(f"{prod_json['resource_count']} resources in 2 region(s), planned in ")
 
 
-def test_json_plan_matches_the_text_plan():
-    result = plan("--stack", "prod", "--json")
-    assert result.returncode == 0, result.stderr
-    doc = json.loads(result.stdout)
+def test_json_plan_matches_the_text_plan(prod_json):
+    doc = prod_json
     assert doc["regions"] == {"primary": "us-east-1", "secondary": "us-west-2"}
     counts = doc["counts"]
     assert {t: counts[t] for t in counts if t.startswith(("aws:kms", "aws:s3/bucket:", "aws:sagemaker", "pulumi:"))} == {
         "aws:kms/alias:Alias": 2,
         "aws:kms/key:Key": 2,
         "aws:s3/bucket:Bucket": 6,
+        "aws:sagemaker/endpoint:Endpoint": 1,
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration": 1,
+        "aws:sagemaker/model:Model": 1,
         "aws:sagemaker/modelPackageGroup:ModelPackageGroup": 1,
         "aws:sagemaker/trainingJob:TrainingJob": 1,
         "pulumi:providers:aws": 2,
     }
-    assert sum(counts.values()) == doc["resource_count"] == 80
+    assert sum(counts.values()) == doc["resource_count"] == len(doc["resources"])
     key = next(r for r in doc["resources"] if r["name"] == "key-secondary" and r["type"] == "aws:kms/key:Key")
     assert key == {
         "type": "aws:kms/key:Key",
@@ -100,6 +111,8 @@ config:
     build: true
   ml-platform:training:
     dataset: {prefix: demo, version: v1}
+  ml-platform:serving:
+    instance: {instance_type: ml.m5.large, initial_instance_count: 1}
 """
 
 
@@ -113,7 +126,8 @@ def test_broken_stack_file_exits_2_naming_every_key_without_a_traceback(tmp_path
         "  - regions: required key is missing (got nothing; expected a mapping with keys: primary, secondary)",
         "  - protect_stateful: must be on in prod (got false; expected true)",
         '  - regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
-        "account_id, cost_center, environment, image, owner, protect_stateful, regions, storage, training)",
+        "account_id, alarms, cost_center, environment, image, notifications, owner, protect_stateful, regions, serving, "
+        "storage, training)",
     ]
     assert "Traceback" not in result.stderr
 

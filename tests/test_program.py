@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.keys import key_policy
+from components.monitoring import PUBLISHERS
 from ops.synth import MOCK_ACCOUNT_ID
 from tests.harness import decoded
 
@@ -66,7 +67,7 @@ def test_one_rotating_kms_key_per_region(stack, name):
     for key in keys:
         assert key.inputs["enableKeyRotation"] is True
         assert key.inputs["rotationPeriodInDays"] == 365
-        assert decoded(key.inputs["policy"]) == key_policy(MOCK_ACCOUNT_ID, "aws")
+        assert decoded(key.inputs["policy"]) == key_policy(MOCK_ACCOUNT_ID, "aws", PUBLISHERS)
     aliases = synthesis.of_type("aws:kms/alias:Alias")
     assert {a.region: a.inputs["name"] for a in aliases} == {
         region: f"alias/ml-platform-{name}" for region in EXPECTED_REGIONS[name].values()
@@ -95,5 +96,19 @@ def test_exports(stack):
         "model_package_group": "ml-platform-prod",
         "training_job_name": job,
         "model_data_url": f"s3://artifacts-primary-mock/models/{job}/output/model.tar.gz",
+        "alerts_topic_arns": {
+            role: f"arn:aws:sns:{region}:123456789012:topic/alerts-{role}-mock"
+            for role, region in (("primary", "us-east-1"), ("secondary", "us-west-2"))
+        },
+        "endpoints": {
+            "primary": {
+                "region": "us-east-1",
+                "endpoint_name": "ml-platform-prod",
+                "endpoint_config_name": "endpoint-primary-mock",
+                "variant_name": "primary",
+                "min_capacity": 2,
+                "max_capacity": 8,
+            }
+        },
     }
     assert keys["secondary"].startswith(f"arn:aws:kms:us-west-2:{MOCK_ACCOUNT_ID}:key/")

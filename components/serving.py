@@ -1,0 +1,349 @@
+"""The SageMaker real-time endpoint: model, endpoint configuration with data capture, the
+endpoint with guarded blue/green (or rolling) rollouts and automatic rollback, and
+Application Auto Scaling.
+
+The endpoint has a fixed name: its alarms name it in their dimensions and the endpoint names
+the alarms for rollback, so neither can wait for the other's generated name. The variant
+name is fixed too: blue/green deployments and the scalable target both key on it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import AutoscalingConfig, DataCaptureConfig, RolloutConfig, ServingConfig
+from components.iam import allow, document, service_trust_policy
+
+CAPTURE_PREFIX = "datacapture"
+
+# ---------------------------------------------------------------------------------------------
+# Pure builders
+
+
+def deployment_config(rollout: RolloutConfig, rollback_alarm_names: list[str]) -> dict[str, Any]:
+    """`Endpoint.deployment_config`: the update policy and the alarms that roll it back."""
+    config: dict[str, Any] = {
+        "auto_rollback_configuration": {"alarms": [{"alarm_name": name} for name in rollback_alarm_names]}
+    }
+    if rollout.strategy == "rolling":
+        batch = {"type": "CAPACITY_PERCENT", "value": rollout.rolling_batch_percent}
+        config["rolling_update_policy"] = {
+            "maximum_batch_size": batch,
+            "rollback_maximum_batch_size": batch,
+            "wait_interval_in_seconds": rollout.wait_interval_seconds,
+            "maximum_execution_timeout_in_seconds": rollout.maximum_execution_timeout_seconds,
+        }
+        return config
+    routing: dict[str, Any] = {"type": rollout.traffic_routing, "wait_interval_in_seconds": rollout.wait_interval_seconds}
+    if rollout.traffic_routing == "CANARY":
+        routing["canary_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.canary_size_percent}
+    if rollout.traffic_routing == "LINEAR":
+        routing["linear_step_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.linear_step_percent}
+    config["blue_green_update_policy"] = {
+        "traffic_routing_configuration": routing,
+        "termination_wait_in_seconds": rollout.termination_wait_seconds,
+        "maximum_execution_timeout_in_seconds": rollout.maximum_execution_timeout_seconds,
+    }
+    return config
+
+
+def production_variant(config: ServingConfig, model_name: str) -> dict[str, Any]:
+    variant: dict[str, Any] = {"variant_name": config.variant_name, "model_name": model_name}
+    if config.instance is not None:
+        variant.update(
+            instance_type=config.instance.instance_type,
+            initial_instance_count=config.instance.initial_instance_count,
+            initial_variant_weight=1,
+        )
+    else:
+        serverless = config.serverless
+        variant["serverless_config"] = {
+            "memory_size_in_mb": serverless.memory_size_mb,
+            "max_concurrency": serverless.max_concurrency,
+        }
+        if serverless.provisioned_concurrency is not None:
+            variant["serverless_config"]["provisioned_concurrency"] = serverless.provisioned_concurrency
+    return variant
+
+
+def data_capture_config(capture: DataCaptureConfig, capture_bucket: str, key_arn: str) -> dict[str, Any]:
+    """Capture requests and responses to `s3://<capture>/datacapture/<endpoint>/<variant>/...`."""
+    return {
+        "enable_capture": capture.enabled,
+        "initial_sampling_percentage": capture.sampling_percent,
+        "destination_s3_uri": f"s3://{capture_bucket}/{CAPTURE_PREFIX}",
+        "kms_key_id": key_arn,
+        "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+        "capture_content_type_header": {
+            "csv_content_types": ["text/csv"],
+            "json_content_types": ["application/json"],
+        },
+    }
+
+
+def scalable_resource_id(endpoint_name: str, variant_name: str) -> str:
+    return f"endpoint/{endpoint_name}/variant/{variant_name}"
+
+
+def scaling_policies(scaling: AutoscalingConfig, serverless: bool) -> list[tuple[str, dict[str, Any]]]:
+    """(suffix, target-tracking configuration) per policy."""
+    cooldowns = {
+        "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
+        "scale_out_cooldown": scaling.scale_out_cooldown_seconds,
+    }
+    if serverless:
+        return [
+            (
+                "provisioned-concurrency",
+                {
+                    "target_value": scaling.provisioned_concurrency_target,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "SageMakerVariantProvisionedConcurrencyUtilization"
+                    },
+                    **cooldowns,
+                },
+            )
+        ]
+    policies = [
+        (
+            "invocations",
+            {
+                # Invocations per instance per minute: sustained rps x 60 x safety factor.
+                "target_value": scaling.invocations_per_instance_target,
+                "predefined_metric_specification": {"predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                **cooldowns,
+            },
+        )
+    ]
+    if scaling.concurrency_target is not None:
+        policies.append(
+            (
+                "concurrency",
+                {
+                    "target_value": scaling.concurrency_target,
+                    "predefined_metric_specification": {
+                        "predefined_metric_type": "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+                    },
+                    **cooldowns,
+                },
+            )
+        )
+    return policies
+
+
+def model_role_policy(
+    *,
+    artifacts_bucket_arn: str,
+    capture_bucket_arn: str,
+    endpoint_name: str,
+    key_arn: str,
+    repository_arn: str,
+    region: str,
+    account_id: str,
+    vpc: bool,
+) -> dict[str, Any]:
+    """The model's execution role: read model artifacts, write data capture for this endpoint,
+    use the region key, pull the image, write the endpoint's logs."""
+    statements = [
+        allow("ReadModelArtifacts", ["s3:GetObject"], f"{artifacts_bucket_arn}/models/*"),
+        allow("WriteDataCapture", ["s3:PutObject"], f"{capture_bucket_arn}/{CAPTURE_PREFIX}/{endpoint_name}/*"),
+        allow("UseRegionKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], key_arn),
+        allow(
+            "PullImage",
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            repository_arn,
+        ),
+        allow("AuthenticateToRegistry", ["ecr:GetAuthorizationToken"], "*"),
+        allow(
+            "WriteLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}:*",
+        ),
+    ]
+    if vpc:
+        statements.append(
+            allow(
+                "AttachToVpc",
+                [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                "*",
+                {"StringEquals": {"aws:RequestedRegion": region}},
+            )
+        )
+    return document(*statements)
+
+
+# ---------------------------------------------------------------------------------------------
+# Component
+
+
+@dataclass(frozen=True)
+class ModelEndpointArgs:
+    """Inputs of `ModelEndpoint`.
+
+    config: the stack's serving section.
+    endpoint_name: the endpoint's fixed name (alarms and scaling refer to it).
+    image_uri: the digest-pinned image (ignored when serving a model package).
+    model_data_url: `s3://.../model.tar.gz` when `config.model_data` is `training_job`.
+    artifacts_bucket_arn / capture_bucket: where model data is read and capture is written
+        (capture as (name, ARN)).
+    key_arn: the region key (volumes, capture).
+    repository_arn: the ECR repository the image is pulled from.
+    region / account_id: for log and key scoping.
+    rollback_alarm_names: alarms whose ALARM state rolls a deployment back.
+    """
+
+    config: ServingConfig
+    endpoint_name: str
+    image_uri: pulumi.Input[str]
+    model_data_url: pulumi.Input[str] | None
+    artifacts_bucket_arn: pulumi.Input[str]
+    capture_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
+    key_arn: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    region: str
+    account_id: pulumi.Input[str]
+    rollback_alarm_names: list[str]
+
+
+class ModelEndpoint(pulumi.ComponentResource):
+    """Model, endpoint configuration, endpoint and autoscaling of one region."""
+
+    endpoint_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:serving:ModelEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        config = args.config
+        capture_name, capture_arn = args.capture_bucket
+
+        self.role = aws.iam.Role(
+            name,
+            description=f"SageMaker model execution role for {args.endpoint_name}",
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: json.dumps(service_trust_policy("sagemaker.amazonaws.com", account))
+            ),
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            name,
+            role=self.role.id,
+            policy=pulumi.Output.all(
+                args.artifacts_bucket_arn, capture_arn, args.key_arn, args.repository_arn, args.account_id
+            ).apply(
+                lambda a: json.dumps(
+                    model_role_policy(
+                        artifacts_bucket_arn=a[0],
+                        capture_bucket_arn=a[1],
+                        endpoint_name=args.endpoint_name,
+                        key_arn=a[2],
+                        repository_arn=a[3],
+                        region=args.region,
+                        account_id=a[4],
+                        vpc=config.vpc is not None,
+                    )
+                )
+            ),
+            opts=child,
+        )
+        if config.model_data == "model_package":
+            container: dict[str, Any] = {"model_package_name": config.model_package_arn}
+        else:
+            container = {"image": args.image_uri, "model_data_url": args.model_data_url, "mode": "SingleModel"}
+        if config.environment:
+            container["environment"] = dict(config.environment)
+        self.model = aws.sagemaker.Model(
+            name,
+            execution_role_arn=self.role.arn,
+            primary_container=container,
+            enable_network_isolation=config.network_isolation,
+            vpc_config=(
+                {"subnets": config.vpc.subnet_ids, "security_group_ids": config.vpc.security_group_ids}
+                if config.vpc
+                else None
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        self.endpoint_config = aws.sagemaker.EndpointConfiguration(
+            name,
+            production_variants=[self.model.name.apply(lambda model: production_variant(config, model))],
+            data_capture_config=(
+                pulumi.Output.all(capture_name, args.key_arn).apply(
+                    lambda a: data_capture_config(config.data_capture, a[0], a[1])
+                )
+                if config.data_capture.enabled
+                else None
+            ),
+            kms_key_arn=args.key_arn,
+            opts=child,
+        )
+        self.endpoint = aws.sagemaker.Endpoint(
+            name,
+            name=args.endpoint_name,
+            endpoint_config_name=self.endpoint_config.name,
+            deployment_config=deployment_config(config.rollout, args.rollback_alarm_names),
+            opts=child,
+        )
+        self.endpoint_name = self.endpoint.name
+        if config.autoscaling is not None:
+            self._autoscale(name, args.endpoint_name, config)
+        self.register_outputs(
+            {"endpoint_name": self.endpoint_name, "endpoint_config_name": self.endpoint_config.name}
+        )
+
+    def _autoscale(self, name: str, endpoint_name: str, config: ServingConfig) -> None:
+        scaling = config.autoscaling
+        serverless = config.serverless is not None
+        dimension = (
+            "sagemaker:variant:DesiredProvisionedConcurrency" if serverless else "sagemaker:variant:DesiredInstanceCount"
+        )
+        resource_id = scalable_resource_id(endpoint_name, config.variant_name)
+        target = aws.appautoscaling.Target(
+            name,
+            service_namespace="sagemaker",
+            resource_id=resource_id,
+            scalable_dimension=dimension,
+            min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.endpoint]),
+        )
+        after_target = pulumi.ResourceOptions(parent=self, depends_on=[target])
+        for suffix, tracking in scaling_policies(scaling, serverless):
+            aws.appautoscaling.Policy(
+                f"{name}-{suffix}",
+                policy_type="TargetTrackingScaling",
+                service_namespace="sagemaker",
+                resource_id=resource_id,
+                scalable_dimension=dimension,
+                target_tracking_scaling_policy_configuration=tracking,
+                opts=after_target,
+            )
+        for schedule in scaling.schedules:
+            aws.appautoscaling.ScheduledAction(
+                f"{name}-{schedule.name}",
+                name=f"{endpoint_name}-{schedule.name}",
+                service_namespace="sagemaker",
+                resource_id=resource_id,
+                scalable_dimension=dimension,
+                schedule=schedule.schedule,
+                timezone=schedule.timezone,
+                scalable_target_action={
+                    "min_capacity": schedule.min_capacity,
+                    "max_capacity": schedule.max_capacity,
+                },
+                opts=after_target,
+            )
