@@ -162,9 +162,9 @@ endpoint = ModelEndpoint(
         repository_arn=image.repository.arn,
         region=regions["primary"],
         account_id=account,
-        rollback_alarm_names=[spec.name for spec in alarm_specs if spec.key in ROLLBACK_ALARMS],
+        rollback_alarms=[alarms.alarms[key] for key in ROLLBACK_ALARMS],
     ),
-    opts=pulumi.ResourceOptions(provider=providers["primary"], depends_on=[alarms]),
+    opts=at["primary"],
 )
 
 pulumi.export("environment", config.environment)

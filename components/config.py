@@ -441,9 +441,9 @@ class DatasetConfig(Section):
 
 class VpcConfig(Section):
     subnet_ids: list[str] = Field(
-        min_length=1, max_length=16, description="Private subnets for the job's network interfaces."
+        min_length=1, max_length=16, description="Private subnets for the network interfaces."
     )
-    security_group_ids: list[str] = Field(min_length=1, max_length=5, description="Security groups for the job.")
+    security_group_ids: list[str] = Field(min_length=1, max_length=5, description="Security groups of the network interfaces.")
 
 
 class TrainingConfig(Section):
@@ -1006,7 +1006,8 @@ def _explain(error: Mapping[str, Any]) -> tuple[str, str]:
     """(what is wrong, what is allowed) for a pydantic error of a built-in kind."""
     kind, ctx = error["type"], error.get("ctx", {})
     if kind in _BOUNDS:
-        return "out of range", f"{_BOUNDS[kind]} {next(iter(ctx.values()))}"
+        bound = next(iter(ctx.values()))
+        return "out of range", f"{_BOUNDS[kind]} {bound:g}" if isinstance(bound, float) else f"{_BOUNDS[kind]} {bound}"
     if kind == "literal_error":
         return "not an allowed value", f"one of {ctx['expected']}"
     if kind == "enum":
@@ -1052,7 +1053,7 @@ def describe_errors(exc: ValidationError) -> list[str]:
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, ConfigRuleError):
             for subpath, message in cause.problems:
-                full = ".".join(part for part in (path, subpath) if part)
+                full = path + subpath if subpath.startswith("[") else ".".join(p for p in (path, subpath) if p)
                 lines.append(f"{full or '(top level)'}: {message}")
         elif kind == "extra_forbidden":
             section = _section_at(loc[:-1])

@@ -204,7 +204,8 @@ class ModelEndpointArgs:
     key_arn: the region key (volumes, capture).
     repository_arn: the ECR repository the image is pulled from.
     region / account_id: for log and key scoping.
-    rollback_alarm_names: alarms whose ALARM state rolls a deployment back.
+    rollback_alarms: alarms whose ALARM state rolls a deployment back; the endpoint waits
+        for them, since SageMaker checks they exist.
     """
 
     config: ServingConfig
@@ -217,7 +218,7 @@ class ModelEndpointArgs:
     repository_arn: pulumi.Input[str]
     region: str
     account_id: pulumi.Input[str]
-    rollback_alarm_names: list[str]
+    rollback_alarms: list[aws.cloudwatch.MetricAlarm]
 
 
 class ModelEndpoint(pulumi.ComponentResource):
@@ -295,7 +296,9 @@ class ModelEndpoint(pulumi.ComponentResource):
             name,
             name=args.endpoint_name,
             endpoint_config_name=self.endpoint_config.name,
-            deployment_config=deployment_config(config.rollout, args.rollback_alarm_names),
+            deployment_config=pulumi.Output.all(*[alarm.name for alarm in args.rollback_alarms]).apply(
+                lambda names: deployment_config(config.rollout, list(names))
+            ),
             opts=child,
         )
         self.endpoint_name = self.endpoint.name

@@ -397,9 +397,20 @@ def run_under_mocks(
     )
 
 
-def synthesize_stack(stack: str, *, root: Path = ROOT, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Synthesis:
-    """Run the whole program (`__main__.py`) for `Pulumi.<stack>.yaml` under mocks."""
+def synthesize_stack(
+    stack: str,
+    *,
+    root: Path = ROOT,
+    overrides: Mapping[str, Any] | None = None,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+) -> Synthesis:
+    """Run the whole program (`__main__.py`) for `Pulumi.<stack>.yaml` under mocks.
+
+    `overrides` replaces top-level project keys (e.g. `{"image": {...}}`), for tests that
+    compare a stack with a variation of itself."""
     config, secret_keys = read_stack_config(stack_file(stack, root))
+    for key, value in (overrides or {}).items():
+        config[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     main = root / "__main__.py"
 
     def program() -> None:

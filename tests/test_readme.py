@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -16,7 +17,8 @@ def config_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     for name, field in model.model_fields.items():
         section = _section_type(field.annotation)
         if isinstance(section, type) and issubclass(section, BaseModel):
-            keys += config_keys(section, f"{prefix}{name}.")
+            is_list = typing.get_origin(field.annotation) is list
+            keys += config_keys(section, f"{prefix}{name}{'[]' if is_list else ''}.")
         else:
             keys.append(f"{prefix}{name}")
     return keys
