@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.config import PROJECT, load_stack_config
 from components.alarms import ROLLBACK_ALARMS, VariantAlarms, VariantAlarmsArgs, variant_alarm_specs
+from components.backup import BackupVault, RegionBackup, RegionBackupArgs
 from components.image import ModelImage, ModelImageArgs, ReplicaRepositoryTemplate, ReplicaRepositoryTemplateArgs
 from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import PUBLISHERS, Alerts, AlertsArgs
@@ -133,6 +134,31 @@ alerts = {
     )
     for role in regions
 }
+
+if config.backup is not None:
+    vaults = {
+        role: BackupVault(f"vault-{role}", config.backup, keys[role].arn, alerts[role].topic_arn, protect, opts=at[role])
+        for role in regions
+    }
+    for role in regions:
+        # Each region's recovery points are copied to the other region's vault, when there is one.
+        other = next((r for r in regions if r != role), None)
+        RegionBackup(
+            f"backup-{role}",
+            vaults[role],
+            RegionBackupArgs(
+                config=config.backup,
+                key_arn=keys[role].arn,
+                topic_arn=alerts[role].topic_arn,
+                bucket_arns=[bucket.arn for bucket in storage[role].buckets.values()],
+                restore_test_arns=[storage[role].buckets["artifacts"].arn],
+                account_id=account,
+                copy_vault_arn=vaults[other].arn if other else None,
+                protect=protect,
+            ),
+            opts=at[role],
+        )
+    pulumi.export("backup_vaults", {role: vault.vault_name for role, vault in vaults.items()})
 
 serving = config.serving
 endpoint_name = f"{PROJECT}-{stack}"

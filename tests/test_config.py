@@ -21,9 +21,10 @@ VALID = {
     "serving": {"instance": {"instance_type": "ml.m5.large", "initial_instance_count": 1}},
 }
 TOP_KEYS = (
-    "account_id, alarms, cost_center, environment, image, notifications, owner, protect_stateful, regions, serving, "
-    "storage, training"
+    "account_id, alarms, backup, cost_center, environment, image, notifications, owner, protect_stateful, regions, "
+    "serving, storage, training"
 )
+PROD_BACKUP = {"vault_lock": {"mode": "compliance", "changeable_for_days": 3}}
 
 
 def problems(**changes) -> list[str]:
@@ -64,8 +65,7 @@ def test_unknown_environment():
 
 def test_misspelt_top_level_key_is_rejected_with_a_suggestion():
     assert problems(regoins={"primary": "us-east-1"}) == [
-        'regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
-        f"{TOP_KEYS})"
+        f'regoins: unknown key; did you mean \'regions\'? (got {{"primary": "us-east-1"}}; expected one of: {TOP_KEYS})'
     ]
 
 
@@ -97,7 +97,7 @@ def test_secondary_region_must_differ_from_primary():
 
 
 def test_prod_requires_protection_of_stateful_resources():
-    assert problems(environment="prod", protect_stateful=False) == [
+    assert problems(environment="prod", protect_stateful=False, backup=PROD_BACKUP) == [
         "protect_stateful: must be on in prod (got false; expected true)"
     ]
 
@@ -170,6 +170,7 @@ def test_load_stack_config_reads_structured_config():
             "ml-platform:training": json.dumps(VALID["training"]),
             "ml-platform:serving": json.dumps(VALID["serving"]),
             "ml-platform:environment": "prod",
+            "ml-platform:backup": json.dumps(PROD_BACKUP),
             "ml-platform:owner": "team",
             "ml-platform:cost_center": "c",
             "ml-platform:protect_stateful": "true",
@@ -187,6 +188,7 @@ def test_load_stack_config_reads_structured_config():
 def test_cross_field_rules_still_run_when_other_fields_are_invalid():
     assert problems(
         environment="prod",
+        backup=PROD_BACKUP,
         owner=DROP,
         regions={"primary": "us-east-1", "secondary": "us-east-1"},
         protect_stateful="false",
@@ -199,6 +201,6 @@ def test_cross_field_rules_still_run_when_other_fields_are_invalid():
 
 
 def test_protection_defaults_to_off_and_is_checked_when_left_out_in_prod():
-    assert problems(environment="prod", protect_stateful=DROP) == [
+    assert problems(environment="prod", protect_stateful=DROP, backup=PROD_BACKUP) == [
         "protect_stateful: must be on in prod (got false; expected true)"
     ]

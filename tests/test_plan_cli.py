@@ -62,7 +62,9 @@ def test_json_plan_matches_the_text_plan(prod_json):
     doc = prod_json
     assert doc["regions"] == {"primary": "us-east-1", "secondary": "us-west-2"}
     counts = doc["counts"]
-    assert {t: counts[t] for t in counts if t.startswith(("aws:kms", "aws:s3/bucket:", "aws:sagemaker", "pulumi:"))} == {
+    assert {
+        t: counts[t] for t in counts if t.startswith(("aws:kms", "aws:s3/bucket:", "aws:sagemaker", "pulumi:"))
+    } == {
         "aws:kms/alias:Alias": 2,
         "aws:kms/key:Key": 2,
         "aws:s3/bucket:Bucket": 6,
@@ -113,6 +115,8 @@ config:
     dataset: {prefix: demo, version: v1}
   ml-platform:serving:
     instance: {instance_type: ml.m5.large, initial_instance_count: 1}
+  ml-platform:backup:
+    vault_lock: {mode: compliance, changeable_for_days: 3}
 """
 
 
@@ -126,8 +130,8 @@ def test_broken_stack_file_exits_2_naming_every_key_without_a_traceback(tmp_path
         "  - regions: required key is missing (got nothing; expected a mapping with keys: primary, secondary)",
         "  - protect_stateful: must be on in prod (got false; expected true)",
         '  - regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
-        "account_id, alarms, cost_center, environment, image, notifications, owner, protect_stateful, regions, serving, "
-        "storage, training)",
+        "account_id, alarms, backup, cost_center, environment, image, notifications, owner, protect_stateful, regions, "
+        "serving, storage, training)",
     ]
     assert "Traceback" not in result.stderr
 

@@ -96,6 +96,7 @@ def test_exports(stack):
         "model_package_group": "ml-platform-prod",
         "training_job_name": job,
         "model_data_url": f"s3://artifacts-primary-mock/models/{job}/output/model.tar.gz",
+        "backup_vaults": {"primary": "vault-primary-mock", "secondary": "vault-secondary-mock"},
         "alerts_topic_arns": {
             role: f"arn:aws:sns:{region}:123456789012:topic/alerts-{role}-mock"
             for role, region in (("primary", "us-east-1"), ("secondary", "us-west-2"))
