@@ -14,7 +14,15 @@ from components.alarms import ROLLBACK_ALARMS, VariantAlarms, VariantAlarmsArgs,
 from components.backup import BackupVault, RegionBackup, RegionBackupArgs
 from components.image import ModelImage, ModelImageArgs, ReplicaRepositoryTemplate, ReplicaRepositoryTemplateArgs
 from components.keys import RegionKey, RegionKeyArgs
-from components.monitoring import PUBLISHERS, Alerts, AlertsArgs
+from components.monitoring import (
+    PUBLISHERS,
+    Alerts,
+    AlertsArgs,
+    CostBudget,
+    CostBudgetArgs,
+    EndpointDashboard,
+    EndpointDashboardArgs,
+)
 from components.serving import ModelEndpoint, ModelEndpointArgs
 from components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
 from components.training import ModelRegistry, SpotTraining, SpotTrainingArgs
@@ -192,6 +200,32 @@ endpoint = ModelEndpoint(
     ),
     opts=at["primary"],
 )
+
+EndpointDashboard(
+    "dashboard-primary",
+    EndpointDashboardArgs(
+        endpoint_name=endpoint_name,
+        variant_name=serving.variant_name,
+        region=regions["primary"],
+        drift_namespace=config.monitoring.metrics_namespace,
+        period_seconds=config.alarms.period_seconds,
+    ),
+    opts=at["primary"],
+)
+if config.monitoring.budget is not None:
+    budget = config.monitoring.budget
+    CostBudget(
+        "budget",
+        CostBudgetArgs(
+            project=PROJECT,
+            environment=config.environment,
+            monthly_limit_usd=budget.monthly_limit_usd,
+            topic_arn=alerts["primary"].topic_arn,
+            actual_alert_percent=budget.actual_alert_percent,
+            forecast_alert_percent=budget.forecast_alert_percent,
+        ),
+        opts=at["primary"],
+    )
 
 pulumi.export("environment", config.environment)
 pulumi.export("regions", regions)

@@ -41,7 +41,13 @@ class AlarmSpec:
 
 
 def _metric(
-    query_id: str, namespace: str, name: str, stat: str, period: int, dimensions: dict[str, str], unit: str | None = None
+    query_id: str,
+    namespace: str,
+    name: str,
+    stat: str,
+    period: int,
+    dimensions: dict[str, str],
+    unit: str | None = None,
 ) -> dict[str, Any]:
     metric = {"namespace": namespace, "metric_name": name, "stat": stat, "period": period, "dimensions": dimensions}
     if unit:
@@ -91,7 +97,10 @@ def variant_alarm_specs(
             threshold=ms * 1000,
             comparison="GreaterThanThreshold",
             metric_queries=[
-                {**_metric("latency", NAMESPACE_INVOCATIONS, metric, "p99", period, dims, "Microseconds"), "return_data": True}
+                {
+                    **_metric("latency", NAMESPACE_INVOCATIONS, metric, "p99", period, dims, "Microseconds"),
+                    "return_data": True,
+                }
             ],
             # Latency exists only when requests are served; silence is not slowness.
             treat_missing_data="notBreaching",
@@ -141,7 +150,10 @@ def variant_alarm_specs(
                 threshold=1,
                 comparison="LessThanThreshold",
                 metric_queries=[
-                    {**_metric("invocations", NAMESPACE_INVOCATIONS, "Invocations", "Sum", period, dims), "return_data": True}
+                    {
+                        **_metric("invocations", NAMESPACE_INVOCATIONS, "Invocations", "Sum", period, dims),
+                        "return_data": True,
+                    }
                 ],
                 # Invocations is only published when there are some: no data is no traffic.
                 treat_missing_data="breaching",

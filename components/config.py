@@ -897,6 +897,29 @@ class NotificationsConfig(Section):
         return value
 
 
+class BudgetConfig(Section):
+    monthly_limit_usd: float = Field(gt=0, description="Monthly cost budget of the stack, in USD.")
+    actual_alert_percent: float = Field(
+        default=80, gt=0, le=1000, description="Alert when actual spend passes this share of the budget."
+    )
+    forecast_alert_percent: float = Field(
+        default=100, gt=0, le=1000, description="Alert when forecast spend passes this share of the budget."
+    )
+
+
+class MonitoringConfig(Section):
+    """Dashboard, drift metrics and the budget."""
+
+    metrics_namespace: str = Field(
+        default="ml-platform/Drift",
+        pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",
+        description="CloudWatch namespace of the drift and quality metrics.",
+    )
+    budget: BudgetConfig | None = Field(
+        default=None, description="Monthly budget on the stack's cost-allocation tags; none disables it."
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Backup
 
@@ -915,7 +938,11 @@ class VaultLockConfig(Section):
         default=400, ge=1, le=36500, description="Longest retention any recovery point in the vault may have."
     )
     changeable_for_days: int | None = Field(
-        default=None, ge=3, le=36500, validate_default=True, description="compliance: grace days before the lock becomes permanent (>= 3)."
+        default=None,
+        ge=3,
+        le=36500,
+        validate_default=True,
+        description="compliance: grace days before the lock becomes permanent (>= 3).",
     )
 
     @field_validator("max_retention_days")
@@ -1074,7 +1101,12 @@ class StackConfig(Section):
     serving: ServingConfig = Field(description="The real-time endpoint.")
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig, description="Alarm thresholds.")
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig, description="Alert subscribers.")
-    backup: BackupConfig | None = Field(default=None, validate_default=True, description="AWS Backup; none disables it (prod requires it).")
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description="Dashboard, drift metrics, budget."
+    )
+    backup: BackupConfig | None = Field(
+        default=None, validate_default=True, description="AWS Backup; none disables it (prod requires it)."
+    )
 
     @field_validator("backup")
     @classmethod

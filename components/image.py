@@ -34,7 +34,12 @@ def ecr_lifecycle_policy(keep_releases: int) -> dict[str, Any]:
             {
                 "rulePriority": 1,
                 "description": "expire untagged images after 7 days",
-                "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7},
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": 7,
+                },
                 "action": {"type": "expire"},
             },
             {

@@ -9,6 +9,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.dashboard import budget_filter_expression, dashboard_body
+
+# Metric the drift job publishes per feature (dimensions EndpointName, Feature).
+DRIFT_FEATURE_METRIC = "FeaturePSI"
+
 # Services that publish to the topic, each only on behalf of this account.
 PUBLISHERS = (
     "backup.amazonaws.com",
@@ -103,3 +108,82 @@ class Alerts(pulumi.ComponentResource):
             )
         self.topic_arn = self.topic.arn
         self.register_outputs({"topic_arn": self.topic_arn})
+
+
+@dataclass(frozen=True)
+class CostBudgetArgs:
+    """Inputs of `CostBudget`: the monthly limit, alert thresholds and who hears."""
+
+    project: str
+    environment: str
+    monthly_limit_usd: float
+    topic_arn: pulumi.Input[str]
+    actual_alert_percent: float = 80
+    forecast_alert_percent: float = 100
+
+
+class CostBudget(pulumi.ComponentResource):
+    """A monthly cost budget on the stack's tags, alerting on actual and forecast spend."""
+
+    def __init__(self, name: str, args: CostBudgetArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:monitoring:CostBudget", name, None, opts)
+        notify = [args.topic_arn]
+        self.budget = aws.budgets.Budget(
+            name,
+            budget_type="COST",
+            time_unit="MONTHLY",
+            limit_amount=f"{args.monthly_limit_usd:.2f}",
+            limit_unit="USD",
+            metrics="UnblendedCost",
+            filter_expression=budget_filter_expression(args.project, args.environment),
+            notifications=[
+                {
+                    "comparison_operator": "GREATER_THAN",
+                    "threshold": args.actual_alert_percent,
+                    "threshold_type": "PERCENTAGE",
+                    "notification_type": "ACTUAL",
+                    "subscriber_sns_topic_arns": notify,
+                },
+                {
+                    "comparison_operator": "GREATER_THAN",
+                    "threshold": args.forecast_alert_percent,
+                    "threshold_type": "PERCENTAGE",
+                    "notification_type": "FORECASTED",
+                    "subscriber_sns_topic_arns": notify,
+                },
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"budget_name": self.budget.name})
+
+
+@dataclass(frozen=True)
+class EndpointDashboardArgs:
+    endpoint_name: str
+    variant_name: str
+    region: str
+    drift_namespace: str
+    period_seconds: int = 60
+
+
+class EndpointDashboard(pulumi.ComponentResource):
+    """The endpoint's CloudWatch dashboard (`dashboard_body`)."""
+
+    def __init__(self, name: str, args: EndpointDashboardArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:monitoring:EndpointDashboard", name, None, opts)
+        body = dashboard_body(
+            endpoint_name=args.endpoint_name,
+            variant_name=args.variant_name,
+            region=args.region,
+            drift_namespace=args.drift_namespace,
+            drift_metric=DRIFT_FEATURE_METRIC,
+            period_seconds=args.period_seconds,
+        )
+        # Dashboard names are unique per account and region: the endpoint name is.
+        self.dashboard = aws.cloudwatch.Dashboard(
+            name,
+            dashboard_name=args.endpoint_name,
+            dashboard_body=json.dumps(body),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"dashboard_name": self.dashboard.dashboard_name})

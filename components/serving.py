@@ -39,7 +39,10 @@ def deployment_config(rollout: RolloutConfig, rollback_alarm_names: list[str]) -
             "maximum_execution_timeout_in_seconds": rollout.maximum_execution_timeout_seconds,
         }
         return config
-    routing: dict[str, Any] = {"type": rollout.traffic_routing, "wait_interval_in_seconds": rollout.wait_interval_seconds}
+    routing: dict[str, Any] = {
+        "type": rollout.traffic_routing,
+        "wait_interval_in_seconds": rollout.wait_interval_seconds,
+    }
     if rollout.traffic_routing == "CANARY":
         routing["canary_size"] = {"type": "CAPACITY_PERCENT", "value": rollout.canary_size_percent}
     if rollout.traffic_routing == "LINEAR":
@@ -304,15 +307,15 @@ class ModelEndpoint(pulumi.ComponentResource):
         self.endpoint_name = self.endpoint.name
         if config.autoscaling is not None:
             self._autoscale(name, args.endpoint_name, config)
-        self.register_outputs(
-            {"endpoint_name": self.endpoint_name, "endpoint_config_name": self.endpoint_config.name}
-        )
+        self.register_outputs({"endpoint_name": self.endpoint_name, "endpoint_config_name": self.endpoint_config.name})
 
     def _autoscale(self, name: str, endpoint_name: str, config: ServingConfig) -> None:
         scaling = config.autoscaling
         serverless = config.serverless is not None
         dimension = (
-            "sagemaker:variant:DesiredProvisionedConcurrency" if serverless else "sagemaker:variant:DesiredInstanceCount"
+            "sagemaker:variant:DesiredProvisionedConcurrency"
+            if serverless
+            else "sagemaker:variant:DesiredInstanceCount"
         )
         resource_id = scalable_resource_id(endpoint_name, config.variant_name)
         target = aws.appautoscaling.Target(

@@ -41,9 +41,7 @@ def lifecycle_rules(tiers: LifecycleTiers) -> list[dict[str, Any]]:
     rule["transitions"] = [{"days": days, "storage_class": cls} for days, cls in transitions if days is not None]
     # A delete marker with no versions behind it is clutter; remove it when nothing else expires.
     rule["expiration"] = (
-        {"days": tiers.expiration_days}
-        if tiers.expiration_days is not None
-        else {"expired_object_delete_marker": True}
+        {"days": tiers.expiration_days} if tiers.expiration_days is not None else {"expired_object_delete_marker": True}
     )
     noncurrent = tiers.noncurrent
     keep = {"newer_noncurrent_versions": noncurrent.keep_newest} if noncurrent.keep_newest else {}
@@ -136,7 +134,11 @@ def replication_policy(
         ),
         kms_via_s3(source_key_arn, source_region, ["kms:Decrypt"], [source_bucket_arn], "DecryptSource"),
         kms_via_s3(
-            replica_key_arn, replica_region, ["kms:Encrypt", "kms:GenerateDataKey"], [replica_bucket_arn], "EncryptReplicas"
+            replica_key_arn,
+            replica_region,
+            ["kms:Encrypt", "kms:GenerateDataKey"],
+            [replica_bucket_arn],
+            "EncryptReplicas",
         ),
     )
 
@@ -192,7 +194,9 @@ class DataBucket(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=stateful(self, args.protect))
         bucket_id = self.bucket.id
-        aws.s3.BucketOwnershipControls(name, bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        aws.s3.BucketOwnershipControls(
+            name, bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        )
         access_block = aws.s3.BucketPublicAccessBlock(
             name,
             bucket=bucket_id,

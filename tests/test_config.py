@@ -8,7 +8,7 @@ import pulumi
 import pytest
 from pulumi.runtime import config as runtime_config
 
-from components.config import StackConfigError, load_stack_config, parse_stack_config
+from components.config import StackConfig, StackConfigError, load_stack_config, parse_stack_config
 
 DIGEST = "sha256:" + "ab" * 32
 VALID = {
@@ -20,10 +20,7 @@ VALID = {
     "training": {"dataset": {"prefix": "tabular/demo", "version": "v1"}},
     "serving": {"instance": {"instance_type": "ml.m5.large", "initial_instance_count": 1}},
 }
-TOP_KEYS = (
-    "account_id, alarms, backup, cost_center, environment, image, notifications, owner, protect_stateful, regions, "
-    "serving, storage, training"
-)
+TOP_KEYS = ", ".join(sorted(StackConfig.model_fields))
 PROD_BACKUP = {"vault_lock": {"mode": "compliance", "changeable_for_days": 3}}
 
 

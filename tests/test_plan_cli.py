@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_config import TOP_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -130,8 +132,7 @@ def test_broken_stack_file_exits_2_naming_every_key_without_a_traceback(tmp_path
         "  - regions: required key is missing (got nothing; expected a mapping with keys: primary, secondary)",
         "  - protect_stateful: must be on in prod (got false; expected true)",
         '  - regoins: unknown key; did you mean \'regions\'? (got {"primary": "us-east-1"}; expected one of: '
-        "account_id, alarms, backup, cost_center, environment, image, notifications, owner, protect_stateful, regions, "
-        "serving, storage, training)",
+        f"{TOP_KEYS})",
     ]
     assert "Traceback" not in result.stderr
 
