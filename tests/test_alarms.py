@@ -32,14 +32,23 @@ def test_error_rate_is_metric_math_over_invocations():
         {
             "id": "errors",
             "metric": {
-                "namespace": "AWS/SageMaker", "metric_name": "Invocation5XXErrors", "stat": "Sum", "period": 60,
+                "namespace": "AWS/SageMaker",
+                "metric_name": "Invocation5XXErrors",
+                "stat": "Sum",
+                "period": 60,
                 "dimensions": dims,
             },
             "return_data": False,
         },
         {
             "id": "invocations",
-            "metric": {"namespace": "AWS/SageMaker", "metric_name": "Invocations", "stat": "Sum", "period": 60, "dimensions": dims},
+            "metric": {
+                "namespace": "AWS/SageMaker",
+                "metric_name": "Invocations",
+                "stat": "Sum",
+                "period": 60,
+                "dimensions": dims,
+            },
             "return_data": False,
         },
         {
@@ -63,7 +72,10 @@ def test_cpu_is_normalised_by_vcpus_and_memory_is_not():
     all_specs = specs()
     cpu = all_specs["cpu_utilization"]
     assert cpu.metric_queries[1] == {
-        "id": "per_vcpu", "expression": "used / 4", "label": "CPUUtilization per vCPU (%)", "return_data": True,
+        "id": "per_vcpu",
+        "expression": "used / 4",
+        "label": "CPUUtilization per vCPU (%)",
+        "return_data": True,
     }
     assert cpu.metric_queries[0]["metric"]["namespace"] == "/aws/sagemaker/Endpoints"
     memory = all_specs["memory_utilization"]
@@ -79,7 +91,9 @@ def test_no_traffic_alarm_only_when_configured_and_breaching_on_silence():
 
 
 def test_serverless_variants_have_no_instance_alarms():
-    keys = [s.key for s in variant_alarm_specs(endpoint_name="e", variant_name="v", thresholds=AlarmsConfig(), vcpus=None)]
+    keys = [
+        s.key for s in variant_alarm_specs(endpoint_name="e", variant_name="v", thresholds=AlarmsConfig(), vcpus=None)
+    ]
     assert keys == ["error_5xx_rate", "error_4xx_rate", "model_latency_p99", "overhead_latency_p99"]
 
 
@@ -103,8 +117,14 @@ def test_prod_alarms_have_both_dimensions_and_actions_to_the_topic(stack):
     assert sorted(alarms) == sorted(
         f"ml-platform-prod-primary-{key}"
         for key in (
-            "error_5xx_rate", "error_4xx_rate", "model_latency_p99", "overhead_latency_p99",
-            "cpu_utilization", "memory_utilization", "disk_utilization", "no_traffic",
+            "error_5xx_rate",
+            "error_4xx_rate",
+            "model_latency_p99",
+            "overhead_latency_p99",
+            "cpu_utilization",
+            "memory_utilization",
+            "disk_utilization",
+            "no_traffic",
         )
     )
     for alarm in alarms.values():
@@ -176,5 +196,7 @@ def test_topic_is_encrypted_and_only_this_accounts_services_publish(stack):
         assert json.loads(policy.inputs["policy"]) == topic_policy(topic.outputs["arn"], "123456789012")
         email = prod.one("aws:sns/topicSubscription:TopicSubscription", f"alerts-{role}-email-0")
         assert email.inputs == {
-            "topic": topic.outputs["arn"], "protocol": "email", "endpoint": "ml-platform-oncall@example.com",
+            "topic": topic.outputs["arn"],
+            "protocol": "email",
+            "endpoint": "ml-platform-oncall@example.com",
         }

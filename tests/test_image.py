@@ -21,7 +21,12 @@ def test_ecr_lifecycle_policy_expires_untagged_then_keeps_the_newest():
             {
                 "rulePriority": 1,
                 "description": "expire untagged images after 7 days",
-                "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7},
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": 7,
+                },
                 "action": {"type": "expire"},
             },
             {
@@ -36,7 +41,9 @@ def test_ecr_lifecycle_policy_expires_untagged_then_keeps_the_newest():
 
 def test_image_in_region_rewrites_only_the_registry_region():
     assert image_in_region(PROD_URI, "us-west-2") == PROD_URI.replace(".us-east-1.", ".us-west-2.")
-    assert image_in_region("ghcr.io/org/model@sha256:" + "0" * 64, "us-west-2") == "ghcr.io/org/model@sha256:" + "0" * 64
+    assert (
+        image_in_region("ghcr.io/org/model@sha256:" + "0" * 64, "us-west-2") == "ghcr.io/org/model@sha256:" + "0" * 64
+    )
 
 
 def test_context_tag_follows_content(tmp_path):

@@ -310,7 +310,9 @@ def test_prod_endpoint_rolls_back_on_alarms_the_stack_declares(stack):
         "maximumExecutionTimeoutInSeconds": 7200,
     }
     # The names flow from the alarm resources, so the endpoint waits for them to exist.
-    rollback_urns = {a.urn for a in prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["name"] in rollback}
+    rollback_urns = {
+        a.urn for a in prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["name"] in rollback
+    }
     assert rollback_urns <= set(endpoint.depends_on)
 
 
