@@ -20,10 +20,13 @@ test: $(STAMP)
 plan: $(STAMP)
 	$(PY) -m ops.plan --stack $(STACK)
 
-## lint: ruff over the program, tools and tests
+## lint: ruff over the Python; actionlint (with shellcheck) and zizmor over the workflows; hadolint over the Dockerfile
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes=
+	$(VENV)/bin/zizmor --offline --persona=pedantic --no-progress .github/workflows
+	$(VENV)/bin/hadolint model_code/Dockerfile
 
 ## train: train the demo model locally into build/model/ from the bundled dataset (no cloud)
 train: $(STAMP)

@@ -10,9 +10,22 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import PROJECT, load_stack_config
-from components.alarms import ROLLBACK_ALARMS, VariantAlarms, VariantAlarmsArgs, variant_alarm_specs
+from components.alarms import (
+    ROLLBACK_ALARMS,
+    VariantAlarms,
+    VariantAlarmsArgs,
+    health_check_alarm_specs,
+    variant_alarm_specs,
+)
+from components.frontdoor import RegionalApi, RegionalApiArgs, RegionalFailover, RegionalFailoverArgs, rto_rpo_seconds
 from components.backup import BackupVault, RegionBackup, RegionBackupArgs
-from components.image import ModelImage, ModelImageArgs, ReplicaRepositoryTemplate, ReplicaRepositoryTemplateArgs
+from components.image import (
+    ModelImage,
+    ModelImageArgs,
+    ReplicaRepositoryTemplate,
+    ReplicaRepositoryTemplateArgs,
+    image_in_region,
+)
 from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import (
     PUBLISHERS,
@@ -56,6 +69,8 @@ keys = {
             partition=partition,
             # The alerts topic is encrypted with this key; its publishers must be able to use it.
             service_principals=PUBLISHERS,
+            # API access logs are encrypted with the region key too.
+            logs_region=regions[role],
             protect=protect,
         ),
         opts=at[role],
@@ -145,7 +160,9 @@ alerts = {
 
 if config.backup is not None:
     vaults = {
-        role: BackupVault(f"vault-{role}", config.backup, keys[role].arn, alerts[role].topic_arn, protect, opts=at[role])
+        role: BackupVault(
+            f"vault-{role}", config.backup, keys[role].arn, alerts[role].topic_arn, protect, opts=at[role]
+        )
         for role in regions
     }
     for role in regions:
@@ -170,36 +187,130 @@ if config.backup is not None:
 
 serving = config.serving
 endpoint_name = f"{PROJECT}-{stack}"
-alarm_specs = variant_alarm_specs(
-    endpoint_name=endpoint_name,
-    variant_name=serving.variant_name,
-    thresholds=config.alarms,
-    vcpus=serving.instance.vcpu_count if serving.instance else None,
-)
-alarms = VariantAlarms(
-    "alarms-primary",
-    VariantAlarmsArgs(
-        specs=alarm_specs, topic_arn=alerts["primary"].topic_arn, unhealthy_name=f"{endpoint_name}-unhealthy"
-    ),
-    opts=at["primary"],
-)
-endpoint = ModelEndpoint(
-    "endpoint-primary",
-    ModelEndpointArgs(
-        config=serving,
+# The secondary region serves the same image (from its ECR replica) and the same model (from
+# its artifacts replica) as a warm standby with its own capacity.
+serving_by_role = {"primary": serving}
+if config.standby is not None:
+    standby = config.standby
+    serving_by_role["secondary"] = serving.model_copy(
+        update={
+            "instance": serving.instance.model_copy(
+                update={
+                    "instance_type": standby.instance_type or serving.instance.instance_type,
+                    "initial_instance_count": standby.initial_instance_count,
+                }
+            )
+            if serving.instance
+            else None,
+            "autoscaling": standby.autoscaling,
+        }
+    )
+endpoints: dict[str, ModelEndpoint] = {}
+health_alarms: dict[str, VariantAlarms] = {}
+for role, role_serving in serving_by_role.items():
+    region = regions[role]
+    buckets = storage[role].buckets
+    specs = variant_alarm_specs(
         endpoint_name=endpoint_name,
-        image_uri=image.image_uri,
-        model_data_url=training.model_data_url,
-        artifacts_bucket_arn=primary_buckets["artifacts"].arn,
-        capture_bucket=(primary_buckets["capture"].bucket_name, primary_buckets["capture"].arn),
-        key_arn=keys["primary"].arn,
-        repository_arn=image.repository.arn,
-        region=regions["primary"],
-        account_id=account,
-        rollback_alarms=[alarms.alarms[key] for key in ROLLBACK_ALARMS],
-    ),
-    opts=at["primary"],
-)
+        variant_name=role_serving.variant_name,
+        thresholds=config.alarms,
+        vcpus=role_serving.instance.vcpu_count if role_serving.instance else None,
+    )
+    alarms = VariantAlarms(
+        f"alarms-{role}",
+        VariantAlarmsArgs(specs=specs, topic_arn=alerts[role].topic_arn, unhealthy_name=f"{endpoint_name}-unhealthy"),
+        opts=at[role],
+    )
+    if config.failover is not None:
+        health_alarms[role] = VariantAlarms(
+            f"health-{role}",
+            VariantAlarmsArgs(
+                specs=health_check_alarm_specs(
+                    endpoint_name=endpoint_name,
+                    variant_name=role_serving.variant_name,
+                    thresholds=config.alarms,
+                    max_5xx_per_minute=config.failover.unhealthy_5xx_per_minute,
+                ),
+                topic_arn=alerts[role].topic_arn,
+            ),
+            opts=at[role],
+        )
+    endpoints[role] = ModelEndpoint(
+        f"endpoint-{role}",
+        ModelEndpointArgs(
+            config=role_serving,
+            endpoint_name=endpoint_name,
+            image_uri=image.image_uri
+            if role == "primary"
+            else image.image_uri.apply(lambda uri, r=region: image_in_region(uri, r)),
+            model_data_url=pulumi.Output.concat(
+                "s3://", buckets["artifacts"].bucket_name, "/models/", training.job_name, "/output/model.tar.gz"
+            ),
+            artifacts_bucket_arn=buckets["artifacts"].arn,
+            capture_bucket=(buckets["capture"].bucket_name, buckets["capture"].arn),
+            key_arn=keys[role].arn,
+            # The secondary pulls from the replica repository of the same name in its region.
+            repository_arn=image.repository.arn
+            if role == "primary"
+            else pulumi.Output.concat(f"arn:aws:ecr:{region}:", account, ":repository/", image.repository.name),
+            region=region,
+            account_id=account,
+            rollback_alarms=[alarms.alarms[key] for key in ROLLBACK_ALARMS],
+            standby=role != "primary",
+        ),
+        opts=at[role],
+    )
+
+if config.api is not None:
+    apis = {
+        role: RegionalApi(
+            f"api-{role}",
+            RegionalApiArgs(
+                endpoint_name=endpoint.endpoint_name,
+                endpoint_arn=endpoint.endpoint.arn,
+                region=regions[role],
+                account_id=account,
+                key_arn=keys[role].arn,
+                stage_name=config.api.stage_name,
+                throttle_rate_limit=config.api.throttle_rate_limit,
+                throttle_burst_limit=config.api.throttle_burst_limit,
+                access_log_retention_days=config.api.access_log_retention_days,
+            ),
+            opts=at[role],
+        )
+        for role, endpoint in endpoints.items()
+    }
+    pulumi.export("api_invoke_urls", {role: api.invoke_url for role, api in apis.items()})
+    if config.failover is not None:
+        failover = config.failover
+        for role, api in apis.items():
+            RegionalFailover(
+                f"failover-{role}",
+                RegionalFailoverArgs(
+                    role=role.upper(),
+                    hosted_zone_id=failover.hosted_zone_id,
+                    domain_name=failover.domain_name,
+                    dns_ttl_seconds=failover.dns_ttl_seconds,
+                    api=api,
+                    stage_name=config.api.stage_name,
+                    region=regions[role],
+                    health_alarm_names=[alarm.name for alarm in health_alarms[role].alarms.values()],
+                    health_check_interval_seconds=failover.health_check_interval_seconds,
+                    health_check_failure_threshold=failover.health_check_failure_threshold,
+                ),
+                opts=at[role],
+            )
+        pulumi.export(
+            "recovery_objectives",
+            rto_rpo_seconds(
+                alarm_period_seconds=60,
+                datapoints_to_alarm=config.alarms.datapoints_to_alarm,
+                health_check_interval_seconds=failover.health_check_interval_seconds,
+                health_check_failure_threshold=failover.health_check_failure_threshold,
+                dns_ttl_seconds=failover.dns_ttl_seconds,
+                replication_time_control=config.storage.replication_time_control,
+            ),
+        )
 
 EndpointDashboard(
     "dashboard-primary",
@@ -230,9 +341,7 @@ if config.monitoring.budget is not None:
 pulumi.export("environment", config.environment)
 pulumi.export("regions", regions)
 pulumi.export("kms_key_arns", {role: key.arn for role, key in keys.items()})
-pulumi.export(
-    "buckets", {role: {cls: b.bucket_name for cls, b in s.buckets.items()} for role, s in storage.items()}
-)
+pulumi.export("buckets", {role: {cls: b.bucket_name for cls, b in s.buckets.items()} for role, s in storage.items()})
 pulumi.export("image_uri", image.image_uri)
 pulumi.export("model_package_group", registry.group.model_package_group_name)
 pulumi.export("training_job_name", training.job_name)
@@ -241,13 +350,18 @@ pulumi.export("alerts_topic_arns", {role: a.topic_arn for role, a in alerts.item
 pulumi.export(
     "endpoints",
     {
-        "primary": {
-            "region": regions["primary"],
+        role: {
+            "region": regions[role],
             "endpoint_name": endpoint.endpoint_name,
             "endpoint_config_name": endpoint.endpoint_config.name,
-            "variant_name": serving.variant_name,
-            "min_capacity": serving.autoscaling.min_capacity if serving.autoscaling else None,
-            "max_capacity": serving.autoscaling.max_capacity if serving.autoscaling else None,
+            "variant_name": serving_by_role[role].variant_name,
+            "min_capacity": serving_by_role[role].autoscaling.min_capacity
+            if serving_by_role[role].autoscaling
+            else None,
+            "max_capacity": serving_by_role[role].autoscaling.max_capacity
+            if serving_by_role[role].autoscaling
+            else None,
         }
+        for role, endpoint in endpoints.items()
     },
 )

@@ -164,6 +164,55 @@ def variant_alarm_specs(
     return specs
 
 
+def health_check_alarm_specs(
+    *, endpoint_name: str, variant_name: str, thresholds: AlarmsConfig, max_5xx_per_minute: int
+) -> list[AlarmSpec]:
+    """Alarms Route 53 health checks can follow. Route 53 accepts only single standard-resolution
+    metrics with standard statistics: no metric math, no percentiles, no composite alarms. So
+    the region's health is 5XX count and average model latency, combined by a calculated health
+    check (Route 53's equivalent of the composite "unhealthy" alarm)."""
+    dims = {"EndpointName": endpoint_name, "VariantName": variant_name}
+
+    def spec(key: str, metric: str, statistic: str, threshold: float, description: str) -> AlarmSpec:
+        return AlarmSpec(
+            key=key,
+            name=f"{endpoint_name}-{variant_name}-{key}",
+            description=description,
+            threshold=threshold,
+            comparison="GreaterThanThreshold",
+            metric_queries=[],
+            # No traffic is not ill health; the /ping check covers reachability.
+            treat_missing_data="notBreaching",
+            evaluation_periods=thresholds.evaluation_periods,
+            datapoints_to_alarm=thresholds.datapoints_to_alarm,
+            extra={
+                "namespace": NAMESPACE_INVOCATIONS,
+                "metric_name": metric,
+                "statistic": statistic,
+                "period": 60,
+                "dimensions": dims,
+            },
+        )
+
+    return [
+        spec(
+            "health_5xx",
+            "Invocation5XXErrors",
+            "Sum",
+            max_5xx_per_minute,
+            f"more than {max_5xx_per_minute} 5XX responses a minute on {endpoint_name}/{variant_name} (DNS failover)",
+        ),
+        spec(
+            "health_latency",
+            "ModelLatency",
+            "Average",
+            thresholds.model_latency_p99_ms * 1000,
+            f"average ModelLatency above {thresholds.model_latency_p99_ms:g} ms on {endpoint_name}/{variant_name} "
+            "(DNS failover)",
+        ),
+    ]
+
+
 def unhealthy_rule(alarm_names: list[str]) -> str:
     """Composite alarm rule: unhealthy when any of the named alarms is in ALARM."""
     return " OR ".join(f'ALARM("{name}")' for name in alarm_names)
@@ -171,11 +220,12 @@ def unhealthy_rule(alarm_names: list[str]) -> str:
 
 @dataclass(frozen=True)
 class VariantAlarmsArgs:
-    """Inputs of `VariantAlarms`: the specs to declare and where they notify."""
+    """Inputs of `VariantAlarms`: the specs to declare, where they notify, and the name of the
+    composite "unhealthy" alarm over the UNHEALTHY_ALARMS among them (None: no composite)."""
 
     specs: list[AlarmSpec]
     topic_arn: pulumi.Input[str]
-    unhealthy_name: str
+    unhealthy_name: str | None = None
 
 
 class VariantAlarms(pulumi.ComponentResource):
@@ -189,24 +239,29 @@ class VariantAlarms(pulumi.ComponentResource):
         actions = [args.topic_arn]
         self.alarms = {
             spec.key: aws.cloudwatch.MetricAlarm(
-                spec.name,
+                f"{name}-{spec.key}",
                 name=spec.name,
                 alarm_description=spec.description,
                 comparison_operator=spec.comparison,
                 threshold=spec.threshold,
                 evaluation_periods=spec.evaluation_periods,
                 datapoints_to_alarm=spec.datapoints_to_alarm,
-                metric_queries=spec.metric_queries,
+                metric_queries=spec.metric_queries or None,
                 treat_missing_data=spec.treat_missing_data,
+                **spec.extra,
                 alarm_actions=actions,
                 ok_actions=actions,
                 opts=child,
             )
             for spec in args.specs
         }
+        self.unhealthy_name = args.unhealthy_name
+        if args.unhealthy_name is None:
+            self.register_outputs({"alarm_names": [spec.name for spec in args.specs]})
+            return
         unhealthy = [spec.name for spec in args.specs if spec.key in UNHEALTHY_ALARMS]
         self.unhealthy = aws.cloudwatch.CompositeAlarm(
-            args.unhealthy_name,
+            f"{name}-unhealthy",
             alarm_name=args.unhealthy_name,
             alarm_description="endpoint unhealthy: pages, and drives DNS failover",
             alarm_rule=unhealthy_rule(unhealthy),

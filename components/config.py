@@ -920,6 +920,63 @@ class MonitoringConfig(Section):
     )
 
 
+class StandbyConfig(Section):
+    """The warm-standby endpoint in the secondary region: same image and model, own capacity."""
+
+    instance_type: str | None = Field(
+        default=None, description="Instance type; default: serving.instance.instance_type."
+    )
+    initial_instance_count: int = Field(default=1, ge=1, le=100, description="Instances kept warm.")
+    autoscaling: AutoscalingConfig | None = Field(
+        default=None, description="Autoscaling of the standby (it grows when traffic fails over)."
+    )
+
+    @field_validator("instance_type")
+    @classmethod
+    def _known_instance_type(cls, value: str | None) -> str | None:
+        return value if value is None else check_instance_type(value, "ProductionVariantInstanceType")
+
+
+class ApiConfig(Section):
+    """The regional API Gateway front door of each region's endpoint."""
+
+    stage_name: str = Field(
+        default="v1", pattern=r"^[A-Za-z0-9_]{1,128}$", description="Stage name (path prefix on the execute-api URL)."
+    )
+    throttle_rate_limit: float = Field(default=100, gt=0, description="Steady requests per second across the stage.")
+    throttle_burst_limit: int = Field(default=200, ge=1, description="Burst of requests across the stage.")
+    access_log_retention_days: Literal[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+    ] = Field(default=30, description="Days the access log keeps entries.")
+
+
+class FailoverConfig(Section):
+    """Route 53 failover between the regions' front doors."""
+
+    hosted_zone_id: str = Field(
+        pattern=r"^Z[A-Z0-9]{1,32}$", description="Route 53 public hosted zone holding the domain."
+    )
+    domain_name: str = Field(
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        description="Name clients call, e.g. `api.ml.example.com`.",
+    )
+    dns_ttl_seconds: int = Field(
+        default=60,
+        ge=10,
+        le=300,
+        description="TTL of the failover records (applies to the alias target's resolution by resolvers).",
+    )
+    health_check_interval_seconds: Literal[10, 30] = Field(
+        default=30, description="Route 53 HTTPS health-check interval on each region's /ping."
+    )
+    health_check_failure_threshold: int = Field(
+        default=3, ge=1, le=10, description="Consecutive failed checks before a region is unhealthy."
+    )
+    unhealthy_5xx_per_minute: int = Field(
+        default=10, ge=1, description="5XX responses per minute that mark a region unhealthy."
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Backup
 
@@ -1101,12 +1158,72 @@ class StackConfig(Section):
     serving: ServingConfig = Field(description="The real-time endpoint.")
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig, description="Alarm thresholds.")
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig, description="Alert subscribers.")
+    standby: StandbyConfig | None = Field(
+        default=None, validate_default=True, description="Warm standby in the secondary region."
+    )
+    api: ApiConfig | None = Field(default=None, description="Regional API Gateway front doors; none disables them.")
+    failover: FailoverConfig | None = Field(
+        default=None, validate_default=True, description="Route 53 failover; needs api and standby."
+    )
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="Dashboard, drift metrics, budget."
     )
     backup: BackupConfig | None = Field(
         default=None, validate_default=True, description="AWS Backup; none disables it (prod requires it)."
     )
+
+    @field_validator("standby")
+    @classmethod
+    def _standby_needs_a_secondary(cls, value: StandbyConfig | None, info: ValidationInfo) -> StandbyConfig | None:
+        regions = info.data.get("regions")
+        if value is not None and regions is not None and regions.secondary is None:
+            raise ConfigRuleError(
+                [("", problem("a standby needs regions.secondary", "set", "regions.secondary, or no standby"))]
+            )
+        serving = info.data.get("serving")
+        if value is not None and serving is not None and serving.instance is not None and value.autoscaling is not None:
+            count, scaling = value.initial_instance_count, value.autoscaling
+            if not scaling.min_capacity <= count <= scaling.max_capacity:
+                raise ConfigRuleError(
+                    [
+                        (
+                            "initial_instance_count",
+                            problem(
+                                "must lie within the autoscaling bounds",
+                                count,
+                                f"{scaling.min_capacity} <= count <= {scaling.max_capacity}",
+                            ),
+                        )
+                    ]
+                )
+        return value
+
+    @field_validator("failover")
+    @classmethod
+    def _failover_needs_two_front_doors(
+        cls, value: FailoverConfig | None, info: ValidationInfo
+    ) -> FailoverConfig | None:
+        if value is None:
+            return None
+        problems = []
+        if "api" in info.data and info.data.get("api") is None:
+            problems.append(
+                ("", problem("failover routes to the regional APIs; none is configured", "set", "an api section"))
+            )
+        if "standby" in info.data and info.data.get("standby") is None:
+            problems.append(
+                (
+                    "",
+                    problem(
+                        "failover needs a warm standby to fail over to",
+                        "set",
+                        "a standby section (and regions.secondary)",
+                    ),
+                )
+            )
+        if problems:
+            raise ConfigRuleError(problems)
+        return value
 
     @field_validator("backup")
     @classmethod

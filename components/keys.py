@@ -12,7 +12,9 @@ import pulumi
 import pulumi_aws as aws
 
 
-def key_policy(account_id: str, partition: str, service_principals: tuple[str, ...] = ()) -> dict:
+def key_policy(
+    account_id: str, partition: str, service_principals: tuple[str, ...] = (), logs_region: str | None = None
+) -> dict:
     """The key policy: this account administers the key through IAM, and the named AWS
     services may use it only on behalf of this account (`aws:SourceAccount`).
 
@@ -40,6 +42,22 @@ def key_policy(account_id: str, partition: str, service_principals: tuple[str, .
                 "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             }
         )
+    if logs_region is not None:
+        # CloudWatch Logs encrypts log groups of this account in this region (access logs).
+        statements.append(
+            {
+                "Sid": "LogsEncryptThisAccountsLogGroups",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{logs_region}.amazonaws.com"},
+                "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{logs_region}:{account_id}:log-group:*"
+                    }
+                },
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -54,6 +72,8 @@ class RegionKeyArgs:
         `cloudwatch.amazonaws.com` to publish alarms to an encrypted topic. None by default.
     rotation_period_in_days: automatic rotation period, 90-2560 days; rotation is always on.
     deletion_window_in_days: waiting period before a deleted key is destroyed, 7-30 days.
+    logs_region: the key's region, to let CloudWatch Logs encrypt this account's log groups
+        there; None leaves Logs out.
     protect: set `protect` and `retain_on_delete` on the key (the alias is recreatable).
     """
 
@@ -63,6 +83,7 @@ class RegionKeyArgs:
     service_principals: tuple[str, ...] = ()
     rotation_period_in_days: int = 365
     deletion_window_in_days: int = 30
+    logs_region: str | None = None
     protect: bool = False
 
     def __post_init__(self) -> None:
@@ -90,7 +111,7 @@ class RegionKey(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegionKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:keys:RegionKey", name, None, opts)
         policy = pulumi.Output.all(args.account_id, args.partition).apply(
-            lambda ids: json.dumps(key_policy(ids[0], ids[1], args.service_principals))
+            lambda ids: json.dumps(key_policy(ids[0], ids[1], args.service_principals, args.logs_region))
         )
         self.key = aws.kms.Key(
             name,

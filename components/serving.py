@@ -209,6 +209,7 @@ class ModelEndpointArgs:
     region / account_id: for log and key scoping.
     rollback_alarms: alarms whose ALARM state rolls a deployment back; the endpoint waits
         for them, since SageMaker checks they exist.
+    standby: a warm standby in the secondary region (tagged `serving-role=standby`).
     """
 
     config: ServingConfig
@@ -222,6 +223,12 @@ class ModelEndpointArgs:
     region: str
     account_id: pulumi.Input[str]
     rollback_alarms: list[aws.cloudwatch.MetricAlarm]
+    standby: bool = False
+
+
+# Tag telling policy and operators a warm standby (capacity kept low on purpose) from the
+# endpoint that takes traffic.
+SERVING_ROLE_TAG = "serving-role"
 
 
 class ModelEndpoint(pulumi.ComponentResource):
@@ -293,12 +300,14 @@ class ModelEndpoint(pulumi.ComponentResource):
                 else None
             ),
             kms_key_arn=args.key_arn,
+            tags={SERVING_ROLE_TAG: "standby" if args.standby else "active"},
             opts=child,
         )
         self.endpoint = aws.sagemaker.Endpoint(
             name,
             name=args.endpoint_name,
             endpoint_config_name=self.endpoint_config.name,
+            tags={SERVING_ROLE_TAG: "standby" if args.standby else "active"},
             deployment_config=pulumi.Output.all(*[alarm.name for alarm in args.rollback_alarms]).apply(
                 lambda names: deployment_config(config.rollout, list(names))
             ),

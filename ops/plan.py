@@ -4,8 +4,10 @@
 
 No cloud, no credentials, no Pulumi CLI. Prints the validated config, the resources as a
 tree per region and component with the settings that matter, counts per type, and how long
-it took. Exit codes: 0 planned; 1 the program failed to synthesize; 2 bad stack file or
-config (the problems are listed, one per line, with no traceback).
+it took, then the policy pack's rules (`policy/policies.py`) run over the resources and
+every violation is listed. Exit codes: 0 planned; 1 the program failed to synthesize, or
+broke a mandatory policy rule; 2 bad stack file or config (the problems are listed, one per
+line, with no traceback).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from components.config import (  # noqa: E402
     decode_config_value,
     parse_stack_config,
 )
+from ops.policy_check import policy_report, render_policy  # noqa: E402
 from ops.synth import (  # noqa: E402
     ROOT,
     Registration,
@@ -201,6 +204,7 @@ def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
         "counts": dict(sorted(synthesis.type_counts().items())),
         "outputs": synthesis.outputs,
         "resource_count": len(synthesis.resources),
+        "policy": policy_report(config.environment, synthesis),
         "seconds": round(time.perf_counter() - STARTED, 3),
     }
 
@@ -220,6 +224,20 @@ def _tree(resources: list[dict], component: str | None, indent: str) -> list[str
             lines.append(f"{indent}{r['type']}  {r['name']}")
             lines += _tree(resources, f"{r['type']}::{r['name']}", indent + "  ")
     return lines
+
+
+def render_recovery(objectives: dict | None) -> list[str]:
+    """RTO and RPO implied by the failover and replication settings."""
+    if not objectives:
+        return []
+    guarantee = "guaranteed by S3 Replication Time Control" if objectives["rpo_guaranteed"] else "typical, no SLA"
+    return [
+        "",
+        "recovery objectives (region failover)",
+        f"  detection  {objectives['detection_seconds']:g} s (slower of alarm and /ping health check)",
+        f"  RTO        {objectives['rto_seconds']:g} s (detection + DNS TTL)",
+        f"  RPO        {objectives['rpo_seconds']:g} s for models and datasets ({guarantee})",
+    ]
 
 
 def render_text(doc: dict[str, Any]) -> str:
@@ -242,6 +260,8 @@ def render_text(doc: dict[str, Any]) -> str:
     out += ["", "counts"]
     width = max(len(t) for t in doc["counts"])
     out += [f"  {t:<{width}}  {n}" for t, n in doc["counts"].items()]
+    out += render_recovery(doc["outputs"].get("recovery_objectives"))
+    out += render_policy(doc["policy"])
     out += [
         "",
         f"{doc['resource_count']} resources in {len(doc['regions'])} region(s), planned in {doc['seconds']:.2f} s",
@@ -278,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
 
     doc = plan_document(config, synthesis)
     print(json.dumps(doc, indent=2, default=str) if args.json else render_text(doc))
-    return EXIT_OK
+    return EXIT_FAILED if doc["policy"]["mandatory"] else EXIT_OK
 
 
 if __name__ == "__main__":

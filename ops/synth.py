@@ -149,6 +149,29 @@ def mock_state(args: pulumi_mocks.MockResourceArgs, region: str | None, account:
             repositoryUrl=f"{account}.dkr.ecr.{region}.amazonaws.com/{name}",
         )
         return name, state
+    if args.typ == "aws:acm/certificate:Certificate":
+        domain = args.inputs.get("domainName", "example.com")
+        state.update(
+            arn=f"arn:aws:acm:{region}:{account}:certificate/{name}",
+            domainValidationOptions=[
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_mock.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": "_mock.acm-validations.aws.",
+                }
+            ],
+        )
+        return name, state
+    if args.typ == "aws:apigateway/restApi:RestApi":
+        state.update(rootResourceId=f"{name}-root", arn=f"arn:aws:apigateway:{region}::/restapis/{name}")
+        return name, state
+    if args.typ == "aws:apigateway/domainName:DomainName":
+        state.update(regionalDomainName=f"d-{name}.execute-api.{region}.amazonaws.com", regionalZoneId="ZMOCKAPIGW")
+        return name, state
+    if args.typ == "aws:route53/record:Record":
+        state.setdefault("fqdn", args.inputs.get("name", name))
+        return name, state
     if service == "s3":
         state.setdefault("bucket", name)
         state.setdefault("arn", f"arn:aws:s3:::{name}")

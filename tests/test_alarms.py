@@ -113,7 +113,10 @@ def test_notification_rules():
 def test_prod_alarms_have_both_dimensions_and_actions_to_the_topic(stack):
     prod = stack("prod")
     topic = prod.one("aws:sns/topic:Topic", "alerts-primary").outputs["arn"]
-    alarms = {a.inputs["name"]: a for a in prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    component = prod.one("ml-platform:alarms:VariantAlarms", "alarms-primary")
+    alarms = {
+        a.inputs["name"]: a for a in prod.children(component) if a.type == "aws:cloudwatch/metricAlarm:MetricAlarm"
+    }
     assert sorted(alarms) == sorted(
         f"ml-platform-prod-primary-{key}"
         for key in (
@@ -141,7 +144,7 @@ def test_prod_alarms_have_both_dimensions_and_actions_to_the_topic(stack):
 
 def test_prod_composite_alarm_is_endpoint_unhealthy(stack):
     prod = stack("prod")
-    composite = prod.one("aws:cloudwatch/compositeAlarm:CompositeAlarm", "ml-platform-prod-unhealthy")
+    composite = prod.one("aws:cloudwatch/compositeAlarm:CompositeAlarm", "alarms-primary-unhealthy")
     assert composite.inputs["alarmRule"] == (
         'ALARM("ml-platform-prod-primary-error_5xx_rate") OR ALARM("ml-platform-prod-primary-model_latency_p99")'
     )
@@ -169,7 +172,7 @@ def metric_data_query(query: dict) -> dict:
 
 
 def test_prod_alarm_is_a_valid_put_metric_alarm_that_moto_accepts(stack):
-    alarm = stack("prod").one("aws:cloudwatch/metricAlarm:MetricAlarm", "ml-platform-prod-primary-error_5xx_rate")
+    alarm = stack("prod").one("aws:cloudwatch/metricAlarm:MetricAlarm", "alarms-primary-error_5xx_rate")
     inputs = dict(alarm.inputs)
     inputs["alarm_name"] = inputs.pop("name")
     inputs["metrics"] = [metric_data_query(q) for q in inputs.pop("metricQueries")]

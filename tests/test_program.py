@@ -67,7 +67,7 @@ def test_one_rotating_kms_key_per_region(stack, name):
     for key in keys:
         assert key.inputs["enableKeyRotation"] is True
         assert key.inputs["rotationPeriodInDays"] == 365
-        assert decoded(key.inputs["policy"]) == key_policy(MOCK_ACCOUNT_ID, "aws", PUBLISHERS)
+        assert decoded(key.inputs["policy"]) == key_policy(MOCK_ACCOUNT_ID, "aws", PUBLISHERS, key.region)
     aliases = synthesis.of_type("aws:kms/alias:Alias")
     assert {a.region: a.inputs["name"] for a in aliases} == {
         region: f"alias/ml-platform-{name}" for region in EXPECTED_REGIONS[name].values()
@@ -109,7 +109,25 @@ def test_exports(stack):
                 "variant_name": "primary",
                 "min_capacity": 2,
                 "max_capacity": 8,
-            }
+            },
+            "secondary": {
+                "region": "us-west-2",
+                "endpoint_name": "ml-platform-prod",
+                "endpoint_config_name": "endpoint-secondary-mock",
+                "variant_name": "primary",
+                "min_capacity": 1,
+                "max_capacity": 8,
+            },
+        },
+        "api_invoke_urls": {
+            role: f"https://api-{role}-mock.execute-api.{region}.amazonaws.com/v1/invocations"
+            for role, region in (("primary", "us-east-1"), ("secondary", "us-west-2"))
+        },
+        "recovery_objectives": {
+            "detection_seconds": 180,
+            "rto_seconds": 240,
+            "rpo_seconds": 900,
+            "rpo_guaranteed": True,
         },
     }
     assert keys["secondary"].startswith(f"arn:aws:kms:us-west-2:{MOCK_ACCOUNT_ID}:key/")

@@ -277,6 +277,7 @@ def test_prod_endpoint_configuration(stack):
             "captureContentTypeHeader": {"csvContentTypes": ["text/csv"], "jsonContentTypes": ["application/json"]},
         },
         "kmsKeyArn": key,
+        "tags": {"serving-role": "active"},
     }
 
 
@@ -311,8 +312,11 @@ def test_prod_endpoint_rolls_back_on_alarms_the_stack_declares(stack):
     }
     # The names flow from the alarm resources, so the endpoint waits for them to exist.
     rollback_urns = {
-        a.urn for a in prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.inputs["name"] in rollback
+        a.urn
+        for a in prod.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.inputs["name"] in rollback and a.region == endpoint.region
     }
+    assert len(rollback_urns) == 2
     assert rollback_urns <= set(endpoint.depends_on)
 
 
@@ -386,8 +390,9 @@ def test_prod_model_and_endpoint_configuration_are_valid_requests_that_moto_acce
     assert model_params["EnableNetworkIsolation"] is True
     config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary")
     inputs = dict(config.inputs)
-    # Pulumi calls the volume key `kmsKeyArn`; the API calls it `KmsKeyId`.
+    # Pulumi calls the volume key `kmsKeyArn` and takes tags as a map; the API differs.
     inputs["kmsKeyId"] = inputs.pop("kmsKeyArn")
+    inputs["tags"] = [{"key": k, "value": v} for k, v in inputs["tags"].items()]
     params = request("sagemaker", "CreateEndpointConfig", {"endpoint_config_name": "cfg", **inputs})
     assert params["KmsKeyId"].startswith("arn:aws:kms:us-east-1:")
     assert params["DataCaptureConfig"]["CaptureOptions"] == [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}]

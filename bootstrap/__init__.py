@@ -1,0 +1,1 @@
+"""The CI bootstrap program (a separate Pulumi project; see `__main__.py`)."""

@@ -1,0 +1,1 @@
+"""The CrossGuard policy pack; the rules are plain functions in `policies.py`."""
