@@ -429,11 +429,14 @@ def synthesize_stack(
 ) -> Synthesis:
     """Run the whole program (`__main__.py`) for `Pulumi.<stack>.yaml` under mocks.
 
-    `overrides` replaces top-level project keys (e.g. `{"image": {...}}`), for tests that
-    compare a stack with a variation of itself."""
+    `overrides` replaces top-level project keys (e.g. `{"image": {...}}`; None removes the
+    key), for tests that compare a stack with a variation of itself."""
     config, secret_keys = read_stack_config(stack_file(stack, root))
     for key, value in (overrides or {}).items():
-        config[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+        if value is None:
+            config.pop(f"{PROJECT}:{key}", None)
+        else:
+            config[f"{PROJECT}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     main = root / "__main__.py"
 
     def program() -> None:

@@ -1,0 +1,213 @@
+"""Warm standby, regional API front doors and Route 53 failover."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.frontdoor import invoke_policy, invoke_uri, rto_rpo_seconds
+from ops.synth import synthesize_stack
+from tests.test_config import problems
+
+PROD_DIGEST = "sha256:4f2c9a1d8b7e6f5a4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d"
+
+
+def test_rto_and_rpo_follow_from_the_settings():
+    assert rto_rpo_seconds(
+        alarm_period_seconds=60,
+        datapoints_to_alarm=3,
+        health_check_interval_seconds=10,
+        health_check_failure_threshold=3,
+        dns_ttl_seconds=60,
+        replication_time_control=True,
+    ) == {"detection_seconds": 180, "rto_seconds": 240, "rpo_seconds": 900, "rpo_guaranteed": True}
+    # A slow HTTPS check dominates a fast alarm.
+    assert rto_rpo_seconds(
+        alarm_period_seconds=60,
+        datapoints_to_alarm=1,
+        health_check_interval_seconds=30,
+        health_check_failure_threshold=5,
+        dns_ttl_seconds=30,
+        replication_time_control=False,
+    )["rto_seconds"] == 180
+
+
+def test_invoke_uri_and_policy():
+    assert invoke_uri("us-west-2", "ml-platform-prod") == (
+        "arn:aws:apigateway:us-west-2:runtime.sagemaker:path/endpoints/ml-platform-prod/invocations"
+    )
+    assert invoke_policy("arn:aws:sagemaker:us-west-2:1:endpoint/e")["Statement"] == [
+        {
+            "Sid": "InvokeThisEndpoint",
+            "Effect": "Allow",
+            "Action": ["sagemaker:InvokeEndpoint"],
+            "Resource": "arn:aws:sagemaker:us-west-2:1:endpoint/e",
+        }
+    ]
+
+
+def test_standby_and_failover_rules():
+    assert problems(standby={"initial_instance_count": 1}) == [
+        "standby: a standby needs regions.secondary (got 'set'; expected regions.secondary, or no standby)"
+    ]
+    assert problems(failover={"hosted_zone_id": "Z123", "domain_name": "api.example.com"}) == [
+        "failover: failover routes to the regional APIs; none is configured (got 'set'; expected an api section)",
+        "failover: failover needs a warm standby to fail over to (got 'set'; expected a standby section (and "
+        "regions.secondary))",
+    ]
+    assert problems(
+        api={},
+        regions={"primary": "us-east-1", "secondary": "us-west-2"},
+        standby={"initial_instance_count": 1},
+        failover={"hosted_zone_id": "Z123", "domain_name": "API", "health_check_interval_seconds": 20},
+    ) == [
+        "failover.domain_name: not in the required format (got 'API'; expected "
+        "^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$)",
+        "failover.health_check_interval_seconds: not an allowed value (got 20; expected one of 10 or 30)",
+    ]
+
+
+def test_standby_serves_the_same_model_from_secondary_replicas(stack):
+    prod = stack("prod")
+    job = prod.outputs["training_job_name"]
+    replica = prod.one("aws:s3/bucket:Bucket", "artifacts-secondary").outputs["bucket"]
+    model = prod.one("aws:sagemaker/model:Model", "endpoint-secondary")
+    assert model.region == "us-west-2"
+    assert model.inputs["primaryContainer"] == {
+        "image": f"123456789012.dkr.ecr.us-west-2.amazonaws.com/ml-platform/prod/model@{PROD_DIGEST}",
+        "modelDataUrl": f"s3://{replica}/models/{job}/output/model.tar.gz",
+        "mode": "SingleModel",
+    }
+    config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-secondary")
+    assert config.inputs["productionVariants"][0]["initialInstanceCount"] == 1
+    assert config.inputs["tags"] == {"serving-role": "standby"}
+    assert config.inputs["kmsKeyArn"] == prod.one("aws:kms/key:Key", "key-secondary").outputs["arn"]
+    target = prod.one("aws:appautoscaling/target:Target", "endpoint-secondary")
+    assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (1, 8)
+    policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "endpoint-secondary").inputs["policy"])
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["PullImage"]["Resource"] == "arn:aws:ecr:us-west-2:123456789012:repository/ml-platform/prod/model"
+    assert by_sid["ReadModelArtifacts"]["Resource"] == f"arn:aws:s3:::{replica}/models/*"
+
+
+def test_nothing_in_the_secondary_region_names_the_primary_region(stack):
+    # Route 53 and ACM are global or per-name; the secondary's backup plan copies its own
+    # recovery points to the primary vault, which is disaster recovery of the secondary's data,
+    # not something serving reads.
+    skipped = ("aws:route53", "aws:acm", "aws:backup/plan:Plan")
+    for resource in stack("prod").resources:
+        if resource.region == "us-west-2" and not resource.type.startswith(skipped):
+            text = json.dumps(resource.inputs)
+            assert "us-east-1" not in text, f"{resource.type} {resource.name} refers to us-east-1"
+
+
+@pytest.mark.parametrize(("role", "region"), [("primary", "us-east-1"), ("secondary", "us-west-2")])
+def test_regional_api_fronts_its_own_endpoint(stack, role, region):
+    prod = stack("prod")
+    integration = prod.one("aws:apigateway/integration:Integration", f"api-{role}-invocations")
+    assert integration.region == region
+    assert integration.inputs["type"] == "AWS"
+    assert integration.inputs["uri"] == invoke_uri(region, "ml-platform-prod")
+    assert integration.inputs["integrationHttpMethod"] == "POST"
+    invoke_role = prod.one("aws:iam/role:Role", f"api-{role}-invoke")
+    assert integration.inputs["credentials"] == invoke_role.outputs["arn"]
+    endpoint_arn = prod.one("aws:sagemaker/endpoint:Endpoint", f"endpoint-{role}").outputs["arn"]
+    role_policy = prod.one("aws:iam/rolePolicy:RolePolicy", f"api-{role}-invoke")
+    assert json.loads(role_policy.inputs["policy"]) == invoke_policy(endpoint_arn)
+    method = prod.one("aws:apigateway/method:Method", f"api-{role}-invocations")
+    assert (method.inputs["httpMethod"], method.inputs["authorization"]) == ("POST", "AWS_IAM")
+    ping = prod.one("aws:apigateway/method:Method", f"api-{role}-ping")
+    assert (ping.inputs["httpMethod"], ping.inputs["authorization"]) == ("GET", "NONE")
+    assert prod.one("aws:apigateway/integration:Integration", f"api-{role}-ping").inputs["type"] == "MOCK"
+    settings = prod.one("aws:apigateway/methodSettings:MethodSettings", f"api-{role}")
+    assert settings.inputs["methodPath"] == "*/*"
+    assert settings.inputs["settings"] == {
+        "throttlingRateLimit": 500,
+        "throttlingBurstLimit": 1000,
+        "metricsEnabled": True,
+        "loggingLevel": "ERROR",
+    }
+    log_group = prod.one("aws:cloudwatch/logGroup:LogGroup", f"api-{role}-access")
+    assert log_group.inputs == {
+        "retentionInDays": 90,
+        "kmsKeyId": prod.one("aws:kms/key:Key", f"key-{role}").outputs["arn"],
+    }
+    stage = prod.one("aws:apigateway/stage:Stage", f"api-{role}")
+    assert stage.inputs["stageName"] == "v1"
+    assert stage.inputs["accessLogSettings"]["destinationArn"] == log_group.outputs["arn"]
+
+
+@pytest.mark.parametrize(("role", "region"), [("primary", "us-east-1"), ("secondary", "us-west-2")])
+def test_failover_records_and_health_checks(stack, role, region):
+    prod = stack("prod")
+    record = prod.one("aws:route53/record:Record", f"failover-{role}")
+    domain = prod.one("aws:apigateway/domainName:DomainName", f"failover-{role}")
+    check = prod.one("aws:route53/healthCheck:HealthCheck", f"failover-{role}")
+    assert record.inputs == {
+        "zoneId": "Z0123456789ABCDEFGHIJ",
+        "name": "api.ml.example.com",
+        "type": "CNAME",
+        "ttl": 60,
+        "records": [domain.outputs["regionalDomainName"]],
+        "setIdentifier": f"{role}-{region}",
+        "failoverRoutingPolicies": [{"type": role.upper()}],
+        "healthCheckId": check.outputs["name"],
+    }
+    ping = prod.one("aws:route53/healthCheck:HealthCheck", f"failover-{role}-ping")
+    alarm_checks = [prod.one("aws:route53/healthCheck:HealthCheck", f"failover-{role}-alarm-{i}") for i in (0, 1)]
+    assert check.inputs == {
+        "type": "CALCULATED",
+        "childHealthchecks": [c.outputs["name"] for c in (ping, *alarm_checks)],
+        "childHealthThreshold": 3,
+    }
+    assert ping.inputs == {
+        "type": "HTTPS",
+        "fqdn": f"api-{role}-mock.execute-api.{region}.amazonaws.com",
+        "port": 443,
+        "resourcePath": "/v1/ping",
+        "requestInterval": 10,
+        "failureThreshold": 3,
+    }
+    assert [c.inputs["cloudwatchAlarmName"] for c in alarm_checks] == [
+        "ml-platform-prod-primary-health_5xx",
+        "ml-platform-prod-primary-health_latency",
+    ]
+    assert {c.inputs["cloudwatchAlarmRegion"] for c in alarm_checks} == {region}
+    # Route 53 follows only single-metric alarms with standard statistics.
+    health_5xx = prod.one("aws:cloudwatch/metricAlarm:MetricAlarm", f"health-{role}-health_5xx")
+    assert health_5xx.region == region
+    assert {k: health_5xx.inputs[k] for k in ("namespace", "metricName", "statistic", "period", "threshold")} == {
+        "namespace": "AWS/SageMaker",
+        "metricName": "Invocation5XXErrors",
+        "statistic": "Sum",
+        "period": 60,
+        "threshold": 20,
+    }
+    assert "metricQueries" not in health_5xx.inputs
+    latency = prod.one("aws:cloudwatch/metricAlarm:MetricAlarm", f"health-{role}-health_latency")
+    assert (latency.inputs["statistic"], latency.inputs["threshold"]) == ("Average", 300_000)
+    cert = prod.one("aws:acm/certificate:Certificate", f"failover-{role}")
+    assert cert.region == region and cert.inputs == {"domainName": "api.ml.example.com", "validationMethod": "DNS"}
+
+
+def test_dev_has_one_region_an_api_and_no_failover(stack):
+    dev = stack("dev")
+    assert {r.region for r in dev.resources} == {"us-east-1"}
+    assert [a.name for a in dev.of_type("aws:apigateway/restApi:RestApi")] == ["api-primary"]
+    assert dev.of_type("aws:route53/record:Record") == []
+    assert dev.of_type("aws:route53/healthCheck:HealthCheck") == []
+    assert "recovery_objectives" not in dev.outputs
+
+
+def test_removing_the_secondary_region_drops_every_secondary_resource():
+    prod = synthesize_stack(
+        "prod",
+        overrides={"regions": {"primary": "us-east-1"}, "standby": None, "failover": None},
+    )
+    assert {r.region for r in prod.resources} == {"us-east-1"}
+    for plan in prod.of_type("aws:backup/plan:Plan"):
+        assert all("copyActions" not in rule for rule in plan.inputs["rules"])
+    assert prod.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
+    assert prod.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration") == []
+    assert list(prod.outputs["endpoints"]) == ["primary"]
