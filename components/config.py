@@ -210,7 +210,10 @@ class LifecycleTiers(Section):
 
     mode: Literal["tiered", "intelligent_tiering"] = Field(
         default="tiered",
-        description="`tiered`: fixed-age transitions below; `intelligent_tiering`: objects move to INTELLIGENT_TIERING on day 0 and S3 tiers them by access.",
+        description=(
+            "`tiered`: fixed-age transitions below; `intelligent_tiering`: objects move to "
+            "INTELLIGENT_TIERING on day 0 and S3 tiers them by access."
+        ),
     )
     standard_ia_days: int | None = Field(default=None, ge=0, description="Days to STANDARD_IA (>= 30).")
     glacier_days: int | None = Field(default=None, ge=0, description="Days to the Glacier class below.")
@@ -338,7 +341,9 @@ class StorageConfig(Section):
     capture: LifecycleTiers = Field(description="Lifecycle of the capture bucket (inference capture, drift reports).")
     replication_time_control: bool = Field(
         default=False,
-        description="S3 Replication Time Control (15-minute SLA, replication metrics) on replication to the secondary region.",
+        description=(
+            "S3 Replication Time Control (15-minute SLA, replication metrics) on replication to the secondary region."
+        ),
     )
 
     @model_validator(mode="before")
@@ -986,7 +991,9 @@ class VaultLockConfig(Section):
     have passed: not even the root user can then shorten retention or delete the vault."""
 
     mode: Literal["governance", "compliance"] = Field(
-        description="`governance`: privileged users can still remove the lock; `compliance`: immutable after the grace period."
+        description=(
+            "`governance`: privileged users can still remove the lock; `compliance`: immutable after the grace period."
+        )
     )
     min_retention_days: int = Field(
         default=7, ge=1, le=36500, description="Shortest retention any recovery point in the vault may have."

@@ -53,7 +53,9 @@ def key_policy(
                 "Resource": "*",
                 "Condition": {
                     "ArnLike": {
-                        "kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{logs_region}:{account_id}:log-group:*"
+                        "kms:EncryptionContext:aws:logs:arn": (
+                            f"arn:{partition}:logs:{logs_region}:{account_id}:log-group:*"
+                        )
                     }
                 },
             }

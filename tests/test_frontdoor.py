@@ -23,14 +23,17 @@ def test_rto_and_rpo_follow_from_the_settings():
         replication_time_control=True,
     ) == {"detection_seconds": 180, "rto_seconds": 240, "rpo_seconds": 900, "rpo_guaranteed": True}
     # A slow HTTPS check dominates a fast alarm.
-    assert rto_rpo_seconds(
-        alarm_period_seconds=60,
-        datapoints_to_alarm=1,
-        health_check_interval_seconds=30,
-        health_check_failure_threshold=5,
-        dns_ttl_seconds=30,
-        replication_time_control=False,
-    )["rto_seconds"] == 180
+    assert (
+        rto_rpo_seconds(
+            alarm_period_seconds=60,
+            datapoints_to_alarm=1,
+            health_check_interval_seconds=30,
+            health_check_failure_threshold=5,
+            dns_ttl_seconds=30,
+            replication_time_control=False,
+        )["rto_seconds"]
+        == 180
+    )
 
 
 def test_invoke_uri_and_policy():

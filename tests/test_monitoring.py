@@ -36,7 +36,12 @@ def test_dashboard_shows_what_operators_look_at_first():
     assert [m[-1]["stat"] for m in latency[:3]] == ["p50", "p90", "p99"]
     assert [m[0]["expression"] for m in latency[3:]] == ["lp50 / 1000", "lp90 / 1000", "lp99 / 1000"]
     assert widgets[0]["properties"]["metrics"][0][:6] == [
-        "AWS/SageMaker", "Invocations", "EndpointName", "ml-platform-prod", "VariantName", "primary",
+        "AWS/SageMaker",
+        "Invocations",
+        "EndpointName",
+        "ml-platform-prod",
+        "VariantName",
+        "primary",
     ]
     assert widgets[5]["properties"]["metrics"][0][0]["expression"] == (
         """SEARCH('{ml-platform/Drift,EndpointName,Feature} MetricName="FeaturePSI" """
