@@ -177,8 +177,9 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
     return Lifecycle(image, registry, training)
 
 
-def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[str, BackupVault]:
-    """A locked vault and a plan per region; each region copies to the other's vault."""
+def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[str, Any]:
+    """A locked vault and a plan per region; each region copies to the other's vault.
+    Returns the outputs the restore drill needs."""
     if config.backup is None:
         return {}
     vaults = {
@@ -187,9 +188,10 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[st
         )
         for role, site in sites.items()
     }
+    plans = {}
     for role, site in sites.items():
         other = next((r for r in sites if r != role), None)
-        RegionBackup(
+        plans[role] = RegionBackup(
             f"backup-{role}",
             vaults[role],
             RegionBackupArgs(
@@ -204,7 +206,10 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[st
             ),
             opts=site.opts,
         )
-    return vaults
+    return {
+        "backup_vaults": {role: vault.vault_name for role, vault in vaults.items()},
+        "backup_role_arns": {role: plan.role.arn for role, plan in plans.items()},
+    }
 
 
 def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
@@ -415,7 +420,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     sites = foundation(config, stack, providers, account, partition)
     replicate(config, sites, account)
     lifecycle = model_lifecycle(config, stack, sites, account)
-    vaults = backup(config, sites, account)
+    backups = backup(config, sites, account)
     endpoints, health = serve(config, endpoint_name, sites, lifecycle, account)
     doors = front_doors(config, sites, endpoints, health, account)
     observe(config, endpoint_name, sites)
@@ -433,8 +438,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         "model_data_url": lifecycle.training.model_data_url,
         "alerts_topic_arns": {role: site.alerts.topic_arn for role, site in sites.items()},
         "endpoints": endpoint_outputs(config, endpoints),
+        **backups,
         **doors,
     }
-    if vaults:
-        outputs["backup_vaults"] = {role: vault.vault_name for role, vault in vaults.items()}
     return outputs

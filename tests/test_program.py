@@ -97,6 +97,9 @@ def test_exports(stack):
         "training_job_name": job,
         "model_data_url": f"s3://artifacts-primary-mock/models/{job}/output/model.tar.gz",
         "backup_vaults": {"primary": "vault-primary-mock", "secondary": "vault-secondary-mock"},
+        "backup_role_arns": {
+            role: f"arn:aws:iam::123456789012:role/backup-{role}-mock" for role in ("primary", "secondary")
+        },
         "alerts_topic_arns": {
             role: f"arn:aws:sns:{region}:123456789012:topic/alerts-{role}-mock"
             for role, region in (("primary", "us-east-1"), ("secondary", "us-west-2"))
