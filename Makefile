@@ -5,9 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK ?= dev
 
-.PHONY: test plan lint train clean
+MODEL_DIR := build/model
 
-$(STAMP): requirements.txt requirements-dev.txt
+.PHONY: test plan lint train serve bench-serve drift bench-drift bench-resume clean
+
+$(STAMP): requirements.txt requirements-dev.txt model_code/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
@@ -35,6 +37,34 @@ train: $(STAMP)
 	ML_PLATFORM_OPT_ML=build/opt_ml $(PY) -m model_code train
 	cp -r build/opt_ml/model build/model
 	@echo "model written to build/model/"
+
+## serve: the inference server on 127.0.0.1:8080 with the model from `make train` (Ctrl+C stops it)
+serve: $(STAMP) $(MODEL_DIR)/model.npz
+	ML_PLATFORM_SERVE_HOST=127.0.0.1 ML_PLATFORM_SERVE_PORT=8080 ML_PLATFORM_SERVE_MODEL_DIR=$(MODEL_DIR) \
+		$(PY) -m model_code serve
+
+## bench-serve: the server beside a Flask/gunicorn reference under wrk (apt-get install wrk); about 2 min
+bench-serve: $(STAMP) $(MODEL_DIR)/model.npz
+	$(PY) benchmarks/serve_throughput.py --model-dir $(MODEL_DIR)
+
+$(MODEL_DIR)/model.npz:
+	$(MAKE) train
+
+## drift: the drift job on synthetic local captures (feature f03 shifted); report in build/drift/ (no cloud)
+drift: $(STAMP)
+	rm -rf build/drift
+	$(PY) -m model_code.drift.synthetic --out build/drift/capture --endpoint-name demo \
+		--start 2024-05-01T10:00:00Z --hours 2 --records 50000 --shift-feature 3 --baseline-out build/drift/baseline.json
+	$(PY) -m model_code drift --endpoint-name demo --capture build/drift/capture --baseline build/drift/baseline.json \
+		--start 2024-05-01T10:00:00Z --end 2024-05-01T12:00:00Z --no-metrics --report build/drift/report.json
+
+## bench-drift: drift job vs pandas on 100k/1M/5M capture records (~4 min, ~3.9 GB of temp files)
+bench-drift: $(STAMP)
+	$(PY) benchmarks/drift.py
+
+## bench-resume: wall time of an interrupted-and-resumed training run vs an uninterrupted one
+bench-resume: $(STAMP)
+	$(PY) benchmarks/resume_overhead.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache

@@ -17,6 +17,9 @@ from model_code.exit_codes import EXIT_USAGE
 COMMANDS: dict[str, str] = {
     "train": "model_code.train",
     "evaluate": "model_code.evaluate",
+    "serve": "model_code.serve.cli",
+    "drift": "model_code.drift.job",
+    "quality": "model_code.quality",
 }
 
 

@@ -24,6 +24,9 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
+            # mkstemp creates 0600; outputs are read by other users (the serving container's
+            # non-root user, SageMaker's packaging), so make them world-readable like any file.
+            os.fchmod(handle.fileno(), 0o644)
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
     except BaseException:

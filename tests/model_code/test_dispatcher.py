@@ -6,16 +6,23 @@ from model_code.__main__ import COMMANDS
 from tests.model_code.helpers import Job
 
 
-def test_the_registry_holds_exactly_train_and_evaluate():
-    assert COMMANDS == {"train": "model_code.train", "evaluate": "model_code.evaluate"}
+def test_the_registry_holds_every_command():
+    assert COMMANDS == {
+        "train": "model_code.train",
+        "evaluate": "model_code.evaluate",
+        "serve": "model_code.serve.cli",
+        "drift": "model_code.drift.job",
+        "quality": "model_code.quality",
+    }
 
 
 def test_unknown_command_exits_2_and_lists_the_commands(job: Job):
-    result = job.run("serve")
+    result = job.run("predict")
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate (got 'serve')\n"
+        "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate, serve, drift, "
+        "quality (got 'predict')\n"
     )
 
 
@@ -23,7 +30,8 @@ def test_no_command_exits_2(job: Job):
     result = job.run()
     assert result.returncode == 2
     assert result.stderr == (
-        "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate (got no command)\n"
+        "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate, serve, drift, "
+        "quality (got no command)\n"
     )
 
 

@@ -1,0 +1,577 @@
+"""SageMaker Pipeline definitions, built as plain data (pipeline definition schema 2020-12-01).
+
+Pure builders, no resources: a component passes `definition_json(...)` to
+`aws.sagemaker.Pipeline(pipeline_definition=...)`. No SageMaker Python SDK: each step's
+`Arguments` is the request of the API call the step makes (CreateTrainingJob,
+CreateProcessingJob, CreateModelPackage), with pipeline references where a value is only known
+at run time:
+
+    {"Get": "Parameters.DatasetS3Uri"}                       a pipeline parameter
+    {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}   a property of an earlier step
+    {"Get": "Execution.PipelineExecutionId"}                 the execution's id
+    {"Std:Join": {"On": "/", "Values": [...]}}               string concatenation
+    {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                     "Path": "metrics.accuracy.value"}}      a value from a step's JSON output
+
+Retraining pipeline (parameters DatasetS3Uri, HoldoutS3Uri, TrainingInstanceType):
+  Train (managed spot, checkpoints in S3, retries) -> Evaluate (`<image> evaluate` on the
+  holdout) -> CheckAccuracy (accuracy >= threshold) -> RegisterModel (into the model package
+  group with the evaluation attached as model quality statistics), else AccuracyBelowThreshold
+  (a Fail step, so the execution shows as failed and nothing is registered).
+Monitoring pipeline (parameter BaselineS3Uri): Drift (`<image> drift`) and, when configured,
+  Quality (`<image> quality`), side by side.
+
+S3 layout the pipelines write (the roles must allow it), under the artifacts bucket:
+  <prefix>/models/<training job>/output/model.tar.gz
+  <prefix>/checkpoints/<execution id>/
+  <prefix>/evaluations/<execution id>/evaluation.json
+The drift and quality jobs write their reports to the capture bucket themselves
+(drift-reports/, quality-reports/; see model_code/drift/job.py and model_code/quality.py).
+
+Every builder checks its arguments and raises `PipelineSpecError` listing all problems at once,
+as `field: problem (got X; expected Y)`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from components.config import problem, sagemaker_enum
+
+SCHEMA_VERSION = "2020-12-01"
+ApprovalStatus = Literal["PendingManualApproval", "Approved"]
+APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = ("PendingManualApproval", "Approved")
+
+TRAIN_STEP = "Train"
+EVALUATE_STEP = "Evaluate"
+CONDITION_STEP = "CheckAccuracy"
+REGISTER_STEP = "RegisterModel"
+FAIL_STEP = "AccuracyBelowThreshold"
+DRIFT_STEP = "Drift"
+QUALITY_STEP = "Quality"
+
+EVALUATION_OUTPUT = "evaluation"
+EVALUATION_PROPERTY_FILE = "EvaluationReport"
+EVALUATION_FILE = "evaluation.json"
+# Where model_code/evaluate.py puts the accuracy in evaluation.json.
+ACCURACY_PATH = "metrics.accuracy.value"
+
+PROCESSING_ROOT = "/opt/ml/processing"
+CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+CONTENT_TYPES = ("text/csv", "application/json")
+
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+$")
+S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
+ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+NAMESPACE = re.compile(r"^[0-9A-Za-z.\-_/#][0-9A-Za-z.\-_/#:]{0,254}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+class PipelineSpecError(ValueError):
+    """Arguments a pipeline cannot be built from; `problems` holds one line per problem."""
+
+    def __init__(self, pipeline: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"{pipeline} pipeline: " + "; ".join(problems))
+
+
+def approval_status_for(environment: str) -> ApprovalStatus:
+    """Only dev registers models as Approved; every other environment waits for a person."""
+    return "Approved" if environment == "dev" else "PendingManualApproval"
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments
+
+
+@dataclass(frozen=True)
+class SpotTraining:
+    """The retraining job. `instance_type` is the default of the TrainingInstanceType parameter."""
+
+    instance_type: str
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 3600
+    max_wait_seconds: int = 7200  # runtime plus time waiting for spot capacity; >= max_runtime_seconds
+    max_retry_attempts: int = 3  # after an internal error or a spot interruption
+    hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    network_isolation: bool = True
+
+
+@dataclass(frozen=True)
+class Processing:
+    """A processing job's cluster and time limit."""
+
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class RetrainingPipelineArgs:
+    """Inputs of the retraining pipeline.
+
+    image_uri: the digest-pinned model image (train, evaluate and serve).
+    training_role_arn / processing_role_arn: execution roles of the training and evaluation jobs.
+    kms_key_arn: encrypts volumes and outputs.
+    dataset_s3_uri / holdout_s3_uri: defaults of the DatasetS3Uri and HoldoutS3Uri parameters: the
+      training channel and a labelled CSV channel kept out of training.
+    artifacts_bucket / artifacts_prefix: where models, checkpoints and evaluations go.
+    model_package_group_name / approval_status: where and how the model is registered.
+    accuracy_threshold: the lowest evaluation accuracy that is registered (0 < x <= 1).
+    inference_instance_types: the registered package's realtime instance types.
+    """
+
+    image_uri: str
+    training_role_arn: str
+    processing_role_arn: str
+    kms_key_arn: str
+    dataset_s3_uri: str
+    holdout_s3_uri: str
+    artifacts_bucket: str
+    model_package_group_name: str
+    approval_status: ApprovalStatus
+    accuracy_threshold: float
+    training: SpotTraining
+    evaluation: Processing = field(default_factory=Processing)
+    artifacts_prefix: str = "retraining"
+    inference_instance_types: tuple[str, ...] = ("ml.m5.large",)
+    channel: str = "train"
+
+
+@dataclass(frozen=True)
+class QualityJob:
+    """The optional quality step: ground truth defaults to <capture bucket>/ground-truth/<endpoint>."""
+
+    ground_truth_s3_uri: str | None = None
+    lookback_hours: int = 24
+    prediction_lookback_hours: int = 24
+    positive_class: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringPipelineArgs:
+    """Inputs of the monitoring pipeline.
+
+    capture_s3_uri: the endpoint config's data capture DestinationS3Uri.
+    baseline_s3_uri: default of the BaselineS3Uri parameter: the deployed model's model.tar.gz (or
+      its baseline.json).
+    region: where the jobs publish metrics.
+    lookback_hours: each run covers the last N whole hours (schedule the pipeline every N hours).
+    quality: None runs drift only.
+    """
+
+    image_uri: str
+    role_arn: str
+    kms_key_arn: str
+    region: str
+    endpoint_name: str
+    capture_s3_uri: str
+    baseline_s3_uri: str
+    metrics_namespace: str
+    psi_threshold: float = 0.2
+    lookback_hours: int = 1
+    processing: Processing = field(default_factory=Processing)
+    quality: QualityJob | None = None
+
+
+# ---------------------------------------------------------------------------------------------
+# References
+
+
+def parameter(name: str) -> dict[str, str]:
+    return {"Get": f"Parameters.{name}"}
+
+
+def step_property(step: str, path: str) -> dict[str, str]:
+    return {"Get": f"Steps.{step}.{path}"}
+
+
+EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
+
+
+def join(*values: Any, on: str = "/") -> dict[str, Any]:
+    return {"Std:Join": {"On": on, "Values": list(values)}}
+
+
+def json_get(step: str, property_file: str, path: str) -> dict[str, Any]:
+    return {"Std:JsonGet": {"PropertyFile": step_property(step, f"PropertyFiles.{property_file}"), "Path": path}}
+
+
+def _string_parameter(name: str, default: str, description: str) -> dict[str, str]:
+    return {"Name": name, "Type": "String", "DefaultValue": default, "Description": description}
+
+
+# ---------------------------------------------------------------------------------------------
+# Retraining
+
+
+def retraining_pipeline_definition(args: RetrainingPipelineArgs) -> dict[str, Any]:
+    _check_retraining(args)
+    artifacts = f"s3://{args.artifacts_bucket}/{args.artifacts_prefix}"
+    model_data = step_property(TRAIN_STEP, "ModelArtifacts.S3ModelArtifacts")
+    register = register_model_step(args, model_data)
+    fail = {
+        "Name": FAIL_STEP,
+        "Type": "Fail",
+        "Arguments": {
+            "ErrorMessage": f"evaluation accuracy is below {args.accuracy_threshold}; the model was not registered"
+        },
+    }
+    return {
+        "Version": SCHEMA_VERSION,
+        "Metadata": {},
+        "Parameters": [
+            _string_parameter("DatasetS3Uri", args.dataset_s3_uri, "Training channel (S3 prefix of CSV files)."),
+            _string_parameter("HoldoutS3Uri", args.holdout_s3_uri, "Labelled CSV files kept out of training."),
+            _string_parameter("TrainingInstanceType", args.training.instance_type, "Training instance type."),
+        ],
+        "Steps": [
+            training_step(args, artifacts),
+            evaluation_step(args, artifacts, model_data),
+            {
+                "Name": CONDITION_STEP,
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [
+                        {
+                            "Type": "GreaterThanOrEqualTo",
+                            "LeftValue": json_get(EVALUATE_STEP, EVALUATION_PROPERTY_FILE, ACCURACY_PATH),
+                            "RightValue": args.accuracy_threshold,
+                        }
+                    ],
+                    "IfSteps": [register],
+                    "ElseSteps": [fail],
+                },
+            },
+        ],
+    }
+
+
+def training_step(args: RetrainingPipelineArgs, artifacts: str) -> dict[str, Any]:
+    spot = args.training
+    return {
+        "Name": TRAIN_STEP,
+        "Type": "Training",
+        "Arguments": {
+            "AlgorithmSpecification": {"TrainingImage": args.image_uri, "TrainingInputMode": "File"},
+            "RoleArn": args.training_role_arn,
+            "HyperParameters": dict(sorted(spot.hyperparameters.items())),
+            "InputDataConfig": [
+                {
+                    "ChannelName": args.channel,
+                    "ContentType": "text/csv",
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": parameter("DatasetS3Uri"),
+                            "S3DataDistributionType": "FullyReplicated",
+                        }
+                    },
+                }
+            ],
+            "OutputDataConfig": {"S3OutputPath": f"{artifacts}/models", "KmsKeyId": args.kms_key_arn},
+            "ResourceConfig": {
+                "InstanceType": parameter("TrainingInstanceType"),
+                "InstanceCount": spot.instance_count,
+                "VolumeSizeInGB": spot.volume_size_gb,
+                "VolumeKmsKeyId": args.kms_key_arn,
+            },
+            "EnableManagedSpotTraining": True,
+            "StoppingCondition": {
+                "MaxRuntimeInSeconds": spot.max_runtime_seconds,
+                "MaxWaitTimeInSeconds": spot.max_wait_seconds,
+            },
+            # One prefix per execution: a spot restart resumes from its own checkpoints only.
+            "CheckpointConfig": {
+                "S3Uri": join(f"{artifacts}/checkpoints", EXECUTION_ID),
+                "LocalPath": CHECKPOINT_LOCAL_PATH,
+            },
+            "RetryStrategy": {"MaximumRetryAttempts": spot.max_retry_attempts},
+            "EnableNetworkIsolation": spot.network_isolation,
+        },
+    }
+
+
+def evaluation_step(args: RetrainingPipelineArgs, artifacts: str, model_data: dict[str, str]) -> dict[str, Any]:
+    arguments = _processing_arguments(
+        image_uri=args.image_uri,
+        role_arn=args.processing_role_arn,
+        kms_key_arn=args.kms_key_arn,
+        processing=args.evaluation,
+        container_arguments=["evaluate"],
+        inputs=[("model", model_data), ("test", parameter("HoldoutS3Uri"))],
+        # evaluate reads local files only.
+        network_isolation=True,
+    )
+    arguments["ProcessingOutputConfig"] = {
+        "Outputs": [
+            {
+                "OutputName": EVALUATION_OUTPUT,
+                "AppManaged": False,
+                "S3Output": {
+                    "S3Uri": join(f"{artifacts}/evaluations", EXECUTION_ID),
+                    "LocalPath": f"{PROCESSING_ROOT}/{EVALUATION_OUTPUT}",
+                    "S3UploadMode": "EndOfJob",
+                },
+            }
+        ],
+        "KmsKeyId": args.kms_key_arn,
+    }
+    return {
+        "Name": EVALUATE_STEP,
+        "Type": "Processing",
+        "Arguments": arguments,
+        "PropertyFiles": [
+            {
+                "PropertyFileName": EVALUATION_PROPERTY_FILE,
+                "OutputName": EVALUATION_OUTPUT,
+                "FilePath": EVALUATION_FILE,
+            }
+        ],
+    }
+
+
+def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]) -> dict[str, Any]:
+    evaluation_uri = step_property(
+        EVALUATE_STEP, f"ProcessingOutputConfig.Outputs['{EVALUATION_OUTPUT}'].S3Output.S3Uri"
+    )
+    return {
+        "Name": REGISTER_STEP,
+        "Type": "RegisterModel",
+        "Arguments": {
+            "ModelPackageGroupName": args.model_package_group_name,
+            "ModelPackageDescription": "Retrained by the retraining pipeline; evaluation attached as model quality.",
+            "ModelApprovalStatus": args.approval_status,
+            "InferenceSpecification": {
+                "Containers": [{"Image": args.image_uri, "ModelDataUrl": model_data}],
+                "SupportedContentTypes": list(CONTENT_TYPES),
+                "SupportedResponseMIMETypes": list(CONTENT_TYPES),
+                "SupportedRealtimeInferenceInstanceTypes": list(args.inference_instance_types),
+            },
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": join(evaluation_uri, EVALUATION_FILE)}
+                }
+            },
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring
+
+
+def monitoring_pipeline_definition(args: MonitoringPipelineArgs) -> dict[str, Any]:
+    _check_monitoring(args)
+    common = [
+        "--endpoint-name",
+        args.endpoint_name,
+        "--capture",
+        args.capture_s3_uri,
+        "--baseline",
+        f"{PROCESSING_ROOT}/baseline",
+        "--metrics-namespace",
+        args.metrics_namespace,
+        "--region",
+        args.region,
+    ]
+    drift = [
+        "drift",
+        *common,
+        "--lookback-hours",
+        str(args.lookback_hours),
+        "--psi-threshold",
+        str(args.psi_threshold),
+    ]
+    steps = [_monitoring_step(args, DRIFT_STEP, drift)]
+    if args.quality is not None:
+        quality = [
+            "quality",
+            *common,
+            "--lookback-hours",
+            str(args.quality.lookback_hours),
+            "--prediction-lookback-hours",
+            str(args.quality.prediction_lookback_hours),
+        ]
+        if args.quality.ground_truth_s3_uri:
+            quality += ["--ground-truth", args.quality.ground_truth_s3_uri]
+        if args.quality.positive_class:
+            quality += ["--positive-class", args.quality.positive_class]
+        steps.append(_monitoring_step(args, QUALITY_STEP, quality))
+    return {
+        "Version": SCHEMA_VERSION,
+        "Metadata": {},
+        "Parameters": [
+            _string_parameter(
+                "BaselineS3Uri", args.baseline_s3_uri, "The deployed model's model.tar.gz or baseline.json."
+            )
+        ],
+        "Steps": steps,
+    }
+
+
+def _monitoring_step(args: MonitoringPipelineArgs, name: str, container_arguments: list[str]) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Type": "Processing",
+        "Arguments": _processing_arguments(
+            image_uri=args.image_uri,
+            role_arn=args.role_arn,
+            kms_key_arn=args.kms_key_arn,
+            processing=args.processing,
+            container_arguments=container_arguments,
+            inputs=[("baseline", parameter("BaselineS3Uri"))],
+            # The jobs read captures from S3 and write reports and metrics through the AWS APIs.
+            network_isolation=False,
+        ),
+    }
+
+
+def _processing_arguments(
+    *,
+    image_uri: str,
+    role_arn: str,
+    kms_key_arn: str,
+    processing: Processing,
+    container_arguments: list[str],
+    inputs: list[tuple[str, Any]],
+    network_isolation: bool,
+) -> dict[str, Any]:
+    """CreateProcessingJob's request; the image's ENTRYPOINT (python -m model_code) gets the arguments."""
+    return {
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceType": processing.instance_type,
+                "InstanceCount": processing.instance_count,
+                "VolumeSizeInGB": processing.volume_size_gb,
+                "VolumeKmsKeyId": kms_key_arn,
+            }
+        },
+        "AppSpecification": {"ImageUri": image_uri, "ContainerArguments": container_arguments},
+        "RoleArn": role_arn,
+        "ProcessingInputs": [
+            {
+                "InputName": name,
+                "AppManaged": False,
+                "S3Input": {
+                    "S3Uri": uri,
+                    "LocalPath": f"{PROCESSING_ROOT}/{name}",
+                    "S3DataType": "S3Prefix",
+                    "S3InputMode": "File",
+                    "S3DataDistributionType": "FullyReplicated",
+                    "S3CompressionType": "None",
+                },
+            }
+            for name, uri in inputs
+        ],
+        "StoppingCondition": {"MaxRuntimeInSeconds": processing.max_runtime_seconds},
+        "NetworkConfig": {"EnableNetworkIsolation": network_isolation},
+    }
+
+
+def definition_json(definition: dict[str, Any]) -> str:
+    """The text `aws.sagemaker.Pipeline(pipeline_definition=...)` and CreatePipeline take."""
+    return json.dumps(definition, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+Rule = tuple[bool, str, Any, str, str]  # (holds, field, value, expected, what is wrong)
+VALID, RANGE, INSTANCE = "not valid", "out of range", "unknown instance type"
+NAME_RULE = "1-63 letters, digits and hyphens"
+
+
+def _matches(pattern: re.Pattern[str], name: str, value: str, expected: str) -> Rule:
+    return (bool(pattern.match(value)), name, value, expected, VALID)
+
+
+def _raise_problems(pipeline: str, rules: list[Rule]) -> None:
+    problems = [f"{name}: {problem(what, value, expected)}" for ok, name, value, expected, what in rules if not ok]
+    if problems:
+        raise PipelineSpecError(pipeline, problems)
+
+
+def _common_rules(image_uri: str, kms_key_arn: str) -> list[Rule]:
+    return [
+        (bool(image_uri), "image_uri", image_uri, "the model image URI", VALID),
+        _matches(KMS_KEY_ARN, "kms_key_arn", kms_key_arn, "arn:aws:kms:<region>:<account>:key/<id>"),
+    ]
+
+
+def _processing_rules(name: str, p: Processing) -> list[Rule]:
+    allowed = sagemaker_enum("ProcessingInstanceType")
+    return [
+        (p.instance_type in allowed, f"{name}.instance_type", p.instance_type,
+         "a SageMaker ProcessingInstanceType such as ml.m5.large", INSTANCE),
+        (1 <= p.instance_count <= 100, f"{name}.instance_count", p.instance_count, "1..100", RANGE),
+        (1 <= p.volume_size_gb <= 16384, f"{name}.volume_size_gb", p.volume_size_gb, "1..16384", RANGE),
+        (1 <= p.max_runtime_seconds <= 777600, f"{name}.max_runtime_seconds", p.max_runtime_seconds,
+         "1..777600 (9 days)", RANGE),
+    ]  # fmt: skip
+
+
+def _check_retraining(args: RetrainingPipelineArgs) -> None:
+    spot = args.training
+    unknown_realtime = [
+        t for t in args.inference_instance_types if t not in sagemaker_enum("ProductionVariantInstanceType")
+    ]
+    role = "arn:aws:iam::<account>:role/<name>"
+    _raise_problems("retraining", [
+        *_common_rules(args.image_uri, args.kms_key_arn),
+        _matches(ROLE_ARN, "training_role_arn", args.training_role_arn, role),
+        _matches(ROLE_ARN, "processing_role_arn", args.processing_role_arn, role),
+        _matches(S3_URI, "dataset_s3_uri", args.dataset_s3_uri, "s3://<bucket>/<prefix>/"),
+        _matches(S3_URI, "holdout_s3_uri", args.holdout_s3_uri, "s3://<bucket>/<prefix>/"),
+        _matches(BUCKET, "artifacts_bucket", args.artifacts_bucket, "an S3 bucket name"),
+        _matches(PREFIX, "artifacts_prefix", args.artifacts_prefix, "a key prefix without leading or trailing /"),
+        _matches(GROUP_NAME, "model_package_group_name", args.model_package_group_name, NAME_RULE),
+        (args.approval_status in APPROVAL_STATUSES, "approval_status", args.approval_status,
+         f"one of {', '.join(APPROVAL_STATUSES)}", "not an allowed value"),
+        (0 < args.accuracy_threshold <= 1, "accuracy_threshold", args.accuracy_threshold, "> 0 and <= 1", RANGE),
+        (spot.instance_type in sagemaker_enum("TrainingInstanceType"), "training.instance_type", spot.instance_type,
+         "a SageMaker TrainingInstanceType such as ml.m5.xlarge", INSTANCE),
+        (1 <= spot.instance_count <= 100, "training.instance_count", spot.instance_count, "1..100", RANGE),
+        (1 <= spot.max_runtime_seconds <= 2419200, "training.max_runtime_seconds", spot.max_runtime_seconds,
+         "1..2419200 (28 days)", RANGE),
+        (spot.max_wait_seconds >= spot.max_runtime_seconds, "training.max_wait_seconds", spot.max_wait_seconds,
+         f">= training.max_runtime_seconds ({spot.max_runtime_seconds})", "spot max wait must cover the max runtime"),
+        (1 <= spot.max_retry_attempts <= 30, "training.max_retry_attempts", spot.max_retry_attempts, "1..30", RANGE),
+        *_processing_rules("evaluation", args.evaluation),
+        (bool(args.inference_instance_types) and not unknown_realtime, "inference_instance_types",
+         list(args.inference_instance_types), "SageMaker ProductionVariantInstanceTypes such as ml.m5.large", VALID),
+    ])  # fmt: skip
+
+
+def _check_monitoring(args: MonitoringPipelineArgs) -> None:
+    quality = args.quality or QualityJob()
+    namespace_ok = bool(NAMESPACE.match(args.metrics_namespace)) and not args.metrics_namespace.startswith("AWS/")
+    ground_truth = quality.ground_truth_s3_uri
+    _raise_problems("monitoring", [
+        *_common_rules(args.image_uri, args.kms_key_arn),
+        _matches(ROLE_ARN, "role_arn", args.role_arn, "arn:aws:iam::<account>:role/<name>"),
+        _matches(REGION, "region", args.region, "a region such as us-east-1"),
+        _matches(ENDPOINT_NAME, "endpoint_name", args.endpoint_name, NAME_RULE),
+        _matches(S3_URI, "capture_s3_uri", args.capture_s3_uri, "s3://<bucket>/<key>"),
+        _matches(S3_URI, "baseline_s3_uri", args.baseline_s3_uri, "s3://<bucket>/<key>"),
+        (namespace_ok, "metrics_namespace", args.metrics_namespace, "a CloudWatch namespace outside AWS/", VALID),
+        (args.psi_threshold > 0, "psi_threshold", args.psi_threshold, "> 0", RANGE),
+        (1 <= args.lookback_hours <= 744, "lookback_hours", args.lookback_hours, "1..744", RANGE),
+        *_processing_rules("processing", args.processing),
+        (1 <= quality.lookback_hours <= 744, "quality.lookback_hours", quality.lookback_hours, "1..744", RANGE),
+        (0 <= quality.prediction_lookback_hours <= 744, "quality.prediction_lookback_hours",
+         quality.prediction_lookback_hours, "0..744", RANGE),
+        (ground_truth is None or bool(S3_URI.match(ground_truth)), "quality.ground_truth_s3_uri", ground_truth,
+         "s3://<bucket>/<prefix> or None", VALID),
+    ])  # fmt: skip

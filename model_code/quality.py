@@ -1,0 +1,375 @@
+"""`python -m model_code quality`: accuracy of an endpoint's predictions against late ground truth.
+
+    python -m model_code quality --endpoint-name NAME --capture s3://BUCKET/PREFIX|DIR
+        [--ground-truth s3://...|DIR] [--baseline PATH|s3://...]
+        [--start ISO --end ISO | --lookback-hours N] [--prediction-lookback-hours 24]
+        [--positive-class NAME] [--report PATH|s3://...]
+        (--metrics-namespace NS [--region REGION] | --no-metrics)
+
+Ground truth
+------------
+Whoever learns the true outcome uploads JSON Lines, one label per line, under
+`<ground truth>/yyyy/mm/dd/hh/*.jsonl` (the UTC hour of the upload):
+
+    {"inferenceId": "order-42", "label": "1", "timestamp": "2024-05-02T08:13:00Z"}
+
+`inferenceId` is the `InferenceId` the caller passed to InvokeEndpoint (the server echoes it
+and SageMaker records it in the capture's `eventMetadata.inferenceId`); `label` is a class name
+(numbers are normalised as in training: 1, 1.0 and "1" are class "1"); `timestamp` (when the
+outcome was observed) is informational. The default ground-truth location is
+`<capture bucket>/ground-truth/<endpoint>/` (the bucket's root, or the local capture directory).
+
+Join
+----
+The labels uploaded in the window [start, end) are joined with the predictions captured in
+[start - prediction-lookback-hours, end), so each label is counted in exactly one window however
+late it arrives (up to the lookback). Nothing here is fatal; the report counts:
+- `label_lines`, `malformed_label_lines` (not JSON, no string `inferenceId`, no `label`),
+  `unknown_class_labels` (a label that is not one of the model's classes);
+- `duplicate_label_ids`: ids labelled more than once; all their labels are left out;
+- `duplicate_prediction_ids`: labelled ids captured more than once; left out;
+- `orphan_labels`: labels with no captured prediction in the lookback window;
+- `unreadable_predictions`: the capture exists but holds no single readable prediction;
+- `joined`: the (label, prediction) pairs the metrics are computed on.
+
+Metrics: accuracy; with two classes, precision and recall of the positive class (the baseline's
+last class, e.g. "1", or --positive-class); with more, their macro averages over the classes
+for which each is defined. A figure with a zero denominator is null and not published.
+CloudWatch names: model_code/drift/cloudwatch.py. The report goes to
+`<capture bucket>/quality-reports/<endpoint>/<window>.json` unless --report says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from model_code.drift.capture import Counts, Event, Schema, decode_event, parse_json_predictions, parse_prediction_rows
+from model_code.drift.cli import (
+    add_common_arguments,
+    aws_client,
+    check_metrics_arguments,
+    default_baseline,
+    hours_or_zero,
+    location,
+    resolve_window,
+)
+from model_code.drift.cloudwatch import publish, quality_metric_data
+from model_code.drift.job import capture_files, default_report
+from model_code.drift.storage import Location, Storage, load_baseline
+from model_code.drift.window import Window, hour_prefix, now_utc
+from model_code.exit_codes import EXIT_OK, EXIT_USAGE
+from model_code.failure import run_command
+from model_code.paths import OptMl
+
+REPORT_PREFIX = "quality-reports"
+GROUND_TRUTH_PREFIX = "ground-truth"
+DEFAULT_PREDICTION_LOOKBACK_HOURS = 24
+FORMAT_VERSION = 1
+INFERENCE_ID = re.compile(rb'"inferenceId":\s*"([^"\\]*)"')
+
+
+class UsageError(Exception):
+    """An argument that can only be checked once the baseline is read."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m model_code quality", description="Accuracy of captured predictions against ground truth."
+    )
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--ground-truth",
+        type=location,
+        help="labels root (s3:// or local) holding yyyy/mm/dd/hh/*.jsonl; "
+        "default: <capture bucket>/ground-truth/<endpoint>",
+    )
+    parser.add_argument(
+        "--prediction-lookback-hours",
+        type=hours_or_zero,
+        default=DEFAULT_PREDICTION_LOOKBACK_HOURS,
+        help=f"how long before the window a labelled prediction may have been made "
+        f"(default {DEFAULT_PREDICTION_LOOKBACK_HOURS})",
+    )
+    parser.add_argument("--positive-class", help="binary models: the class precision and recall are about")
+    return parser
+
+
+def main(argv: list[str], now: datetime | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        window = resolve_window(args, parser, now or now_utc())
+        check_metrics_arguments(args, parser)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code else EXIT_OK
+
+    def command(paths: OptMl) -> int:
+        try:
+            return run(paths, args, window)
+        except UsageError as exc:
+            parser.print_usage(sys.stderr)
+            print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+
+    return run_command(command)
+
+
+def run(paths: OptMl, args: argparse.Namespace, window: Window) -> int:
+    storage = Storage(aws_client("s3", args.region))
+    baseline = load_baseline(storage, args.baseline or default_baseline(paths))
+    schema = Schema(tuple(baseline["features"]), tuple(baseline["prediction"]["classes"]))
+    positive = positive_class(schema, args.positive_class)
+    ground_truth = args.ground_truth or args.capture.bucket_root().child(GROUND_TRUTH_PREFIX, args.endpoint_name)
+    labels = read_labels(storage, ground_truth, window, schema)
+    prediction_window = window.earlier_by(args.prediction_lookback_hours)
+    files = capture_files(storage, args.capture, args.endpoint_name, prediction_window)
+    joined = join_predictions(storage, files, labels, schema)
+    report = build_report(
+        labels,
+        joined,
+        schema,
+        positive,
+        endpoint_name=args.endpoint_name,
+        window=window,
+        prediction_window=prediction_window,
+        ground_truth=str(ground_truth),
+        capture=str(args.capture),
+    )
+    destination = args.report or default_report(args.capture, REPORT_PREFIX, args.endpoint_name, window)
+    storage.write_json(destination, report)
+    published = 0
+    if not args.no_metrics:
+        data = quality_metric_data(report, window.end)
+        published = publish(aws_client("cloudwatch", args.region), args.metrics_namespace, data)
+    metrics = report["metrics"]
+    accuracy = "no data" if metrics["accuracy"] is None else f"accuracy {metrics['accuracy']:.4f}"
+    print(
+        f"quality: {accuracy} on {report['counts']['joined']} joined records; report {destination}; "
+        + (f"{published} metrics to {args.metrics_namespace}" if published else "no metrics")
+    )
+    return EXIT_OK
+
+
+def positive_class(schema: Schema, requested: str | None) -> int | None:
+    """Index of the positive class for binary models; None (macro averages) otherwise."""
+    if len(schema.classes) != 2:
+        if requested is not None:
+            raise UsageError(
+                f"argument --positive-class: only for binary models (got {requested!r}; "
+                f"the model has {len(schema.classes)} classes: {', '.join(schema.classes)})"
+            )
+        return None
+    if requested is None:
+        return 1
+    index = schema.class_index(requested)
+    if index is None:
+        raise UsageError(
+            f"argument --positive-class: not a class of the model (got {requested!r}; "
+            f"expected one of {', '.join(schema.classes)})"
+        )
+    return index
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+
+
+@dataclass
+class Labels:
+    by_id: dict[str, int] = field(default_factory=dict)  # inferenceId -> class index, unique ids only
+    files: int = 0
+    lines: int = 0
+    malformed: int = 0
+    unknown_class: int = 0
+    duplicate_ids: int = 0
+
+
+def read_labels(storage: Storage, root: Location, window: Window, schema: Schema) -> Labels:
+    labels = Labels()
+    seen: dict[str, int] = {}
+    duplicates: set[str] = set()
+    for hour in window.hours():
+        for file in storage.list_files(root.child(hour_prefix(hour))):
+            labels.files += 1
+            for block in storage.blocks(file):
+                for line in block.split(b"\n"):
+                    if line.strip():
+                        labels.lines += 1
+                        _add_label(line, schema, labels, seen, duplicates)
+    labels.by_id = {key: value for key, value in seen.items() if key not in duplicates}
+    labels.duplicate_ids = len(duplicates)
+    return labels
+
+
+def _add_label(line: bytes, schema: Schema, labels: Labels, seen: dict[str, int], duplicates: set[str]) -> None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict) or not isinstance(record.get("inferenceId"), str) or "label" not in record:
+        labels.malformed += 1
+        return
+    label = record["label"]
+    index = schema.class_index(label) if isinstance(label, str | int | float) and not isinstance(label, bool) else None
+    if index is None:
+        labels.unknown_class += 1
+        return
+    inference_id = record["inferenceId"]
+    if inference_id in seen:
+        duplicates.add(inference_id)
+    seen[inference_id] = index
+
+
+# ---------------------------------------------------------------------------------------------
+# Join
+
+
+@dataclass
+class Joined:
+    true: list[int] = field(default_factory=list)
+    predicted: list[int] = field(default_factory=list)
+    orphan_labels: int = 0
+    duplicate_prediction_ids: int = 0
+    unreadable_predictions: int = 0
+
+
+def join_predictions(storage: Storage, files: list[Location], labels: Labels, schema: Schema) -> Joined:
+    found: dict[str, int | None] = {}  # labelled id -> predicted class (None: unreadable)
+    duplicates: set[str] = set()
+    for file in files:
+        for block in storage.blocks(file):
+            for line in block.split(b"\n"):
+                if _labelled_id(line, labels) is None:
+                    continue
+                event = decode_event(line, schema)
+                inference_id = event.inference_id
+                if inference_id not in labels.by_id:
+                    continue
+                if inference_id in found:
+                    duplicates.add(inference_id)
+                found[inference_id] = _single_prediction(event, schema)
+    joined = Joined(duplicate_prediction_ids=len(duplicates))
+    for inference_id, true_index in labels.by_id.items():
+        if inference_id not in found:
+            joined.orphan_labels += 1
+        elif inference_id in duplicates:
+            continue
+        elif found[inference_id] is None:
+            joined.unreadable_predictions += 1
+        else:
+            joined.true.append(true_index)
+            joined.predicted.append(found[inference_id])
+    return joined
+
+
+def _labelled_id(line: bytes, labels: Labels) -> str | None:
+    """The line's inferenceId if it is one we hold a label for; most lines are rejected without JSON parsing."""
+    match = INFERENCE_ID.search(line)
+    if match:
+        candidate = match.group(1).decode("utf-8", "replace")
+        return candidate if candidate in labels.by_id else None
+    if b'"inferenceId"' not in line:
+        return None
+    try:  # escaped characters in the id: decode the line properly
+        metadata = json.loads(line).get("eventMetadata", {})
+    except (ValueError, AttributeError):
+        return None
+    candidate = metadata.get("inferenceId") if isinstance(metadata, dict) else None
+    return candidate if isinstance(candidate, str) and candidate in labels.by_id else None
+
+
+def _single_prediction(event: Event, schema: Schema) -> int | None:
+    if event.output is None:
+        return None
+    scratch = Counts()
+    if event.output.kind == "csv":
+        predicted, _ = parse_prediction_rows(event.output.items, schema, scratch)
+    else:
+        predicted, _ = parse_json_predictions(event.output.items, schema, scratch)
+    if scratch.predictions_skipped or len(predicted) != 1:
+        return None
+    return int(predicted[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics and report
+
+
+def classification_metrics(
+    true: np.ndarray, predicted: np.ndarray, classes: int, positive: int | None
+) -> tuple[dict[str, float | None], list[list[int]]]:
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (true, predicted), 1)
+    total = int(matrix.sum())
+    if not total:
+        return {"accuracy": None, "precision": None, "recall": None}, matrix.tolist()
+    hits = np.diag(matrix).astype(np.float64)
+    predicted_per_class = matrix.sum(axis=0)
+    true_per_class = matrix.sum(axis=1)
+    if positive is not None:
+        precision = _ratio(hits[positive], predicted_per_class[positive])
+        recall = _ratio(hits[positive], true_per_class[positive])
+    else:
+        precision = _mean_defined(hits, predicted_per_class)
+        recall = _mean_defined(hits, true_per_class)
+    return {"accuracy": float(hits.sum() / total), "precision": precision, "recall": recall}, matrix.tolist()
+
+
+def _ratio(numerator: float, denominator: int) -> float | None:
+    return float(numerator / denominator) if denominator else None
+
+
+def _mean_defined(hits: np.ndarray, denominators: np.ndarray) -> float | None:
+    defined = denominators > 0
+    return float(np.mean(hits[defined] / denominators[defined])) if defined.any() else None
+
+
+def build_report(
+    labels: Labels,
+    joined: Joined,
+    schema: Schema,
+    positive: int | None,
+    *,
+    endpoint_name: str,
+    window: Window,
+    prediction_window: Window,
+    ground_truth: str,
+    capture: str,
+) -> dict[str, Any]:
+    metrics, confusion = classification_metrics(
+        np.array(joined.true, dtype=np.int64), np.array(joined.predicted, dtype=np.int64), len(schema.classes), positive
+    )
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "quality",
+        "status": "ok" if joined.true else "no_data",
+        "endpoint_name": endpoint_name,
+        "window": window.as_dict(),
+        "prediction_window": prediction_window.as_dict(),
+        "ground_truth": ground_truth,
+        "capture": capture,
+        "classes": list(schema.classes),
+        "averaging": "binary" if positive is not None else "macro",
+        "positive_class": schema.classes[positive] if positive is not None else None,
+        "counts": {
+            "label_files": labels.files,
+            "label_lines": labels.lines,
+            "malformed_label_lines": labels.malformed,
+            "unknown_class_labels": labels.unknown_class,
+            "duplicate_label_ids": labels.duplicate_ids,
+            "duplicate_prediction_ids": joined.duplicate_prediction_ids,
+            "orphan_labels": joined.orphan_labels,
+            "unreadable_predictions": joined.unreadable_predictions,
+            "joined": len(joined.true),
+        },
+        "metrics": metrics,
+        "confusion_matrix": confusion,
+    }

@@ -1,0 +1,111 @@
+"""POST /invocations as a plain ASGI endpoint.
+
+FastAPI's per-request machinery (Request object, dependency solving, response classes) costs
+more than the model's arithmetic, so this route talks ASGI directly: read three headers, read
+the body under the size limit, decode, predict, encode, send two messages. Bodies larger than
+OFFLOAD_BYTES are decoded and predicted in a thread, so a big batch cannot stall the event loop
+and `/ping` keeps answering.
+
+Order of checks: Content-Type (415), Accept (406), Content-Length (413, before reading),
+model ready (503), body size while reading (413), body (400), model (500).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from model_code.serve.decode import JSON, media_type
+from model_code.serve.encode import response_type
+from model_code.serve.errors import ApiError, error_body
+from model_code.serve.predictor import Predictor, Status
+
+logger = logging.getLogger("model_code.serve")
+
+OFFLOAD_BYTES = 64 * 1024
+_CLOSE = ((b"connection", b"close"),)
+_CONTENT_TYPES = {"application/json": b"application/json", "text/csv": b"text/csv; charset=utf-8"}
+
+
+class ClientDisconnectedError(Exception):
+    """The client disconnected before sending the whole body; there is no one to answer."""
+
+
+class InvocationsEndpoint:
+    def __init__(self, predictor: Predictor, max_payload_bytes: int) -> None:
+        self.predictor = predictor
+        self.max_payload_bytes = max_payload_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        extra_headers: tuple[tuple[bytes, bytes], ...] = ()
+        try:
+            media, body = await self._handle(scope, receive)
+            status = 200
+        except ApiError as exc:
+            status, media, body, extra_headers = exc.status, JSON, exc.body(), exc.headers
+        except ClientDisconnectedError:
+            return
+        except Exception:  # a bug here must cost one 500, never the worker
+            logger.exception("internal error while serving /invocations")
+            status, media, body = 500, JSON, error_body("internal_error", "internal server error; see the server log")
+        length = str(len(body)).encode()
+        headers = [(b"content-type", _CONTENT_TYPES[media]), (b"content-length", length), *extra_headers]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(self, scope: dict[str, Any], receive: Any) -> tuple[str, bytes]:
+        content_type = accept = length = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+            elif name == b"accept":
+                accept = value
+            elif name == b"content-length":
+                length = value
+        media = media_type(content_type)
+        output = response_type(accept)
+        if length is not None and length.isdigit() and int(length) > self.max_payload_bytes:
+            raise self._too_large(f"Content-Length is {int(length)} bytes")
+        predictor = self.predictor
+        if predictor.status is not Status.READY:
+            raise predictor.not_ready()
+        body = await self._read_body(receive)
+        if len(body) > OFFLOAD_BYTES:
+            return output, await asyncio.get_running_loop().run_in_executor(None, self._predict, body, media, output)
+        return output, self._predict(body, media, output)
+
+    def _predict(self, body: bytes, media: str, output: str) -> bytes:
+        predictor = self.predictor
+        rows = predictor.decoder.decode(body, media)
+        return predictor.encoder.encode(predictor.predict_proba(rows), output)
+
+    async def _read_body(self, receive: Any) -> bytes:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnectedError
+        body = message.get("body", b"")
+        if not message.get("more_body", False) and len(body) <= self.max_payload_bytes:
+            return body
+        chunks, size = [body], len(body)
+        while message.get("more_body", False):
+            if size > self.max_payload_bytes:
+                raise self._too_large(f"the body is over {self.max_payload_bytes} bytes")
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnectedError
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+        if size > self.max_payload_bytes:
+            raise self._too_large(f"the body is {size} bytes")
+        return b"".join(chunks)
+
+    def _too_large(self, what: str) -> ApiError:
+        # Close the connection: the rest of an oversized body is not worth reading.
+        return ApiError(
+            413,
+            "payload_too_large",
+            f"{what}; the limit is {self.max_payload_bytes} bytes (ML_PLATFORM_SERVE_MAX_PAYLOAD_BYTES): "
+            f"split the rows over several requests",
+            headers=_CLOSE,
+        )

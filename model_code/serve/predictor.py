@@ -1,0 +1,113 @@
+"""One worker's model: loading, ready or failed, and the prediction call around it.
+
+`load()` runs once per worker process, in a background thread started by the app's lifespan,
+so the server answers `/ping` with 503 while the model loads instead of refusing connections.
+A load that fails leaves the worker up, answering 503 with the reason, and logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from model_code.model import Model, ModelFormatError, load_model
+from model_code.serve.decode import Decoder
+from model_code.serve.encode import Encoder
+from model_code.serve.errors import ApiError
+
+logger = logging.getLogger("model_code.serve")
+
+ModelLoader = Callable[[Path], Model]
+
+
+class Status(Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class Predictor:
+    def __init__(self, model_dir: Path, load: ModelLoader = load_model) -> None:
+        self.model_dir = model_dir
+        self._load = load
+        self.status = Status.LOADING
+        self.error = ""
+        self.model: Model | None = None
+        self.decoder: Decoder | None = None
+        self.encoder: Encoder | None = None
+
+    def load(self) -> None:
+        try:
+            model = self._load(self.model_dir)
+            _check_parameters(model)
+            decoder, encoder = Decoder(model.feature_names), Encoder(model.classes)
+        except Exception as exc:  # any load failure must become a 503 with its reason
+            self.error = _load_failure(self.model_dir, exc)
+            self.status = Status.FAILED
+            logger.error(
+                "model failed to load: %s",
+                self.error,
+                exc_info=not isinstance(exc, ModelFormatError),  # an unexpected failure gets its traceback
+                extra={"model_dir": str(self.model_dir)},
+            )
+            return
+        self.model, self.decoder, self.encoder = model, decoder, encoder
+        self.status = Status.READY  # set last: a request that sees READY sees the model too
+        logger.info(
+            "model loaded",
+            extra={"model_dir": str(self.model_dir), "features": len(model.feature_names), "classes": model.classes},
+        )
+
+    def not_ready(self) -> ApiError:
+        if self.status is Status.FAILED:
+            return ApiError(503, "model_load_failed", f"the model failed to load: {self.error}")
+        return ApiError(503, "model_not_ready", f"the model is still loading from {self.model_dir}; retry shortly")
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        """The model's own `predict_proba`; anything it raises is a model failure: logged, then 500.
+
+        Its parameters were checked finite at load, so a probability that is not finite can only
+        come from inputs so large that the arithmetic overflows: that is the caller's 400.
+        """
+        assert self.model is not None, "predict_proba called before the model was ready"
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as a 400
+                proba = self.model.predict_proba(rows)
+        except Exception as exc:
+            logger.exception("model failed to predict", extra={"rows": len(rows)})
+            raise ApiError(
+                500, "model_error", f"the model failed to predict {len(rows)} row(s): {type(exc).__name__}: {exc}"
+            ) from exc
+        if not math.isfinite(proba.sum()):  # one reduction instead of isfinite over every cell
+            raise _overflow(rows, proba)
+        return proba
+
+
+def _check_parameters(model: Model) -> None:
+    for name in ("mean", "scale", "weights", "bias"):
+        if not np.isfinite(getattr(model, name)).all():
+            raise ModelFormatError(f"the model's {name} holds values that are not finite numbers")
+
+
+def _overflow(rows: np.ndarray, proba: np.ndarray) -> ApiError:
+    row = int(np.flatnonzero(~np.isfinite(proba).all(axis=1))[0])
+    largest = float(np.abs(rows[row]).max())
+    return ApiError(
+        400,
+        "out_of_range",
+        f"row {row + 1}: the model's arithmetic overflows on these values (largest magnitude {largest:g}); "
+        f"send values of the magnitude seen in training",
+    )
+
+
+def _load_failure(model_dir: Path, exc: Exception) -> str:
+    message = str(exc) if str(exc) else type(exc).__name__
+    archive = model_dir / "model.tar.gz"
+    if archive.exists() and not (model_dir / "model.npz").exists():
+        message += f"; {archive} is a packed model: SageMaker extracts it, locally run tar -xzf on it first"
+    return message

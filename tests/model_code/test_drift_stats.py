@@ -1,0 +1,142 @@
+"""Drift statistics against known values: PSI by hand, JS distance against scipy, binning against
+`baseline.bin_counts`, and the accumulators on identical, shifted, out-of-range and missing data."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import jensenshannon
+
+from model_code.baseline import bin_counts, feature_baseline
+from model_code.drift.stats import PSI_FLOOR, FeatureDrift, PredictionDrift, js_distance, psi
+
+UNIFORM = np.array([0.25, 0.25, 0.25, 0.25])
+
+
+def test_psi_worked_by_hand():
+    # sum (q - p) ln(q / p) for p = a quarter each, q = 0.1, 0.2, 0.3, 0.4
+    by_hand = (
+        (0.1 - 0.25) * math.log(0.1 / 0.25)
+        + (0.2 - 0.25) * math.log(0.2 / 0.25)
+        + (0.3 - 0.25) * math.log(0.3 / 0.25)
+        + (0.4 - 0.25) * math.log(0.4 / 0.25)
+    )
+    assert psi(UNIFORM, np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx(by_hand, rel=1e-12)
+    assert by_hand == pytest.approx(0.228217, abs=1e-6)
+
+
+def test_psi_floors_empty_bins_instead_of_dividing_by_zero():
+    value = psi(np.array([0.5, 0.5]), np.array([1.0, 0.0]))
+    by_hand = (1.0 - 0.5) * math.log(1.0 / 0.5) + (PSI_FLOOR - 0.5) * math.log(PSI_FLOOR / 0.5)
+    assert value == pytest.approx(by_hand, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("p", "q"),
+    [
+        ([0.25, 0.25, 0.25, 0.25], [0.1, 0.2, 0.3, 0.4]),
+        ([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]),
+        ([0.9, 0.1], [0.1, 0.9]),
+        ([1.0, 0.0], [0.0, 1.0]),
+        ([0.2, 0.3, 0.5], [0.2, 0.3, 0.5]),
+    ],
+)
+def test_js_distance_matches_scipy_base_2(p: list[float], q: list[float]):
+    assert js_distance(np.array(p), np.array(q)) == pytest.approx(jensenshannon(p, q, base=2), abs=1e-12)
+
+
+def test_js_distance_of_disjoint_distributions_is_one():
+    assert js_distance(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(1.0, abs=1e-12)
+
+
+def baseline_of(train: np.ndarray) -> dict[str, dict]:
+    return {f"f{i}": feature_baseline(train[:, i]) for i in range(train.shape[1])}
+
+
+def test_binning_is_the_baselines_own_binning():
+    rng = np.random.default_rng(3)
+    train = rng.normal(size=(2000, 3))
+    live = np.vstack([rng.normal(1.0, 2.0, size=(997, 3)), train[:3]])  # includes values equal to edges
+    live[5, 1] = np.nan
+    drift = FeatureDrift(baseline_of(train))
+    drift.add(live[:500])
+    drift.add(live[500:])
+    for index, (name, stats) in enumerate(baseline_of(train).items()):
+        present = live[:, index][~np.isnan(live[:, index])]
+        assert drift.counts[index].tolist() == bin_counts(present, np.array(stats["bin_edges"])).tolist(), name
+    edge = baseline_of(train)["f0"]["bin_edges"][3]
+    one = FeatureDrift(baseline_of(train))
+    one.add(np.array([[edge, 0.0, 0.0]]))
+    assert (
+        one.counts[0].tolist() == bin_counts(np.array([edge]), np.array(baseline_of(train)["f0"]["bin_edges"])).tolist()
+    )
+
+
+def test_identical_distribution_has_no_drift():
+    rng = np.random.default_rng(4)
+    train = rng.normal(size=(5000, 2))
+    drift = FeatureDrift(baseline_of(train))
+    drift.add(train)
+    summary = drift.summary(psi_threshold=0.2)
+    for stats in summary.values():
+        assert abs(stats["psi"]) < 1e-12
+        assert stats["js_distance"] < 1e-6
+        assert (stats["missing_rate"], stats["out_of_range_rate"], stats["flagged"]) == (0.0, 0.0, False)
+
+
+def test_a_shifted_feature_is_flagged_and_the_other_is_not():
+    rng = np.random.default_rng(5)
+    train = rng.normal(size=(5000, 2))
+    live = rng.normal(size=(5000, 2))
+    live[:, 1] += 1.0
+    drift = FeatureDrift(baseline_of(train))
+    drift.add(live)
+    summary = drift.summary(psi_threshold=0.2)
+    assert summary["f0"]["psi"] < 0.02 and not summary["f0"]["flagged"]
+    assert summary["f1"]["psi"] > 0.5 and summary["f1"]["flagged"]
+    assert summary["f1"]["js_distance"] > summary["f0"]["js_distance"]
+
+
+def test_out_of_range_and_missing_rates():
+    train = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])
+    drift = FeatureDrift(baseline_of(train))
+    drift.add(np.array([[-1.0], [0.0], [4.0], [4.5], [np.nan], [100.0], [2.0], [np.nan]]))
+    stats = drift.summary(psi_threshold=0.2)["f0"]
+    assert (stats["missing"], stats["out_of_range"]) == (2, 3)
+    assert (stats["missing_rate"], stats["out_of_range_rate"]) == (2 / 8, 3 / 8)
+    # Out-of-range values still land in the open-ended outer bins; missing ones in none.
+    assert sum(stats["counts"]) == 6
+    assert stats["counts"][0] == 2 and stats["counts"][-1] == 3
+
+
+def test_a_feature_with_only_missing_values_has_no_psi():
+    train = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]])
+    drift = FeatureDrift(baseline_of(train))
+    drift.add(np.array([[np.nan, 1.5], [np.nan, 2.5]]))
+    stats = drift.summary(psi_threshold=0.2)
+    assert (stats["f0"]["psi"], stats["f0"]["js_distance"], stats["f0"]["missing_rate"]) == (None, None, 1.0)
+    assert stats["f0"]["flagged"] is False
+    assert stats["f1"]["psi"] is not None
+
+
+def test_no_rows_means_no_figures():
+    drift = FeatureDrift(baseline_of(np.arange(10.0).reshape(5, 2)))
+    assert drift.summary(psi_threshold=0.2) == {}
+
+
+def test_prediction_drift_compares_predicted_classes_and_probabilities():
+    baseline = {
+        "classes": ["0", "1"],
+        "predicted_proportions": [0.5, 0.5],
+        "probability_bin_edges": [i / 10 for i in range(11)],
+        "probability_counts": {"0": [0, 0, 0, 0, 5, 5, 0, 0, 0, 0], "1": [0, 0, 0, 0, 5, 5, 0, 0, 0, 0]},
+    }
+    drift = PredictionDrift(baseline)
+    drift.add(np.array([1, 1, 1, 0]), np.array([[0.05, 0.95], [0.05, 0.95], [0.45, 0.55]]))
+    summary = drift.summary()
+    assert summary["class_counts"] == [1, 3]
+    assert summary["psi"] == pytest.approx(psi(np.array([0.5, 0.5]), np.array([0.25, 0.75])), rel=1e-12)
+    assert summary["probability"]["1"]["counts"] == [0, 0, 0, 0, 0, 1, 0, 0, 0, 2]
+    assert summary["probability"]["0"]["counts"] == [2, 0, 0, 0, 1, 0, 0, 0, 0, 0]

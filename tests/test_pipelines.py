@@ -1,0 +1,383 @@
+"""Pipeline definitions: exact settings, every step's Arguments against botocore's request shapes,
+the evaluation report path against a real `evaluate` run, and CreatePipeline / StartPipelineExecution
+on moto.
+
+What this cannot prove: that SageMaker Pipelines resolves the references at run time. botocore
+validates one concrete request, so each {"Get": ...} / {"Std:Join": ...} is replaced by a
+representative value of the right type first (`concrete`), and an unknown reference fails the
+test. moto stores the definition and starts an execution without interpreting the steps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.session
+import numpy as np
+import pytest
+from botocore.validate import ParamValidator
+from moto import mock_aws
+
+from components.pipelines import (
+    MonitoringPipelineArgs,
+    PipelineSpecError,
+    Processing,
+    QualityJob,
+    RetrainingPipelineArgs,
+    SpotTraining,
+    approval_status_for,
+    definition_json,
+    monitoring_pipeline_definition,
+    retraining_pipeline_definition,
+)
+
+ACCOUNT = "123456789012"
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/ml-model@sha256:" + "a" * 64
+KEY = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+TRAINING_ROLE = f"arn:aws:iam::{ACCOUNT}:role/training"
+PROCESSING_ROLE = f"arn:aws:iam::{ACCOUNT}:role/processing"
+PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
+
+# Representative run-time values for the references the definitions use.
+STEP_PROPERTIES = {
+    "Steps.Train.ModelArtifacts.S3ModelArtifacts": "s3://artifacts/retraining/models/job-1/output/model.tar.gz",
+    "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri": (
+        "s3://artifacts/retraining/evaluations/exec-1"
+    ),
+    "Execution.PipelineExecutionId": "exec-1",
+}
+
+
+def retraining_args(environment: str = "prod", **changes: Any) -> RetrainingPipelineArgs:
+    args = RetrainingPipelineArgs(
+        image_uri=IMAGE,
+        training_role_arn=TRAINING_ROLE,
+        processing_role_arn=PROCESSING_ROLE,
+        kms_key_arn=KEY,
+        dataset_s3_uri="s3://datasets/breast-cancer/v3/",
+        holdout_s3_uri="s3://datasets/breast-cancer/v3-holdout/",
+        artifacts_bucket="artifacts",
+        model_package_group_name="ml-platform-prod",
+        approval_status=approval_status_for(environment),
+        accuracy_threshold=0.9,
+        training=SpotTraining(
+            instance_type="ml.m5.xlarge",
+            max_runtime_seconds=3600,
+            max_wait_seconds=7200,
+            max_retry_attempts=3,
+            hyperparameters={"epochs": "30", "batch_size": "64"},
+        ),
+    )
+    return replace(args, **changes)
+
+
+def monitoring_args(**changes: Any) -> MonitoringPipelineArgs:
+    args = MonitoringPipelineArgs(
+        image_uri=IMAGE,
+        role_arn=PROCESSING_ROLE,
+        kms_key_arn=KEY,
+        region="us-east-1",
+        endpoint_name="ml-platform-prod",
+        capture_s3_uri="s3://capture-bucket/datacapture",
+        baseline_s3_uri="s3://artifacts/models/job-1/output/model.tar.gz",
+        metrics_namespace="MLPlatform/Monitoring",
+        quality=QualityJob(prediction_lookback_hours=48, positive_class="1"),
+    )
+    return replace(args, **changes)
+
+
+def all_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
+    steps = []
+    for step in definition["Steps"]:
+        steps.append(step)
+        if step["Type"] == "Condition":
+            steps += step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]
+    return steps
+
+
+def concrete(value: Any, parameters: dict[str, str]) -> Any:
+    """`value` with every pipeline reference replaced by a representative value."""
+    if isinstance(value, list):
+        return [concrete(v, parameters) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Get"}:
+        reference = value["Get"]
+        if reference.startswith("Parameters."):
+            return parameters[reference.removeprefix("Parameters.")]
+        return STEP_PROPERTIES[reference]
+    if set(value) == {"Std:Join"}:
+        join = value["Std:Join"]
+        return join["On"].join(str(concrete(v, parameters)) for v in join["Values"])
+    return {k: concrete(v, parameters) for k, v in value.items()}
+
+
+def validate(operation: str, request: dict[str, Any]) -> None:
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(operation).input_shape
+    report = ParamValidator().validate(request, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+REQUEST_OF_STEP = {
+    "Training": "CreateTrainingJob",
+    "Processing": "CreateProcessingJob",
+    "RegisterModel": "CreateModelPackage",
+}
+# Names the pipeline generates for the jobs it starts; the API requires them, the step does not carry them.
+GENERATED_NAMES = {
+    "Training": {"TrainingJobName": "pipelines-exec1-Train"},
+    "Processing": {"ProcessingJobName": "pipelines-exec1-Step"},
+}
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [retraining_pipeline_definition(retraining_args()), monitoring_pipeline_definition(monitoring_args())],
+    ids=["retraining", "monitoring"],
+)
+def test_every_step_is_a_valid_api_request(definition: dict[str, Any]):
+    parameters = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    checked = []
+    for step in all_steps(definition):
+        if step["Type"] in REQUEST_OF_STEP:
+            request = {**GENERATED_NAMES.get(step["Type"], {}), **concrete(step["Arguments"], parameters)}
+            validate(REQUEST_OF_STEP[step["Type"]], request)
+            checked.append(step["Name"])
+    expected = ["Train", "Evaluate", "RegisterModel"] if "Train" in checked else ["Drift", "Quality"]
+    assert checked == expected
+
+
+def test_retraining_spot_settings_are_exact():
+    definition = retraining_pipeline_definition(retraining_args())
+    train = definition["Steps"][0]
+    assert (train["Name"], train["Type"]) == ("Train", "Training")
+    arguments = train["Arguments"]
+    assert arguments["EnableManagedSpotTraining"] is True
+    assert arguments["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
+    assert arguments["RetryStrategy"] == {"MaximumRetryAttempts": 3}
+    assert arguments["CheckpointConfig"] == {
+        "S3Uri": {
+            "Std:Join": {
+                "On": "/",
+                "Values": ["s3://artifacts/retraining/checkpoints", {"Get": "Execution.PipelineExecutionId"}],
+            }
+        },
+        "LocalPath": "/opt/ml/checkpoints",
+    }
+    assert arguments["ResourceConfig"] == {
+        "InstanceType": {"Get": "Parameters.TrainingInstanceType"},
+        "InstanceCount": 1,
+        "VolumeSizeInGB": 30,
+        "VolumeKmsKeyId": KEY,
+    }
+    assert arguments["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {"Get": "Parameters.DatasetS3Uri"}
+    assert arguments["HyperParameters"] == {"batch_size": "64", "epochs": "30"}
+    assert arguments["OutputDataConfig"] == {"S3OutputPath": "s3://artifacts/retraining/models", "KmsKeyId": KEY}
+    assert definition["Version"] == "2020-12-01"
+    assert definition["Parameters"] == [
+        {"Name": "DatasetS3Uri", "Type": "String", "DefaultValue": "s3://datasets/breast-cancer/v3/",
+         "Description": "Training channel (S3 prefix of CSV files)."},
+        {"Name": "HoldoutS3Uri", "Type": "String", "DefaultValue": "s3://datasets/breast-cancer/v3-holdout/",
+         "Description": "Labelled CSV files kept out of training."},
+        {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge",
+         "Description": "Training instance type."},
+    ]  # fmt: skip
+
+
+def test_evaluation_runs_the_evaluate_entrypoint_on_the_trained_model_and_the_holdout():
+    evaluate = retraining_pipeline_definition(retraining_args())["Steps"][1]
+    arguments = evaluate["Arguments"]
+    assert arguments["AppSpecification"] == {"ImageUri": IMAGE, "ContainerArguments": ["evaluate"]}
+    inputs = {i["InputName"]: (i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"]) for i in arguments["ProcessingInputs"]}
+    assert inputs == {
+        "model": ({"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}, "/opt/ml/processing/model"),
+        "test": ({"Get": "Parameters.HoldoutS3Uri"}, "/opt/ml/processing/test"),
+    }
+    [output] = arguments["ProcessingOutputConfig"]["Outputs"]
+    assert (output["OutputName"], output["S3Output"]["LocalPath"]) == ("evaluation", "/opt/ml/processing/evaluation")
+    assert evaluate["PropertyFiles"] == [
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+    ]
+
+
+def test_condition_compares_the_evaluation_accuracy_with_the_threshold():
+    condition = retraining_pipeline_definition(retraining_args())["Steps"][2]
+    assert (condition["Name"], condition["Type"]) == ("CheckAccuracy", "Condition")
+    assert condition["Arguments"]["Conditions"] == [
+        {
+            "Type": "GreaterThanOrEqualTo",
+            "LeftValue": {
+                "Std:JsonGet": {
+                    "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+                    "Path": "metrics.accuracy.value",
+                }
+            },
+            "RightValue": 0.9,
+        }
+    ]
+    assert [s["Name"] for s in condition["Arguments"]["IfSteps"]] == ["RegisterModel"]
+    assert condition["Arguments"]["ElseSteps"] == [
+        {
+            "Name": "AccuracyBelowThreshold",
+            "Type": "Fail",
+            "Arguments": {"ErrorMessage": "evaluation accuracy is below 0.9; the model was not registered"},
+        }
+    ]
+
+
+def test_the_json_path_finds_the_accuracy_in_a_real_evaluation_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Run model_code's `evaluate` on a tiny model and read the condition's path out of its report."""
+    monkeypatch.setenv("ML_PLATFORM_OPT_ML", str(tmp_path / "opt_ml"))
+    from model_code.evaluate import main as evaluate_main
+    from model_code.model import Model, save_model
+
+    model = Model(
+        feature_names=("a", "b"),
+        label_name="target",
+        classes=("0", "1"),
+        mean=np.zeros(2),
+        scale=np.ones(2),
+        weights=np.array([[-1.0, 1.0], [0.0, 0.0]]),
+        bias=np.zeros(2),
+    )
+    save_model(model, tmp_path / "model")
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "part.csv").write_text("a,b,target\n-2,0,0\n3,1,1\n4,0,0\n")
+    report = tmp_path / "evaluation.json"
+    argv = ["--model-dir", str(tmp_path / "model"), "--test-dir", str(tmp_path / "test"), "--output", str(report)]
+    assert evaluate_main(argv) == 0
+    path = retraining_pipeline_definition(retraining_args())["Steps"][2]["Arguments"]["Conditions"][0]["LeftValue"]
+    value: Any = json.loads(report.read_text())
+    for key in path["Std:JsonGet"]["Path"].split("."):
+        value = value[key]
+    assert value == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize(
+    ("environment", "status"),
+    [("prod", "PendingManualApproval"), ("staging", "PendingManualApproval"), ("dev", "Approved")],
+)
+def test_registration_approval_status_per_environment(environment: str, status: str):
+    definition = retraining_pipeline_definition(retraining_args(environment))
+    [register] = definition["Steps"][2]["Arguments"]["IfSteps"]
+    assert (register["Name"], register["Type"]) == ("RegisterModel", "RegisterModel")
+    arguments = register["Arguments"]
+    assert arguments["ModelApprovalStatus"] == status
+    assert arguments["ModelPackageGroupName"] == "ml-platform-prod"
+    assert arguments["InferenceSpecification"]["Containers"] == [
+        {"Image": IMAGE, "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}}
+    ]
+    assert arguments["ModelMetrics"] == {
+        "ModelQuality": {
+            "Statistics": {
+                "ContentType": "application/json",
+                "S3Uri": {
+                    "Std:Join": {
+                        "On": "/",
+                        "Values": [
+                            {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+                            "evaluation.json",
+                        ],
+                    }
+                },
+            }
+        }
+    }
+
+
+def test_monitoring_steps_run_drift_and_quality_with_the_image():
+    definition = monitoring_pipeline_definition(monitoring_args())
+    drift, quality = definition["Steps"]
+    assert drift["Arguments"]["AppSpecification"] == {
+        "ImageUri": IMAGE,
+        "ContainerArguments": [
+            "drift", "--endpoint-name", "ml-platform-prod", "--capture", "s3://capture-bucket/datacapture",
+            "--baseline", "/opt/ml/processing/baseline", "--metrics-namespace", "MLPlatform/Monitoring",
+            "--region", "us-east-1", "--lookback-hours", "1", "--psi-threshold", "0.2",
+        ],
+    }  # fmt: skip
+    assert quality["Arguments"]["AppSpecification"]["ContainerArguments"] == [
+        "quality", "--endpoint-name", "ml-platform-prod", "--capture", "s3://capture-bucket/datacapture",
+        "--baseline", "/opt/ml/processing/baseline", "--metrics-namespace", "MLPlatform/Monitoring",
+        "--region", "us-east-1", "--lookback-hours", "24", "--prediction-lookback-hours", "48",
+        "--positive-class", "1",
+    ]  # fmt: skip
+    [baseline] = drift["Arguments"]["ProcessingInputs"]
+    assert baseline["S3Input"]["S3Uri"] == {"Get": "Parameters.BaselineS3Uri"}
+    assert drift["Arguments"]["NetworkConfig"] == {"EnableNetworkIsolation": False}
+    assert definition["Parameters"][0]["DefaultValue"] == "s3://artifacts/models/job-1/output/model.tar.gz"
+
+
+def test_monitoring_without_quality_has_only_the_drift_step():
+    definition = monitoring_pipeline_definition(monitoring_args(quality=None))
+    assert [s["Name"] for s in definition["Steps"]] == ["Drift"]
+
+
+def test_the_container_arguments_parse_with_the_jobs_own_parsers():
+    from model_code.drift.job import build_parser as drift_parser
+    from model_code.quality import build_parser as quality_parser
+
+    drift, quality = monitoring_pipeline_definition(monitoring_args())["Steps"]
+    parsed = drift_parser().parse_args(drift["Arguments"]["AppSpecification"]["ContainerArguments"][1:])
+    assert (parsed.endpoint_name, parsed.lookback_hours, parsed.psi_threshold) == ("ml-platform-prod", 1, 0.2)
+    parsed = quality_parser().parse_args(quality["Arguments"]["AppSpecification"]["ContainerArguments"][1:])
+    assert (parsed.prediction_lookback_hours, parsed.positive_class) == (48, "1")
+
+
+def test_bad_arguments_are_all_reported_at_once():
+    args = retraining_args(
+        training_role_arn="training",
+        accuracy_threshold=1.5,
+        training=SpotTraining(instance_type="ml.m5.huge", max_runtime_seconds=7200, max_wait_seconds=3600),
+        evaluation=Processing(instance_type="ml.t2.nano"),
+    )
+    with pytest.raises(PipelineSpecError) as error:
+        retraining_pipeline_definition(args)
+    assert error.value.problems == [
+        "training_role_arn: not valid (got 'training'; expected arn:aws:iam::<account>:role/<name>)",
+        "accuracy_threshold: out of range (got 1.5; expected > 0 and <= 1)",
+        "training.instance_type: unknown instance type (got 'ml.m5.huge'; "
+        "expected a SageMaker TrainingInstanceType such as ml.m5.xlarge)",
+        "training.max_wait_seconds: spot max wait must cover the max runtime "
+        "(got 3600; expected >= training.max_runtime_seconds (7200))",
+        "evaluation.instance_type: unknown instance type (got 'ml.t2.nano'; "
+        "expected a SageMaker ProcessingInstanceType such as ml.m5.large)",
+    ]
+    assert str(error.value).startswith("retraining pipeline: training_role_arn: not valid")
+
+
+def test_bad_monitoring_arguments_are_reported():
+    with pytest.raises(PipelineSpecError) as error:
+        monitoring_pipeline_definition(monitoring_args(endpoint_name="bad_name", metrics_namespace="AWS/SageMaker"))
+    assert error.value.problems == [
+        "endpoint_name: not valid (got 'bad_name'; expected 1-63 letters, digits and hyphens)",
+        "metrics_namespace: not valid (got 'AWS/SageMaker'; expected a CloudWatch namespace outside AWS/)",
+    ]
+
+
+@mock_aws
+@pytest.mark.parametrize("kind", ["retraining", "monitoring"])
+def test_moto_accepts_the_definitions_and_starts_executions(kind: str, monkeypatch: pytest.MonkeyPatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    if kind == "retraining":
+        definition = retraining_pipeline_definition(retraining_args())
+        parameters = [{"Name": "TrainingInstanceType", "Value": "ml.m5.2xlarge"}]
+    else:
+        definition = monitoring_pipeline_definition(monitoring_args())
+        parameters = [{"Name": "BaselineS3Uri", "Value": "s3://artifacts/models/job-2/output/model.tar.gz"}]
+    client = boto3.client("sagemaker", region_name="us-east-1")
+    arn = client.create_pipeline(
+        PipelineName=f"ml-platform-{kind}", PipelineDefinition=definition_json(definition), RoleArn=PIPELINE_ROLE
+    )["PipelineArn"]
+    stored = client.describe_pipeline(PipelineName=f"ml-platform-{kind}")
+    assert (stored["PipelineArn"], json.loads(stored["PipelineDefinition"])) == (arn, definition)
+    execution = client.start_pipeline_execution(PipelineName=f"ml-platform-{kind}", PipelineParameters=parameters)
+    described = client.describe_pipeline_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
+    assert described["PipelineArn"] == arn
+    listed = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
+    assert listed["PipelineParameters"] == parameters
