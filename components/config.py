@@ -982,6 +982,70 @@ class FailoverConfig(Section):
     )
 
 
+class QualityMonitoringConfig(Section):
+    """Model quality from late ground truth, joined with captured predictions."""
+
+    accuracy_threshold: float = Field(
+        default=0.9, gt=0, le=1, description="Alarm (and retrain) when production accuracy falls below this."
+    )
+    min_joined_records: int = Field(
+        default=100, ge=1, description="Joined predictions a window needs before its accuracy counts."
+    )
+    lookback_hours: int = Field(
+        default=24, ge=1, le=744, description="Hours of ground-truth uploads each quality run reads."
+    )
+
+
+class RetrainingConfig(Section):
+    """Drift detection on captured traffic, and the retraining pipeline it starts."""
+
+    holdout_prefix: str = Field(
+        pattern=DATASET_PREFIX_PATTERN,
+        description="Datasets-bucket prefix of the labelled holdout (read at the training dataset's version).",
+    )
+    accuracy_threshold: float = Field(
+        default=0.9, gt=0, le=1, description="A retrained model is registered only at or above this holdout accuracy."
+    )
+    evaluation_instance_type: str = Field(
+        default="ml.m5.large", description="Instance of the evaluation and monitoring jobs (ProcessingInstanceType)."
+    )
+    monitoring_interval_hours: int = Field(
+        default=1, ge=1, le=24, description="The drift job runs every N hours over the last N hours of capture."
+    )
+    psi_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="A feature drifts when its PSI exceeds this; the drift alarm watches the largest PSI.",
+    )
+    drift_evaluation_periods: int = Field(
+        default=3, ge=1, le=24, description="Monitoring runs the drift alarm evaluates (N of M-of-N)."
+    )
+    drift_datapoints_to_alarm: int = Field(
+        default=2, ge=1, le=24, description="Drifting runs that raise the alarm (M of M-of-N)."
+    )
+    quality: QualityMonitoringConfig | None = Field(
+        default=None, description="Production accuracy from ground truth; none disables it."
+    )
+    schedule: str | None = Field(
+        default=None,
+        pattern=r"^(cron|rate)\(.+\)$",
+        description="Also retrain on this cadence (EventBridge Scheduler expression, UTC); none: only on drift.",
+    )
+
+    @field_validator("evaluation_instance_type")
+    @classmethod
+    def _known_instance_type(cls, value: str) -> str:
+        return check_instance_type(value, "ProcessingInstanceType")
+
+    @field_validator("drift_datapoints_to_alarm")
+    @classmethod
+    def _m_of_n(cls, value: int, info: ValidationInfo) -> int:
+        periods = info.data.get("drift_evaluation_periods")
+        if periods is not None and value > periods:
+            raise ConfigRuleError([("", problem("cannot exceed drift_evaluation_periods", value, f"<= {periods}"))])
+        return value
+
+
 # ---------------------------------------------------------------------------------------------
 # Backup
 
@@ -1171,6 +1235,9 @@ class StackConfig(Section):
     api: ApiConfig | None = Field(default=None, description="Regional API Gateway front doors; none disables them.")
     failover: FailoverConfig | None = Field(
         default=None, validate_default=True, description="Route 53 failover; needs api and standby."
+    )
+    retraining: RetrainingConfig | None = Field(
+        default=None, description="Drift monitoring and retraining; none disables both."
     )
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="Dashboard, drift metrics, budget."

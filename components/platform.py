@@ -42,6 +42,7 @@ from components.monitoring import (
     EndpointDashboard,
     EndpointDashboardArgs,
 )
+from components.retraining import Retraining, RetrainingArgs
 from components.serving import ModelEndpoint, ModelEndpointArgs
 from components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
 from components.training import ModelRegistry, SpotTraining, SpotTrainingArgs
@@ -363,6 +364,45 @@ def front_doors(
     return outputs
 
 
+def retrain(
+    config: StackConfig, stack: str, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any
+) -> dict[str, Any]:
+    """Drift monitoring of the primary endpoint's capture, and the retraining it starts."""
+    if config.retraining is None:
+        return {}
+    primary = sites["primary"]
+    buckets = primary.storage.buckets
+    retraining = Retraining(
+        "retraining",
+        RetrainingArgs(
+            config=config.retraining,
+            training=config.training,
+            environment=config.environment,
+            name_prefix=f"{PROJECT}-{stack}",
+            endpoint_name=endpoint_name,
+            image_uri=lifecycle.image.image_uri,
+            model_data_url=lifecycle.training.model_data_url,
+            datasets_bucket=(buckets["datasets"].bucket_name, buckets["datasets"].arn),
+            artifacts_bucket=(buckets["artifacts"].bucket_name, buckets["artifacts"].arn),
+            capture_bucket=(buckets["capture"].bucket_name, buckets["capture"].arn),
+            key_arn=primary.key.arn,
+            repository_arn=lifecycle.image.repository.arn,
+            model_package_group=(lifecycle.registry.group.model_package_group_name, lifecycle.registry.arn),
+            topic_arn=primary.alerts.topic_arn,
+            metrics_namespace=config.monitoring.metrics_namespace,
+            region=primary.region,
+            account_id=account,
+        ),
+        opts=primary.opts,
+    )
+    return {
+        "pipelines": {
+            "retraining": retraining.retraining_pipeline.pipeline_name,
+            "monitoring": retraining.monitoring_pipeline.pipeline_name,
+        }
+    }
+
+
 def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site]) -> None:
     """The endpoint dashboard and the monthly budget."""
     primary = sites["primary"]
@@ -423,6 +463,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     backups = backup(config, sites, account)
     endpoints, health = serve(config, endpoint_name, sites, lifecycle, account)
     doors = front_doors(config, sites, endpoints, health, account)
+    pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account)
     observe(config, endpoint_name, sites)
 
     outputs: dict[str, Any] = {
@@ -440,5 +481,6 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         "endpoints": endpoint_outputs(config, endpoints),
         **backups,
         **doors,
+        **pipelines,
     }
     return outputs

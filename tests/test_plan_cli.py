@@ -74,6 +74,7 @@ def test_json_plan_matches_the_text_plan(prod_json):
         "aws:sagemaker/endpointConfiguration:EndpointConfiguration": 2,
         "aws:sagemaker/model:Model": 2,
         "aws:sagemaker/modelPackageGroup:ModelPackageGroup": 1,
+        "aws:sagemaker/pipeline:Pipeline": 2,
         "aws:sagemaker/trainingJob:TrainingJob": 1,
         "pulumi:providers:aws": 2,
     }

@@ -126,6 +126,7 @@ def test_exports(stack):
             role: f"https://api-{role}-mock.execute-api.{region}.amazonaws.com/v1/invocations"
             for role, region in (("primary", "us-east-1"), ("secondary", "us-west-2"))
         },
+        "pipelines": {"retraining": "ml-platform-prod-retraining", "monitoring": "ml-platform-prod-monitoring"},
         "recovery_objectives": {
             "detection_seconds": 180,
             "rto_seconds": 240,
