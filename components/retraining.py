@@ -472,7 +472,7 @@ class Retraining(pulumi.ComponentResource):
         )
 
     def _schedules(self) -> None:
-        args, config = self._args, self._args.config
+        config = self._args.config
         targets = [self.monitoring_pipeline] + ([self.retraining_pipeline] if config.schedule else [])
         role = self._role(
             "scheduler",
