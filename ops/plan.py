@@ -111,6 +111,32 @@ def _training_settings(inputs: dict) -> dict[str, Any]:
     }
 
 
+def _endpoint_config_settings(inputs: dict) -> dict[str, Any]:
+    variant = _first(inputs.get("productionVariants"))
+    serverless = _first(variant.get("serverlessConfig"))
+    capture = _first(inputs.get("dataCaptureConfig"))
+    return {
+        "variant": variant.get("variantName"),
+        "capacity": f"serverless {serverless.get('memorySizeInMb')} MB x{serverless.get('maxConcurrency')}"
+        if serverless
+        else f"{variant.get('initialInstanceCount')}x{variant.get('instanceType')}",
+        "capture": f"{capture.get('initialSamplingPercentage')}%" if capture.get("enableCapture") else "off",
+        "kms": "yes" if inputs.get("kmsKeyArn") else "NO",
+    }
+
+
+def _endpoint_settings(inputs: dict) -> dict[str, Any]:
+    deployment = _first(inputs.get("deploymentConfig"))
+    blue_green = _first(deployment.get("blueGreenUpdatePolicy"))
+    routing = _first(blue_green.get("trafficRoutingConfiguration")).get("type")
+    alarms = _json(_first(deployment.get("autoRollbackConfiguration")).get("alarms")) or []
+    return {
+        "name": inputs.get("name"),
+        "rollout": f"blue/green {routing}" if blue_green else "rolling",
+        "rollback_alarms": len(alarms),
+    }
+
+
 # Per resource type: the settings an operator checks first. Grows with each capability.
 SETTINGS_OF: dict[str, Callable[[dict], dict[str, Any]]] = {
     "pulumi:providers:aws": _provider_settings,
@@ -138,6 +164,41 @@ SETTINGS_OF: dict[str, Callable[[dict], dict[str, Any]]] = {
     },
     "aws:sagemaker/trainingJob:TrainingJob": _training_settings,
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": lambda i: {"name": i.get("modelPackageGroupName")},
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_config_settings,
+    "aws:sagemaker/endpoint:Endpoint": _endpoint_settings,
+    "aws:appautoscaling/target:Target": lambda i: {"capacity": f"{i.get('minCapacity')}..{i.get('maxCapacity')}"},
+    "aws:appautoscaling/policy:Policy": lambda i: {
+        "metric": _first(
+            _first(i.get("targetTrackingScalingPolicyConfiguration")).get("predefinedMetricSpecification")
+        ).get("predefinedMetricType"),
+        "target": _first(i.get("targetTrackingScalingPolicyConfiguration")).get("targetValue"),
+    },
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i: {
+        "alarm": i.get("name"),
+        "when": f"{i.get('comparisonOperator')} {i.get('threshold')}",
+        "m/n": f"{i.get('datapointsToAlarm')}/{i.get('evaluationPeriods')}",
+    },
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": lambda i: {
+        "mode": "COMPLIANCE" if i.get("changeableForDays") else "governance",
+        "retention": f"{i.get('minRetentionDays')}..{i.get('maxRetentionDays')} d",
+    },
+    "aws:backup/plan:Plan": lambda i: {
+        "rules": ",".join(
+            f"{r.get('ruleName')}{'+copy' if r.get('copyActions') else ''}" for r in (_json(i.get("rules")) or [])
+        )
+    },
+    "aws:sagemaker/pipeline:Pipeline": lambda i: {
+        "pipeline": i.get("pipelineName"),
+        "steps": ",".join(
+            step.get("Name", "?") for step in (_json(i.get("pipelineDefinition")) or {}).get("Steps", [])
+        ),
+    },
+    "aws:scheduler/schedule:Schedule": lambda i: {"when": i.get("scheduleExpression")},
+    "aws:route53/record:Record": lambda i: {
+        "name": i.get("name"),
+        "failover": _first(i.get("failoverRoutingPolicies")).get("type"),
+    },
+    "aws:route53/healthCheck:HealthCheck": lambda i: {"check": i.get("type")},
 }
 
 

@@ -150,3 +150,42 @@ def test_unparseable_stack_file_and_unknown_stack_exit_2(tmp_path):
         2,
         "error: no stack file Pulumi.qa.yaml (stacks here: bad)\n",
     )
+
+
+def test_plan_shows_the_settings_that_matter_for_serving_and_resilience(prod_json):
+    settings = {(r["type"], r["name"]): r["settings"] for r in prod_json["resources"]}
+    assert settings[("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary")] == {
+        "variant": "primary",
+        "capacity": "2xml.c5.xlarge",
+        "capture": "20%",
+        "kms": "yes",
+    }
+    assert settings[("aws:sagemaker/endpoint:Endpoint", "endpoint-secondary")] == {
+        "name": "ml-platform-prod",
+        "rollout": "blue/green CANARY",
+        "rollback_alarms": 2,
+    }
+    assert settings[("aws:backup/vaultLockConfiguration:VaultLockConfiguration", "vault-primary")] == {
+        "mode": "COMPLIANCE",
+        "retention": "7..400 d",
+        "protect": True,
+        "retain_on_delete": True,
+    }
+    assert settings[("aws:sagemaker/pipeline:Pipeline", "retraining-monitoring")] == {
+        "pipeline": "ml-platform-prod-monitoring",
+        "steps": "Drift,Quality",
+    }
+    assert settings[("aws:route53/record:Record", "failover-secondary")] == {
+        "name": "api.ml.example.com",
+        "failover": "SECONDARY",
+    }
+
+
+def test_prod_plan_prints_rto_and_rpo(prod_text):
+    lines = prod_text.splitlines()
+    start = lines.index("recovery objectives (region failover)")
+    assert lines[start + 1 : start + 4] == [
+        "  detection  180 s (slower of alarm and /ping health check)",
+        "  RTO        240 s (detection + DNS TTL)",
+        "  RPO        900 s for models and datasets (guaranteed by S3 Replication Time Control)",
+    ]
