@@ -1488,12 +1488,28 @@ def read_project_config(project: str = PROJECT) -> dict[str, Any]:
     return {key[len(prefix) :]: decode_config_value(value) for key, value in merged.items() if key.startswith(prefix)}
 
 
+def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str = PROJECT) -> None:
+    """Values that must never sit in a stack file in clear text. Raises StackConfigError."""
+    secret = set(secret_keys)
+    lines = []
+    if config.notifications.webhooks and f"{project}:notifications" not in secret:
+        lines.append(
+            "notifications.webhooks: must be stored as a secret (got plain text; expected "
+            "`pulumi config set --secret --path 'notifications.webhooks[0]' https://...`)"
+        )
+    if lines:
+        raise StackConfigError(lines)
+
+
 def load_stack_config(project: str = PROJECT) -> StackConfig:
     """Read and validate the running program's config; problems become one `pulumi.RunError`."""
     import pulumi
+    from pulumi.runtime import config as runtime_config
 
     try:
-        return parse_stack_config(read_project_config(project))
+        config = parse_stack_config(read_project_config(project))
+        check_secrets(config, runtime_config._SECRET_KEYS.get() | set(runtime_config.get_config_secret_keys_env()))
+        return config
     except StackConfigError as exc:
         listing = "\n".join(f"  - {line}" for line in exc.lines)
         raise pulumi.RunError(f"stack config has {len(exc.lines)} problem(s):\n{listing}") from None

@@ -27,6 +27,7 @@ from components.config import (  # noqa: E402
     PROJECT,
     StackConfig,
     StackConfigError,
+    check_secrets,
     decode_config_value,
     parse_stack_config,
 )
@@ -235,10 +236,12 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 
 def load_config(stack: str, root: Path = ROOT) -> StackConfig:
-    config, _ = read_stack_config(stack_file(stack, root))
+    config, secret_keys = read_stack_config(stack_file(stack, root))
     prefix = f"{PROJECT}:"
     raw = {k[len(prefix) :]: decode_config_value(v) for k, v in config.items() if k.startswith(prefix)}
-    return parse_stack_config(raw)
+    parsed = parse_stack_config(raw)
+    check_secrets(parsed, secret_keys)
+    return parsed
 
 
 def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:

@@ -59,6 +59,8 @@ class Registration:
     retain_on_delete: bool
     depends_on: tuple[str, ...]
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Top-level inputs the program marked secret (encrypted in state by the real engine).
+    secret_inputs: tuple[str, ...] = ()
 
     @property
     def is_provider(self) -> bool:
@@ -270,6 +272,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "depends_on": tuple(request.dependencies),
                 "own_region": inputs.get("region") if isinstance(inputs.get("region"), str) else None,
                 "outputs": _plain(dict(self.resources[response.urn].state)) if response.urn in self.resources else {},
+                "secret_inputs": tuple(sorted(k for k, v in inputs.items() if _is_secret(v))),
             }
         )
         if request.type.startswith("pulumi:providers:"):
@@ -308,6 +311,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=r["retain_on_delete"],
                 depends_on=r["depends_on"],
                 outputs=r["outputs"],
+                secret_inputs=r["secret_inputs"],
             )
             for r in self.registrations
         ]
@@ -316,6 +320,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def _provider_urn(ref: str) -> str:
     """Provider references are `<urn>::<id>`; the urn itself contains `::`."""
     return ref.rsplit("::", 1)[0]
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig  # noqa: SLF001
 
 
 def _plain(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import boto3
+import pytest
 from moto import mock_aws
 
 from components.alarms import unhealthy_rule, variant_alarm_specs
@@ -203,3 +204,34 @@ def test_topic_is_encrypted_and_only_this_accounts_services_publish(stack):
             "protocol": "email",
             "endpoint": "ml-platform-oncall@example.com",
         }
+
+
+def test_webhooks_must_be_stack_secrets():
+    from components.config import StackConfigError, check_secrets, parse_stack_config
+    from tests.test_config import VALID
+
+    config = parse_stack_config({**VALID, "notifications": {"webhooks": ["https://hooks.example.com/x"]}})
+    with pytest.raises(StackConfigError) as caught:
+        check_secrets(config, secret_keys=[])
+    assert caught.value.lines == [
+        "notifications.webhooks: must be stored as a secret (got plain text; expected "
+        "`pulumi config set --secret --path 'notifications.webhooks[0]' https://...`)"
+    ]
+    check_secrets(config, secret_keys=["ml-platform:notifications"])  # a secret: accepted
+
+
+def test_webhook_subscriptions_keep_the_url_secret():
+    from components.monitoring import Alerts, AlertsArgs
+    from tests.harness import in_region, run_component
+
+    run = run_component(
+        lambda: Alerts(
+            "alerts",
+            AlertsArgs(key_arn="arn:k", account_id="123456789012", webhooks=("https://hooks.example.com/x",)),
+            opts=in_region("eu-west-1"),
+        )
+    )
+    hook = run.one("aws:sns/topicSubscription:TopicSubscription", "alerts-webhook-0")
+    assert hook.inputs["protocol"] == "https"
+    assert hook.inputs["endpoint"] == "https://hooks.example.com/x"
+    assert hook.secret_inputs == ("endpoint",)
