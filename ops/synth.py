@@ -323,7 +323,7 @@ def _provider_urn(ref: str) -> str:
 
 
 def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig  # noqa: SLF001
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
 
 
 def _plain(value: Any) -> Any:
