@@ -699,8 +699,13 @@ class DataCaptureConfig(Section):
 
 
 class ServingConfig(Section):
-    """The SageMaker real-time endpoint."""
+    """The SageMaker real-time endpoint, or (`platform: kubernetes`) the same model on Kubernetes."""
 
+    platform: Literal["sagemaker", "kubernetes"] = Field(
+        default="sagemaker",
+        description="Where the model is served: a SageMaker endpoint, or the cluster in the `kubernetes` section "
+        "(then only model_data and environment apply here).",
+    )
     variant_name: str = Field(
         default="primary",
         pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
@@ -733,10 +738,37 @@ class ServingConfig(Section):
         default_factory=DataCaptureConfig, description="Data capture for drift and quality."
     )
 
+    @field_validator("vpc", "instance", "serverless", "autoscaling")
+    @classmethod
+    def _sagemaker_only(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("platform") == "kubernetes":
+            raise ConfigRuleError(
+                [
+                    (
+                        "",
+                        problem(
+                            "only used with platform sagemaker",
+                            "set",
+                            "no value with platform kubernetes (see kubernetes)",
+                        ),
+                    )
+                ]
+            )
+        return value
+
+    @field_validator("model_data")
+    @classmethod
+    def _kubernetes_serves_the_training_job(cls, value: str, info: ValidationInfo) -> str:
+        if value == "model_package" and info.data.get("platform") == "kubernetes":
+            raise ConfigRuleError(
+                [("", problem("Kubernetes serves the stack's training job output", value, "training_job"))]
+            )
+        return value
+
     @model_validator(mode="after")
     def _variant_rules(self) -> ServingConfig:
         problems = []
-        if (self.instance is None) == (self.serverless is None):
+        if self.platform == "sagemaker" and (self.instance is None) == (self.serverless is None):
             problems.append(
                 (
                     "instance",
@@ -1195,6 +1227,232 @@ class BackupConfig(Section):
         return self
 
 
+# ---------------------------------------------------------------------------------------------
+# Serving on Kubernetes (`serving.platform: kubernetes`)
+
+# The Kubernetes versions the manifests are checked against: the schemas kubernetes-validate
+# ships (1.37.0 carries 1.25 to 1.37). tests/test_kubernetes_serving.py keeps the two in step.
+KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+DNS_NAME_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+CPU_QUANTITY_PATTERN = r"^([1-9][0-9]*m|[0-9]+(\.[0-9]{1,3})?)$"
+MEMORY_QUANTITY_PATTERN = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+OIDC_PROVIDER_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$"
+_QUANTITY_SUFFIXES = {"m": 10**-3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_QUANTITY_SUFFIXES.update({"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40})
+
+
+def quantity(text: str) -> Any:
+    """A Kubernetes quantity (`500m`, `1.5`, `512Mi`, `1G`) as an exact Decimal of base units."""
+    from decimal import Decimal
+
+    number = text.rstrip("kmKMGTi")
+    suffix = text[len(number) :]
+    return Decimal(number) * Decimal(_QUANTITY_SUFFIXES.get(suffix, 1))
+
+
+def _limit_covers_request(value: str, info: ValidationInfo, request_key: str) -> str:
+    request = info.data.get(request_key)
+    if request is not None and quantity(value) < quantity(request):
+        raise ConfigRuleError([("", problem(f"below {request_key}", value, f"a quantity >= {request!r}"))])
+    return value
+
+
+class KubernetesResourcesConfig(Section):
+    """Requests and limits of the server container (the init container gets the same)."""
+
+    cpu_request: str = Field(
+        default="500m",
+        pattern=CPU_QUANTITY_PATTERN,
+        description="CPU reserved per pod, e.g. `500m`; the autoscaler's CPU target is a share of it.",
+    )
+    cpu_limit: str = Field(
+        default="1",
+        pattern=CPU_QUANTITY_PATTERN,
+        description="CPU cap per pod (>= cpu_request); the server runs one worker per whole CPU of it.",
+    )
+    memory_request: str = Field(
+        default="512Mi", pattern=MEMORY_QUANTITY_PATTERN, description="Memory reserved per pod, e.g. `512Mi`."
+    )
+    memory_limit: str = Field(
+        default="512Mi",
+        pattern=MEMORY_QUANTITY_PATTERN,
+        description="Memory cap per pod (>= memory_request); above it the pod is OOM-killed.",
+    )
+
+    @field_validator("cpu_limit")
+    @classmethod
+    def _cpu_covers_request(cls, value: str, info: ValidationInfo) -> str:
+        return _limit_covers_request(value, info, "cpu_request")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_covers_request(cls, value: str, info: ValidationInfo) -> str:
+        return _limit_covers_request(value, info, "memory_request")
+
+
+class KubernetesAutoscalingConfig(Section):
+    """The HorizontalPodAutoscaler (autoscaling/v2) on CPU utilization."""
+
+    min_replicas: int = Field(ge=1, le=1000, description="Fewest pods.")
+    max_replicas: int = Field(ge=1, le=1000, description="Most pods (>= min_replicas).")
+    target_cpu_utilization_percent: int = Field(
+        default=60, ge=1, le=100, description="Average CPU use the autoscaler aims for, as a share of cpu_request."
+    )
+    scale_down_stabilization_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="Scale down only to the highest recommendation of this trailing window (no flapping).",
+    )
+
+    @field_validator("max_replicas")
+    @classmethod
+    def _ordered(cls, value: int, info: ValidationInfo) -> int:
+        low = info.data.get("min_replicas")
+        if low is not None and value < low:
+            raise ConfigRuleError([("", problem("below min_replicas", value, f">= {low}"))])
+        return value
+
+
+class KubernetesIngressConfig(Section):
+    """An Ingress for POST /invocations and GET /ping (never /metrics) through the cluster's controller."""
+
+    host: str = Field(pattern=DNS_NAME_PATTERN, description="Host name clients call, e.g. `model.example.com`.")
+    class_name: str | None = Field(
+        default=None, pattern=DNS_LABEL_PATTERN, description="IngressClass; none uses the cluster's default class."
+    )
+    tls_secret_name: str | None = Field(
+        default=None,
+        pattern=DNS_LABEL_PATTERN,
+        description="TLS Secret (in the namespace) for the host; none serves plain HTTP at the controller.",
+    )
+    controller_namespace: str = Field(
+        pattern=DNS_LABEL_PATTERN,
+        description="Namespace of the ingress controller's pods; must be in allowed_namespaces.",
+    )
+
+
+class KubernetesConfig(Section):
+    """Serving the same image on an existing Kubernetes cluster (EKS, for IRSA) instead of SageMaker."""
+
+    cluster_version: str = Field(
+        description='Kubernetes minor version of the cluster, e.g. `"1.30"` (quoted); manifests are checked '
+        "against its API schema."
+    )
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Kubeconfig of the cluster, set with `pulumi config set --secret --path kubernetes.kubeconfig`; "
+        "none uses the ambient kubeconfig (KUBECONFIG or ~/.kube/config).",
+    )
+    context: str | None = Field(default=None, description="Kubeconfig context to use; none uses its current context.")
+    namespace: str = Field(
+        pattern=DNS_LABEL_PATTERN, description="Namespace the stack creates and serves in (one per stack)."
+    )
+    oidc_provider_arn: str = Field(
+        pattern=OIDC_PROVIDER_ARN_PATTERN,
+        description="IAM OIDC provider of the cluster (IRSA); the pod's IAM role trusts only its service account.",
+    )
+    resources: KubernetesResourcesConfig = Field(
+        default_factory=KubernetesResourcesConfig, description="Requests and limits per pod."
+    )
+    autoscaling: KubernetesAutoscalingConfig = Field(description="Replica bounds and the CPU target.")
+    max_unavailable: int = Field(
+        default=1, ge=1, le=100, description="PodDisruptionBudget: pods a voluntary disruption may take down at once."
+    )
+    zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(
+        default="ScheduleAnyway",
+        description="Spread pods across zones (max skew 1): `DoNotSchedule` holds a pod back rather than skew, "
+        "`ScheduleAnyway` only prefers the spread.",
+    )
+    drain_timeout_seconds: int = Field(
+        default=20,
+        ge=1,
+        le=25,
+        description="After SIGTERM, how long requests in flight may take (the server's own limit is 25 s).",
+    )
+    pre_stop_delay_seconds: int = Field(
+        default=5,
+        ge=0,
+        le=30,
+        description="Wait before SIGTERM so Services and Ingresses stop routing to a terminating pod first.",
+    )
+    startup_timeout_seconds: int = Field(
+        default=120, ge=10, le=3600, description="Time a started server has to load the model before it is restarted."
+    )
+    model_volume_size_limit: str = Field(
+        default="1Gi", pattern=MEMORY_QUANTITY_PATTERN, description="Size limit of the emptyDir the model is put in."
+    )
+    allowed_namespaces: list[str] = Field(
+        min_length=1,
+        description="Namespaces whose pods may connect to the server (NetworkPolicy): clients, the ingress "
+        "controller, Prometheus.",
+    )
+    ingress: KubernetesIngressConfig | None = Field(default=None, description="An Ingress; none creates none.")
+
+    @field_validator("cluster_version", mode="before")
+    @classmethod
+    def _known_version(cls, value: Any) -> Any:
+        if isinstance(value, float):
+            raise ConfigRuleError(
+                [
+                    (
+                        "",
+                        problem(
+                            "YAML reads an unquoted version as a number", value, 'the version in quotes, e.g. "1.30"'
+                        ),
+                    )
+                ]
+            )
+        if isinstance(value, str) and value not in KUBERNETES_VERSIONS:
+            raise ConfigRuleError(
+                [
+                    (
+                        "",
+                        problem(
+                            "no API schema to check the manifests against",
+                            value,
+                            f"one of {', '.join(KUBERNETES_VERSIONS)}",
+                        ),
+                    )
+                ]
+            )
+        return value
+
+    @field_validator("allowed_namespaces")
+    @classmethod
+    def _namespace_names(cls, value: list[str]) -> list[str]:
+        bad = [
+            (f"[{i}]", problem("not a namespace name", name, "a DNS label: lowercase letters, digits and -"))
+            for i, name in enumerate(value)
+            if not re.fullmatch(DNS_LABEL_PATTERN, name)
+        ]
+        if bad:
+            raise ConfigRuleError(bad)
+        return value
+
+    @field_validator("ingress")
+    @classmethod
+    def _controller_allowed_in(
+        cls, value: KubernetesIngressConfig | None, info: ValidationInfo
+    ) -> KubernetesIngressConfig | None:
+        allowed = info.data.get("allowed_namespaces")
+        if value is not None and allowed is not None and value.controller_namespace not in allowed:
+            raise ConfigRuleError(
+                [
+                    (
+                        "controller_namespace",
+                        problem(
+                            "the NetworkPolicy would block the ingress controller",
+                            value.controller_namespace,
+                            f"one of allowed_namespaces ({', '.join(allowed)})",
+                        ),
+                    )
+                ]
+            )
+        return value
+
+
 class StackConfig(Section):
     """The whole stack config, validated once in `__main__.py`."""
 
@@ -1227,6 +1485,11 @@ class StackConfig(Section):
     image: ImageConfig = Field(description="The model container image.")
     training: TrainingConfig = Field(description="Managed spot training.")
     serving: ServingConfig = Field(description="The real-time endpoint.")
+    kubernetes: KubernetesConfig | None = Field(
+        default=None,
+        validate_default=True,
+        description="The cluster served on with serving.platform kubernetes; only then.",
+    )
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig, description="Alarm thresholds.")
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig, description="Alert subscribers.")
     standby: StandbyConfig | None = Field(
@@ -1245,6 +1508,52 @@ class StackConfig(Section):
     backup: BackupConfig | None = Field(
         default=None, validate_default=True, description="AWS Backup; none disables it (prod requires it)."
     )
+
+    @field_validator("kubernetes")
+    @classmethod
+    def _kubernetes_with_its_platform(
+        cls, value: KubernetesConfig | None, info: ValidationInfo
+    ) -> KubernetesConfig | None:
+        serving = info.data.get("serving")
+        if serving is None:
+            return value
+        if serving.platform == "kubernetes" and value is None:
+            raise ConfigRuleError(
+                [("", problem("required with serving.platform kubernetes", None, "a kubernetes section"))]
+            )
+        if serving.platform != "kubernetes" and value is not None:
+            raise ConfigRuleError(
+                [
+                    (
+                        "",
+                        problem(
+                            "only used with serving.platform kubernetes",
+                            "set",
+                            "no kubernetes section, or serving.platform kubernetes",
+                        ),
+                    )
+                ]
+            )
+        return value
+
+    @field_validator("standby", "api")
+    @classmethod
+    def _sagemaker_endpoints_only(cls, value: Any, info: ValidationInfo) -> Any:
+        serving = info.data.get("serving")
+        if value is not None and serving is not None and serving.platform == "kubernetes":
+            raise ConfigRuleError(
+                [
+                    (
+                        "",
+                        problem(
+                            "fronts SageMaker endpoints; there are none with serving.platform kubernetes",
+                            "set",
+                            f"no {info.field_name} section (see kubernetes.ingress)",
+                        ),
+                    )
+                ]
+            )
+        return value
 
     @field_validator("standby")
     @classmethod
@@ -1496,6 +1805,12 @@ def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str 
         lines.append(
             "notifications.webhooks: must be stored as a secret (got plain text; expected "
             "`pulumi config set --secret --path 'notifications.webhooks[0]' https://...`)"
+        )
+    if config.kubernetes and config.kubernetes.kubeconfig is not None and f"{project}:kubernetes" not in secret:
+        lines.append(
+            "kubernetes.kubeconfig: must be stored as a secret (got plain text; expected "
+            '`pulumi config set --secret --path kubernetes.kubeconfig "$(cat kubeconfig)"`, or no kubeconfig '
+            "to use the ambient one)"
         )
     if lines:
         raise StackConfigError(lines)

@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import RetrainingConfig, TrainingConfig
-from components.iam import allow, document, service_trust_policy
+from components.iam import allow, document, pull_image, service_trust_policy, use_key, write_logs
 from components.pipelines import (
     MonitoringPipelineArgs,
     Processing,
@@ -45,18 +45,9 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 
 def _pull_and_log(key_arn: str, repository_arn: str, region: str, account_id: str, kinds: tuple[str, ...]) -> list:
     return [
-        allow("UseRegionKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], key_arn),
-        allow(
-            "PullImage",
-            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            repository_arn,
-        ),
-        allow("AuthenticateToRegistry", ["ecr:GetAuthorizationToken"], "*"),
-        allow(
-            "WriteLogs",
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            [f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/{kind}:*" for kind in kinds],
-        ),
+        use_key(key_arn),
+        *pull_image(repository_arn),
+        write_logs(region, account_id, [f"/aws/sagemaker/{kind}" for kind in kinds]),
     ]
 
 

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import AutoscalingConfig, DataCaptureConfig, RolloutConfig, ServingConfig
-from components.iam import allow, document, service_trust_policy
+from components.iam import allow, attach_to_vpc, document, pull_image, service_trust_policy, use_key, write_logs
 
 CAPTURE_PREFIX = "datacapture"
 
@@ -155,38 +155,12 @@ def model_role_policy(
     statements = [
         allow("ReadModelArtifacts", ["s3:GetObject"], f"{artifacts_bucket_arn}/models/*"),
         allow("WriteDataCapture", ["s3:PutObject"], f"{capture_bucket_arn}/{CAPTURE_PREFIX}/{endpoint_name}/*"),
-        allow("UseRegionKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], key_arn),
-        allow(
-            "PullImage",
-            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            repository_arn,
-        ),
-        allow("AuthenticateToRegistry", ["ecr:GetAuthorizationToken"], "*"),
-        allow(
-            "WriteLogs",
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/Endpoints/{endpoint_name}:*",
-        ),
+        use_key(key_arn),
+        *pull_image(repository_arn),
+        write_logs(region, account_id, [f"/aws/sagemaker/Endpoints/{endpoint_name}"]),
     ]
     if vpc:
-        statements.append(
-            allow(
-                "AttachToVpc",
-                [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                "*",
-                {"StringEquals": {"aws:RequestedRegion": region}},
-            )
-        )
+        statements.append(attach_to_vpc(region))
     return document(*statements)
 
 

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import TrainingConfig
-from components.iam import allow, document, service_trust_policy
+from components.iam import allow, attach_to_vpc, document, pull_image, service_trust_policy, use_key, write_logs
 
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 
@@ -84,40 +84,12 @@ def training_role_policy(
             artifacts_bucket_arn,
             {"StringLike": {"s3:prefix": [f"{model_prefix}*", f"{checkpoint_prefix}*"]}},
         ),
-        allow("UseRegionKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], key_arn),
-        allow(
-            "PullImage",
-            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            repository_arn,
-        ),
-        # ecr:GetAuthorizationToken has no resource-level permissions.
-        allow("AuthenticateToRegistry", ["ecr:GetAuthorizationToken"], "*"),
-        allow(
-            "WriteLogs",
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            f"arn:aws:logs:{region}:{account_id}:log-group:/aws/sagemaker/TrainingJobs:*",
-        ),
+        use_key(key_arn),
+        *pull_image(repository_arn),
+        write_logs(region, account_id, ["/aws/sagemaker/TrainingJobs"]),
     ]
     if vpc:
-        # Describe* and interface creation cannot be scoped to ARNs before the ENI exists.
-        statements.append(
-            allow(
-                "AttachToVpc",
-                [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                "*",
-                {"StringEquals": {"aws:RequestedRegion": region}},
-            )
-        )
+        statements.append(attach_to_vpc(region))
     return document(*statements)
 
 

@@ -91,9 +91,9 @@ def test_role_policy_is_least_privilege_and_valid():
     assert by_sid["ListOwnPrefixes"]["Condition"] == {
         "StringLike": {"s3:prefix": ["models/job-1/*", "checkpoints/job-1/*"]}
     }
-    assert by_sid["WriteLogs"]["Resource"] == (
+    assert by_sid["WriteLogs"]["Resource"] == [
         "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:*"
-    )
+    ]
     # Only the registry login is unscoped, because ECR offers no resource for it.
     assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"] == ["AuthenticateToRegistry"]
     assert all(not a.endswith(":*") and a != "*" for s in policy["Statement"] for a in s["Action"])
