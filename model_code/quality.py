@@ -74,6 +74,8 @@ GROUND_TRUTH_PREFIX = "ground-truth"
 DEFAULT_PREDICTION_LOOKBACK_HOURS = 24
 FORMAT_VERSION = 1
 INFERENCE_ID = re.compile(rb'"inferenceId":\s*"([^"\\]*)"')
+# The id the server puts in its JSON response, seen escaped inside the capture's output data.
+RESPONSE_INFERENCE_ID = re.compile(rb'\\"inferenceId\\":\s*\\"([^"\\]*)\\"')
 
 
 class UsageError(Exception):
@@ -272,7 +274,7 @@ def join_predictions(storage: Storage, files: list[Location], labels: Labels, sc
 
 def _labelled_id(line: bytes, labels: Labels) -> str | None:
     """The line's inferenceId if it is one we hold a label for; most lines are rejected without JSON parsing."""
-    match = INFERENCE_ID.search(line)
+    match = INFERENCE_ID.search(line) or RESPONSE_INFERENCE_ID.search(line)
     if match:
         candidate = match.group(1).decode("utf-8", "replace")
         return candidate if candidate in labels.by_id else None

@@ -93,12 +93,14 @@ _STRING = rb'[^"]*'
 # the integer -0, which json reads as int 0 where float() reads -0.0.
 _JSON_NUMBER = rb"(?:-?[1-9][0-9]*|-?0(?=[.eE])|0)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
 # The server's JSON response for one row, {"classes":[...],"predictions":[{"label":"1",
-# "probabilities":[0.02,0.98]}]}, as it appears inside a capture's data string; `'` stands for
-# an escaped quote. Groups: the label, and the probabilities as JSON numbers separated by commas.
+# "probabilities":[0.02,0.98]}],"inferenceId":"..."} (the id is optional), as it appears inside a
+# capture's data string; `'` stands for an escaped quote. Groups: the label, and the
+# probabilities as JSON numbers separated by commas.
 _JSON_RESPONSE = (
-    rb"\{'classes':\[[^\"\]]*\],'predictions':\[\{'label':'([^\"']*)','probabilities':\[(NUMBERS)\]\}\]\}".replace(
-        b"'", re.escape(QUOTE)
-    ).replace(b"NUMBERS", _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*")
+    rb"\{'classes':\[[^\"\]]*\],'predictions':\[\{'label':'([^\"']*)','probabilities':\[(NUMBERS)\]\}\]"
+    rb"(?:,'inferenceId':'[^\"']*')?\}".replace(b"'", re.escape(QUOTE)).replace(
+        b"NUMBERS", _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*"
+    )
 )
 FAST_LINE = re.compile(
     rb'^\{"captureData":\{"endpointInput":\{"observedContentType":"' + _STRING + rb'","mode":"INPUT",'
@@ -316,6 +318,9 @@ def decode_event(line: bytes, schema: Schema) -> Event:
     sink = capture.get("endpointOutput")
     output: Payload | str | None = _decode_payload(sink) if _is_capture_part(sink) else None
     if isinstance(output, Payload) and output.kind == "json":
+        if inference_id is None and isinstance(output.items[0], dict):
+            # No InferenceId from the caller: the id the server generated and returned.
+            inference_id = output.items[0].get("inferenceId")
         items = _json_prediction_items(output.items[0])
         output = "bad_encoding" if items is None else Payload("json", items)
     output_error = isinstance(output, str) or (sink is not None and output is None)

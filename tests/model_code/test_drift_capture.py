@@ -198,14 +198,16 @@ def test_the_servers_json_response_takes_the_fast_path(monkeypatch: pytest.Monke
         {"classes": ["0", "1"], "predictions": [{"label": "1", "probabilities": [0.0213, 0.9787]}]},
         separators=(",", ":"),
     )
+    with_id = response[:-1] + ',"inferenceId":"3f2a9c"}'  # the server's own id, when the caller sent none
     decoded, counts = decode(
         line("1,2,3", response, output_encoding="JSON", output_content_type="application/json"),
         line("4,5,6\n", server_json("0", "0.75,0.25"), output_encoding="JSON"),
+        line("7,8,9", with_id, output_encoding="JSON", output_content_type="application/json"),
     )
-    assert decoded.features.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
-    assert decoded.predicted.tolist() == [1, 0]
-    assert decoded.probabilities.tolist() == [[0.0213, 0.9787], [0.75, 0.25]]
-    assert (counts.predictions, counts.predictions_skipped) == (2, 0)
+    assert decoded.features.tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
+    assert decoded.predicted.tolist() == [1, 0, 1]
+    assert decoded.probabilities.tolist() == [[0.0213, 0.9787], [0.75, 0.25], [0.0213, 0.9787]]
+    assert (counts.predictions, counts.predictions_skipped) == (3, 0)
 
 
 def test_fast_and_slow_paths_give_identical_results():

@@ -221,3 +221,35 @@ def test_bad_prediction_lookback_exits_2(tmp_path: Path, capsys: pytest.CaptureF
         "python -m model_code quality: error: argument --prediction-lookback-hours: not a number of hours "
         "(got '-1'; expected a whole number from 0 to 744)"
     )
+
+
+@mock_aws
+def test_a_server_generated_inference_id_in_the_response_joins_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Without an InferenceId from the caller, SageMaker records none; the server's own id,
+    returned in its JSON response, is what the caller saw and labels later."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket=BUCKET)
+    body = json.dumps(
+        {"classes": ["0", "1"], "predictions": [{"label": "1", "probabilities": [0.2, 0.8]}], "inferenceId": "srv-1"}
+    )
+    line = capture_line(
+        "0.1,0.2,0.3",
+        body,
+        event_id="e-srv-1",
+        inference_time="x",
+        output_encoding="JSON",
+        output_content_type="application/json",
+    )
+    assert '"inferenceId": "srv-1"' not in line.split('"eventMetadata"')[1]
+    put_lines(s3, capture_key("2024/05/02/09", "a"), [line])
+    put_lines(s3, "ground-truth/churn-prod/2024/05/02/10/labels.jsonl", [label("srv-1", "1")])
+    argv = [
+        "--endpoint-name", ENDPOINT, "--capture", f"s3://{BUCKET}/datacapture", *WINDOW,
+        "--baseline", str(tmp_path / "baseline.json"), "--no-metrics",
+    ]  # fmt: skip
+    assert quality.main(argv) == 0, capsys.readouterr().err
+    report = json.loads(
+        s3.get_object(Bucket=BUCKET, Key=f"quality-reports/{ENDPOINT}/20240502T10Z-20240502T12Z.json")["Body"].read()
+    )
+    assert report["counts"]["joined"] == 1
+    assert report["metrics"]["accuracy"] == 1.0
