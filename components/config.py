@@ -1546,9 +1546,9 @@ class StackConfig(Section):
                     (
                         "",
                         problem(
-                            "fronts SageMaker endpoints; there are none with serving.platform kubernetes",
+                            "only used with SageMaker endpoints; serving.platform kubernetes has none",
                             "set",
-                            f"no {info.field_name} section (see kubernetes.ingress)",
+                            f"no {info.field_name} section",
                         ),
                     )
                 ]

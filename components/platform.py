@@ -235,10 +235,42 @@ def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
 
 def serve(
     config: StackConfig, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any
-) -> tuple[dict[str, ModelEndpoint], dict[str, VariantAlarms]]:
+) -> tuple[dict[str, ModelEndpoint], dict[str, VariantAlarms], dict[str, Any]]:
     """Per serving region: alarms (and Route 53 health alarms), and the endpoint. The
     secondary serves the same image from its ECR replica and the same model from its
-    artifacts replica, so nothing there reads from the primary at run time."""
+    artifacts replica, so nothing there reads from the primary at run time.
+
+    With `serving.platform: kubernetes` the model is served on the configured cluster instead,
+    from the primary region's artifacts: no endpoints, no endpoint alarms, and the third value
+    holds the `kubernetes` stack output."""
+    if config.serving.platform == "kubernetes":
+        # Imported here: only Kubernetes stacks need pulumi_kubernetes loaded.
+        import pulumi_kubernetes as k8s
+
+        from components.kubernetes_serving import KubernetesModelServer, KubernetesModelServerArgs
+
+        cluster, primary = config.kubernetes, sites["primary"]
+        assert cluster is not None  # the config requires the section with this platform
+        provider = k8s.Provider(
+            "kubernetes",
+            kubeconfig=pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig is not None else None,
+            context=cluster.context,
+        )
+        server = KubernetesModelServer(
+            "model-server",
+            KubernetesModelServerArgs(
+                config=cluster,
+                image_uri=lifecycle.image.image_uri,
+                model_data_url=lifecycle.training.model_data_url,
+                artifacts_bucket_arn=primary.storage.buckets["artifacts"].arn,
+                key_arn=primary.key.arn,
+                region=primary.region,
+                environment=config.serving.environment,
+                labels={"environment": config.environment},
+            ),
+            opts=pulumi.ResourceOptions(providers=[primary.opts.provider, provider]),
+        )
+        return {}, {}, {"kubernetes": server.outputs}
     image, training = lifecycle.image, lifecycle.training
     endpoints: dict[str, ModelEndpoint] = {}
     health: dict[str, VariantAlarms] = {}
@@ -301,7 +333,7 @@ def serve(
             ),
             opts=site.opts,
         )
-    return endpoints, health
+    return endpoints, health, {}
 
 
 def front_doors(
@@ -404,19 +436,21 @@ def retrain(
 
 
 def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site]) -> None:
-    """The endpoint dashboard and the monthly budget."""
+    """The endpoint dashboard (SageMaker serving only: it charts the endpoint's metrics) and
+    the monthly budget."""
     primary = sites["primary"]
-    EndpointDashboard(
-        "dashboard-primary",
-        EndpointDashboardArgs(
-            endpoint_name=endpoint_name,
-            variant_name=config.serving.variant_name,
-            region=primary.region,
-            drift_namespace=config.monitoring.metrics_namespace,
-            period_seconds=config.alarms.period_seconds,
-        ),
-        opts=primary.opts,
-    )
+    if config.serving.platform == "sagemaker":
+        EndpointDashboard(
+            "dashboard-primary",
+            EndpointDashboardArgs(
+                endpoint_name=endpoint_name,
+                variant_name=config.serving.variant_name,
+                region=primary.region,
+                drift_namespace=config.monitoring.metrics_namespace,
+                period_seconds=config.alarms.period_seconds,
+            ),
+            opts=primary.opts,
+        )
     budget = config.monitoring.budget
     if budget is not None:
         CostBudget(
@@ -461,7 +495,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     replicate(config, sites, account)
     lifecycle = model_lifecycle(config, stack, sites, account)
     backups = backup(config, sites, account)
-    endpoints, health = serve(config, endpoint_name, sites, lifecycle, account)
+    endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account)
     doors = front_doors(config, sites, endpoints, health, account)
     pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account)
     observe(config, endpoint_name, sites)
@@ -482,5 +516,6 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         **backups,
         **doors,
         **pipelines,
+        **cluster,
     }
     return outputs

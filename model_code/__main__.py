@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "serve": "model_code.serve.cli",
     "drift": "model_code.drift.job",
     "quality": "model_code.quality",
+    "fetch-model": "model_code.fetch_model",
 }
 
 

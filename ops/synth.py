@@ -130,6 +130,12 @@ def _physical_name(args: pulumi_mocks.MockResourceArgs) -> str:
 def mock_state(args: pulumi_mocks.MockResourceArgs, region: str | None, account: str) -> tuple[str, dict]:
     """A physical id and the output state the provider would return (inputs plus the
     computed attributes other resources read)."""
+    if args.typ.startswith("kubernetes:"):
+        # Kubernetes objects: the manifest as applied, auto-named like the provider when unnamed.
+        state = dict(args.inputs)
+        meta = {"name": f"{args.name}-mock", **(state.get("metadata") or {})}
+        state["metadata"] = meta
+        return "/".join(part for part in (meta.get("namespace"), meta["name"]) if part), state
     region = region or "us-east-1"
     name = _physical_name(args)
     service = _service(args.typ)
@@ -352,7 +358,9 @@ def available_stacks(root: Path = ROOT) -> list[str]:
 def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     """The stack file's config as the CLI hands it to a program: `ns:key` -> text (structured
     values as JSON), plus the keys marked secret. Secure values become a placeholder: the
-    mock engine has no secrets provider to decrypt them with."""
+    mock engine has no secrets provider to decrypt them with. Like the CLI, a structured value
+    holding a secure value anywhere inside (`pulumi config set --secret --path a.b`) makes its
+    whole top-level key secret."""
     if not path.is_file():
         stacks = ", ".join(available_stacks(path.parent)) or "none"
         raise SynthesisError(f"no stack file {path.name} (stacks here: {stacks})")
@@ -366,11 +374,24 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
         key = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        value, secure = _placeholders(value, key)
+        if secure:
             secret_keys.append(key)
-            value = f"mock-secret-for-{key}"
         config[key] = value if isinstance(value, str) else json.dumps(value)
     return config, secret_keys
+
+
+def _placeholders(value: Any, path: str) -> tuple[Any, bool]:
+    """`value` with every `{secure: ...}` inside replaced by `mock-secret-for-<path>`, and whether there was one."""
+    if isinstance(value, dict) and set(value) == {"secure"} and isinstance(value["secure"], str):
+        return f"mock-secret-for-{path}", True
+    if isinstance(value, dict):
+        pairs = {k: _placeholders(v, f"{path}.{k}") for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(secure for _, secure in pairs.values())
+    if isinstance(value, list):
+        items = [_placeholders(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [v for v, _ in items], any(secure for _, secure in items)
+    return value, False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
     GET  /ping         200 {"status": "ready"} once the model is loaded; 503 with the reason before
                        that or if loading failed
     POST /invocations  predictions (invocations.py)
+    GET  /metrics      with the `metrics` setting on: request counts and latency, Prometheus text
+                       format (metrics.py); 404 otherwise
 
 Anything else answers 404 or 405 with the same JSON error body. The OpenAPI and docs routes are
 off: the contract is SageMaker's, documented in model_code/README.md.
@@ -24,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from model_code.model import load_model
 from model_code.serve.errors import error_body
 from model_code.serve.invocations import InvocationsEndpoint
+from model_code.serve.metrics import InvocationMetrics
 from model_code.serve.predictor import ModelLoader, Predictor, Status
 from model_code.serve.settings import ServeSettings
 
@@ -49,7 +52,8 @@ def create_app(settings: ServeSettings | None = None, load: ModelLoader = load_m
         error = predictor.not_ready()
         return Response(error.body(), status_code=error.status, media_type=JSON)
 
-    invocations = InvocationsEndpoint(predictor, settings.max_payload_bytes)
+    metrics = InvocationMetrics() if settings.metrics else None
+    invocations = InvocationsEndpoint(predictor, settings.max_payload_bytes, metrics)
     app = ServingApp(
         invocations,
         title="model_code inference server",
@@ -62,6 +66,13 @@ def create_app(settings: ServeSettings | None = None, load: ModelLoader = load_m
     app.state.predictor = predictor
     app.router.add_route("/invocations", invocations, methods=["POST"])
     app.add_api_route("/ping", ping, methods=["GET"], include_in_schema=False)
+    if metrics is not None:
+
+        def scrape() -> Response:  # a plain def: FastAPI runs it in a thread, off the event loop
+            body, content_type = metrics.exposition()
+            return Response(body, media_type=content_type)
+
+        app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(HTTPException, http_error)
     return app
 

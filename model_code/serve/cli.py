@@ -1,8 +1,9 @@
 """`python -m model_code serve`: read the settings, configure JSON logs, run uvicorn.
 
 Exit codes: 0 after SIGTERM or SIGINT once requests in flight are drained; 1 when the server
-cannot start (port taken, a worker that cannot start); 2 for arguments (serve takes none) or
-invalid settings, one JSON line per invalid variable on stderr.
+cannot start (port taken, a worker that cannot start, metrics with several workers and no
+writable temporary directory); 2 for arguments (serve takes none) or invalid settings, one JSON
+line per invalid variable on stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from model_code.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from model_code.serve.logs import log_config, log_to_stderr
+from model_code.serve.metrics import make_multiprocess_directory, remove_multiprocess_directory
 from model_code.serve.settings import ServeSettings, describe_errors, unknown_variables
 from model_code.serve.supervisor import Supervisor, ignore_stop_signals
 
@@ -46,12 +48,28 @@ def main(argv: list[str]) -> int:
         "serving on %s:%d", settings.host, settings.port, extra={"settings": settings.model_dump(mode="json")}
     )
     config = uvicorn_config(settings)
+    metrics_dir = None
+    if settings.metrics and settings.workers > 1:
+        try:
+            metrics_dir = make_multiprocess_directory()
+        except OSError as exc:
+            logging.getLogger("model_code.serve").error(
+                "cannot start: metrics with %d workers keep their counts in a temporary directory, and none is "
+                "writable (%s); mount a volume at /tmp or set TMPDIR to a writable directory, or set "
+                "ML_PLATFORM_SERVE_WORKERS=1",
+                settings.workers,
+                exc,
+            )
+            return EXIT_FAILED
     try:
         if settings.workers == 1:
             return serve_in_process(config)
         return Supervisor(config, settings.workers, settings.drain_timeout_seconds).run()
     except SystemExit as exc:  # uvicorn exits when it cannot bind the port (it logs why)
         return EXIT_FAILED if exc.code else EXIT_OK
+    finally:
+        if metrics_dir is not None:
+            remove_multiprocess_directory(metrics_dir)
 
 
 def uvicorn_config(settings: ServeSettings) -> uvicorn.Config:

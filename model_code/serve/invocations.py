@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from time import perf_counter
 from typing import Any
 
 from model_code.serve.decode import JSON, media_type
 from model_code.serve.encode import response_type
 from model_code.serve.errors import ApiError, error_body
+from model_code.serve.metrics import InvocationMetrics
 from model_code.serve.predictor import Predictor, Status
 
 logger = logging.getLogger("model_code.serve")
@@ -33,11 +35,13 @@ class ClientDisconnectedError(Exception):
 
 
 class InvocationsEndpoint:
-    def __init__(self, predictor: Predictor, max_payload_bytes: int) -> None:
+    def __init__(self, predictor: Predictor, max_payload_bytes: int, metrics: InvocationMetrics | None = None) -> None:
         self.predictor = predictor
         self.max_payload_bytes = max_payload_bytes
+        self.metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        started = perf_counter()
         extra_headers: tuple[tuple[bytes, bytes], ...] = ()
         try:
             media, body = await self._handle(scope, receive)
@@ -53,6 +57,8 @@ class InvocationsEndpoint:
         headers = [(b"content-type", _CONTENT_TYPES[media]), (b"content-length", length), *extra_headers]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        if self.metrics is not None:
+            self.metrics.observe(status, perf_counter() - started)
 
     async def _handle(self, scope: dict[str, Any], receive: Any) -> tuple[str, bytes]:
         content_type = accept = length = None

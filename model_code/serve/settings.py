@@ -93,6 +93,11 @@ class ServeSettings(BaseSettings):
         description="after SIGTERM, how long requests in flight may take to finish",
     )
     keep_alive_seconds: int = Field(5, ge=1, le=3600, description="idle time before a keep-alive connection is closed")
+    metrics: bool = Field(
+        False,
+        description="Prometheus metrics of /invocations on GET /metrics (the Kubernetes Deployment turns them on); "
+        "with several workers they need a writable temporary directory (TMPDIR or /tmp)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

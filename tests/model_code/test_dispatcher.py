@@ -13,6 +13,7 @@ def test_the_registry_holds_every_command():
         "serve": "model_code.serve.cli",
         "drift": "model_code.drift.job",
         "quality": "model_code.quality",
+        "fetch-model": "model_code.fetch_model",
     }
 
 
@@ -22,7 +23,7 @@ def test_unknown_command_exits_2_and_lists_the_commands(job: Job):
     assert result.stdout == ""
     assert result.stderr == (
         "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate, serve, drift, "
-        "quality (got 'predict')\n"
+        "quality, fetch-model (got 'predict')\n"
     )
 
 
@@ -31,7 +32,7 @@ def test_no_command_exits_2(job: Job):
     assert result.returncode == 2
     assert result.stderr == (
         "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate, serve, drift, "
-        "quality (got no command)\n"
+        "quality, fetch-model (got no command)\n"
     )
 
 

@@ -48,6 +48,7 @@ def test_defaults_follow_the_sagemaker_contract(env: pytest.MonkeyPatch):
         "access_log": False,
         "drain_timeout_seconds": 20,
         "keep_alive_seconds": 5,
+        "metrics": False,
     }
 
 
@@ -67,6 +68,7 @@ def test_every_setting_comes_from_its_variable(env: pytest.MonkeyPatch):
         "ACCESS_LOG": "true",
         "DRAIN_TIMEOUT_SECONDS": "7",
         "KEEP_ALIVE_SECONDS": "60",
+        "METRICS": "true",
     }
     for name, value in values.items():
         env.setenv(f"ML_PLATFORM_SERVE_{name}", value)
@@ -80,6 +82,7 @@ def test_every_setting_comes_from_its_variable(env: pytest.MonkeyPatch):
         "access_log": True,
         "drain_timeout_seconds": 7,
         "keep_alive_seconds": 60,
+        "metrics": True,
     }
 
 
@@ -164,7 +167,7 @@ def test_a_misspelt_variable_is_an_error_not_ignored():
         "invalid setting: ML_PLATFORM_SERVE_WORKER: not a setting (got '2'); the settings are "
         "ML_PLATFORM_SERVE_ACCESS_LOG, ML_PLATFORM_SERVE_DRAIN_TIMEOUT_SECONDS, ML_PLATFORM_SERVE_HOST, "
         "ML_PLATFORM_SERVE_KEEP_ALIVE_SECONDS, ML_PLATFORM_SERVE_LOG_LEVEL, ML_PLATFORM_SERVE_MAX_PAYLOAD_BYTES, "
-        "ML_PLATFORM_SERVE_MODEL_DIR, ML_PLATFORM_SERVE_PORT, ML_PLATFORM_SERVE_WORKERS"
+        "ML_PLATFORM_SERVE_METRICS, ML_PLATFORM_SERVE_MODEL_DIR, ML_PLATFORM_SERVE_PORT, ML_PLATFORM_SERVE_WORKERS"
     )
 
 

@@ -1,0 +1,629 @@
+"""Serving on Kubernetes (`serving.platform: kubernetes`, the `k8s` stack): config rules, the IRSA
+role's documents, the whole program's manifests, and every manifest against the Kubernetes
+OpenAPI schema.
+
+Under the mock engine pulumi-kubernetes inputs arrive as the manifest's own camelCase fields
+(numbers as floats, which compare equal to the ints written here). What mocks cannot prove:
+that the cluster admits the objects (admission webhooks, the `restricted` Pod Security
+Standard, quotas), that the IRSA webhook injects credentials, that the pods become ready, or
+what `pulumi up` would replace. The schema check is kubernetes-validate's offline copy of the
+API's OpenAPI schema in strict mode (unknown fields are errors), for the configured version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+from moto.iam.policy_validation import IAMPolicyDocumentValidator, IAMTrustPolicyDocumentValidator
+from pulumi.runtime import config as runtime_config
+
+from components.config import KUBERNETES_VERSIONS, StackConfigError, check_secrets, parse_stack_config
+from components.kubernetes_serving import (
+    irsa_trust_policy,
+    manifests,
+    model_reader_policy,
+    termination_grace_seconds,
+)
+from ops.synth import ROOT, Registration, SynthesisError, read_stack_config, run_under_mocks
+from tests.harness import decoded
+from tests.test_config import VALID, problems
+
+OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+CLUSTER = {
+    "cluster_version": "1.30",
+    "namespace": "models",
+    "oidc_provider_arn": OIDC,
+    "autoscaling": {"min_replicas": 2, "max_replicas": 4},
+    "allowed_namespaces": ["ingress-nginx"],
+}
+NAMESPACE = "ml-platform-k8s"
+LABELS = {
+    "app.kubernetes.io/name": "model-server",
+    "app.kubernetes.io/part-of": "ml-platform",
+    "app.kubernetes.io/managed-by": "pulumi",
+    "environment": "staging",
+}
+SELECTOR = {"app.kubernetes.io/name": "model-server"}
+
+
+def on_kubernetes(**cluster_changes) -> list[str]:
+    return problems(serving={"platform": "kubernetes"}, kubernetes={**CLUSTER, **cluster_changes})
+
+
+# --------------------------------------------------------------------------------------------
+# Config rules
+
+
+def test_a_kubernetes_config_parses_with_documented_defaults():
+    config = parse_stack_config({**VALID, "serving": {"platform": "kubernetes"}, "kubernetes": CLUSTER})
+    cluster = config.kubernetes
+    assert (config.serving.platform, config.serving.instance) == ("kubernetes", None)
+    assert cluster.resources.model_dump() == {
+        "cpu_request": "500m",
+        "cpu_limit": "1",
+        "memory_request": "512Mi",
+        "memory_limit": "512Mi",
+    }
+    assert (cluster.kubeconfig, cluster.max_unavailable, cluster.zone_spread, cluster.ingress) == (
+        None,
+        1,
+        "ScheduleAnyway",
+        None,
+    )
+    assert termination_grace_seconds(cluster) == 5 + 20 + 5
+
+
+def test_the_platform_and_the_kubernetes_section_come_together():
+    assert problems(serving={"platform": "kubernetes"}) == [
+        "kubernetes: required with serving.platform kubernetes (got null; expected a kubernetes section)"
+    ]
+    assert problems(kubernetes=CLUSTER) == [
+        "kubernetes: only used with serving.platform kubernetes (got 'set'; expected no kubernetes section, or "
+        "serving.platform kubernetes)"
+    ]
+
+
+def test_sagemaker_settings_are_refused_on_kubernetes():
+    assert problems(
+        serving={
+            "platform": "kubernetes",
+            "model_data": "model_package",
+            "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/ml-platform-dev/3",
+            "instance": {"instance_type": "ml.m5.large", "initial_instance_count": 1},
+            "autoscaling": {"min_capacity": 1, "max_capacity": 2},
+        },
+        kubernetes=CLUSTER,
+    ) == [
+        "serving.model_data: Kubernetes serves the stack's training job output (got 'model_package'; expected "
+        "training_job)",
+        "serving.instance: only used with platform sagemaker (got 'set'; expected no value with platform kubernetes "
+        "(see kubernetes))",
+        "serving.autoscaling: only used with platform sagemaker (got 'set'; expected no value with platform "
+        "kubernetes (see kubernetes))",
+    ]
+    assert problems(
+        regions={"primary": "us-east-1", "secondary": "us-west-2"},
+        serving={"platform": "kubernetes"},
+        kubernetes=CLUSTER,
+        standby={},
+        api={},
+    ) == [
+        "standby: only used with SageMaker endpoints; serving.platform kubernetes has none (got 'set'; expected "
+        "no standby section)",
+        "api: only used with SageMaker endpoints; serving.platform kubernetes has none (got 'set'; expected no "
+        "api section)",
+    ]
+
+
+def test_replica_bounds_and_resources_are_ordered():
+    assert on_kubernetes(
+        autoscaling={"min_replicas": 3, "max_replicas": 2},
+        resources={"cpu_request": "1", "cpu_limit": "500m", "memory_request": "1G", "memory_limit": "512Mi"},
+    ) == [
+        "kubernetes.resources.cpu_limit: below cpu_request (got '500m'; expected a quantity >= '1')",
+        "kubernetes.resources.memory_limit: below memory_request (got '512Mi'; expected a quantity >= '1G')",
+        "kubernetes.autoscaling.max_replicas: below min_replicas (got 2; expected >= 3)",
+    ]
+    assert on_kubernetes(resources={"cpu_request": "half"}) == [
+        "kubernetes.resources.cpu_request: not in the required format (got 'half'; expected "
+        "^([1-9][0-9]*m|[0-9]+(\\.[0-9]{1,3})?)$)"
+    ]
+
+
+def test_the_cluster_version_must_have_a_schema_and_be_quoted():
+    assert on_kubernetes(cluster_version="1.24") == [
+        "kubernetes.cluster_version: no API schema to check the manifests against (got '1.24'; expected one of "
+        "1.25, 1.26, 1.27, 1.28, 1.29, 1.30, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36, 1.37)"
+    ]
+    assert on_kubernetes(cluster_version=1.3) == [
+        "kubernetes.cluster_version: YAML reads an unquoted version as a number (got 1.3; expected the version in "
+        'quotes, e.g. "1.30")'
+    ]
+
+
+def test_the_config_versions_are_exactly_those_kubernetes_validate_ships():
+    shipped = {kubernetes_validate.utils.major_minor(v) for v in kubernetes_validate.utils.all_versions()}
+    assert set(KUBERNETES_VERSIONS) == shipped
+
+
+def test_network_policy_namespaces_and_the_ingress_controller():
+    assert on_kubernetes(allowed_namespaces=[]) == [
+        "kubernetes.allowed_namespaces: too short (got []; expected at least 1)"
+    ]
+    assert on_kubernetes(
+        allowed_namespaces=["monitoring", "Ingress_NGINX"],
+        ingress={"host": "model.example.com", "controller_namespace": "ingress-nginx"},
+    ) == [
+        "kubernetes.allowed_namespaces[1]: not a namespace name (got 'Ingress_NGINX'; expected a DNS label: "
+        "lowercase letters, digits and -)"
+    ]
+    assert on_kubernetes(
+        allowed_namespaces=["monitoring"],
+        ingress={"host": "model.example.com", "controller_namespace": "ingress-nginx"},
+    ) == [
+        "kubernetes.ingress.controller_namespace: the NetworkPolicy would block the ingress controller (got "
+        "'ingress-nginx'; expected one of allowed_namespaces (monitoring))"
+    ]
+
+
+def test_a_kubeconfig_must_be_a_stack_secret():
+    config = parse_stack_config(
+        {**VALID, "serving": {"platform": "kubernetes"}, "kubernetes": {**CLUSTER, "kubeconfig": "apiVersion: v1"}}
+    )
+    with pytest.raises(StackConfigError) as caught:
+        check_secrets(config, ["ml-platform:notifications"])
+    assert caught.value.lines == [
+        "kubernetes.kubeconfig: must be stored as a secret (got plain text; expected `pulumi config set --secret "
+        '--path kubernetes.kubeconfig "$(cat kubeconfig)"`, or no kubeconfig to use the ambient one)'
+    ]
+    check_secrets(config, ["ml-platform:kubernetes"])  # the CLI marks the whole top-level key secret
+
+
+# --------------------------------------------------------------------------------------------
+# IAM documents
+
+
+def test_the_irsa_role_trusts_exactly_one_service_account():
+    policy = irsa_trust_policy(OIDC, "models", "model-server")
+    assert policy == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ServiceAccountAssumesRoleWithWebIdentity",
+                "Effect": "Allow",
+                "Principal": {"Federated": OIDC},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{ISSUER}:sub": "system:serviceaccount:models:model-server",
+                        f"{ISSUER}:aud": "sts.amazonaws.com",
+                    }
+                },
+            }
+        ],
+    }
+    IAMTrustPolicyDocumentValidator(json.dumps(policy)).validate()
+
+
+def test_the_pods_may_read_only_the_served_artifact():
+    bucket = "arn:aws:s3:::artifacts-primary-mock"
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    policy = model_reader_policy(
+        "s3://artifacts-primary-mock/models/job-1/output/model.tar.gz", bucket, key, "us-east-1"
+    )
+    assert policy == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadModelArtifact",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject"],
+                "Resource": f"{bucket}/models/job-1/output/model.tar.gz",
+            },
+            {
+                "Sid": "DecryptModelArtifact",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt"],
+                "Resource": key,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/*"]},
+                },
+            },
+        ],
+    }
+    IAMPolicyDocumentValidator(json.dumps(policy)).validate()
+
+
+# --------------------------------------------------------------------------------------------
+# The k8s stack, whole program
+
+
+@pytest.fixture(scope="module")
+def k8s(stack):
+    return stack("k8s")
+
+
+def kube(synthesis, kind: str) -> Registration:
+    [found] = [r for r in synthesis.resources if r.type.startswith("kubernetes:") and r.inputs.get("kind") == kind]
+    return found
+
+
+def test_no_sagemaker_endpoint_alarm_dashboard_or_front_door_is_declared(k8s):
+    types = {r.type for r in k8s.resources}
+    for absent in (
+        "aws:sagemaker/endpoint:Endpoint",
+        "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+        "aws:sagemaker/model:Model",
+        "aws:appautoscaling/target:Target",
+        "aws:cloudwatch/dashboard:Dashboard",
+        "aws:apigateway/restApi:RestApi",
+    ):
+        assert absent not in types
+    assert k8s.outputs["endpoints"] == {}
+    assert k8s.outputs["kubernetes"] == {
+        "namespace": NAMESPACE,
+        "service_url": f"http://model-server.{NAMESPACE}.svc.cluster.local",
+        "role_arn": "arn:aws:iam::123456789012:role/model-server-mock",
+        "ingress_url": "https://model.k8s.ml.example.com",
+    }
+
+
+def test_every_kubernetes_object_goes_through_the_explicit_provider(k8s):
+    [provider] = k8s.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs == {}  # no kubeconfig in the stack file: the ambient one
+    objects = [r for r in k8s.resources if r.type.startswith("kubernetes:")]
+    assert sorted(r.inputs["kind"] for r in objects) == [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "Namespace",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    ]
+    assert {r.provider for r in objects} == {provider.urn}
+    assert {r.inputs["metadata"].get("namespace", NAMESPACE) for r in objects} == {NAMESPACE}
+
+
+def test_the_namespace_enforces_the_restricted_pod_security_standard(k8s):
+    labels = kube(k8s, "Namespace").inputs["metadata"]["labels"]
+    assert {k: v for k, v in labels.items() if k.startswith("pod-security")} == {
+        f"pod-security.kubernetes.io/{mode}{suffix}": value
+        for mode in ("enforce", "audit", "warn")
+        for suffix, value in (("", "restricted"), ("-version", "v1.30"))
+    }
+
+
+def test_the_service_account_carries_the_irsa_role(k8s):
+    role = k8s.one("aws:iam/role:Role", "model-server")
+    account = kube(k8s, "ServiceAccount").inputs
+    assert account["metadata"] == {
+        "name": "model-server",
+        "namespace": NAMESPACE,
+        "labels": LABELS,
+        "annotations": {
+            "eks.amazonaws.com/role-arn": role.outputs["arn"],
+            "eks.amazonaws.com/sts-regional-endpoints": "true",
+        },
+    }
+    assert account["automountServiceAccountToken"] is False
+    assert decoded(role.inputs["assumeRolePolicy"]) == irsa_trust_policy(OIDC, NAMESPACE, "model-server")
+    bucket = k8s.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["arn"]
+    key = k8s.one("aws:kms/key:Key", "key-primary").outputs["arn"]
+    policy = k8s.one("aws:iam/rolePolicy:RolePolicy", "model-server")
+    assert decoded(policy.inputs["policy"]) == model_reader_policy(
+        k8s.outputs["model_data_url"], bucket, key, "us-east-1"
+    )
+
+
+def test_the_deployment_pods(k8s):
+    deployment = kube(k8s, "Deployment").inputs
+    spec = deployment["spec"]
+    image = k8s.outputs["image_uri"]
+    assert "@sha256:" in image
+    assert "replicas" not in spec  # the autoscaler owns the count
+    assert spec["selector"] == {"matchLabels": SELECTOR}
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    template = spec["template"]
+    assert template["metadata"] == {
+        "labels": LABELS,
+        "annotations": {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": "8080",
+            "prometheus.io/path": "/metrics",
+            "eks.amazonaws.com/skip-containers": "model-server",
+        },
+    }
+    pod = template["spec"]
+    hardened = {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    resources = {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "1Gi"}}
+    assert {k: v for k, v in pod.items() if k not in ("initContainers", "containers")} == {
+        "serviceAccountName": "model-server",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "runAsGroup": 10001,
+            "fsGroup": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        # Writable paths are volumes only: the model and /tmp (the server's metric files).
+        "volumes": [
+            {"name": "model", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        ],
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": SELECTOR},
+            },
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": SELECTOR},
+            },
+        ],
+        # preStop 5 s + the server's 20 s drain + 5 s for its workers to exit.
+        "terminationGracePeriodSeconds": 30,
+    }
+    assert pod["initContainers"] == [
+        {
+            "name": "fetch-model",
+            "image": image,
+            "args": ["fetch-model", "--source", k8s.outputs["model_data_url"], "--model-dir", "/opt/ml/model"],
+            "env": [
+                {"name": "AWS_REGION", "value": "us-east-1"},
+                {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
+            ],
+            "resources": resources,
+            "securityContext": hardened,
+            "volumeMounts": [{"name": "model", "mountPath": "/opt/ml/model"}, {"name": "tmp", "mountPath": "/tmp"}],
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        }
+    ]
+
+    def ping(period: int, timeout: int, failures: int) -> dict:
+        return {
+            "httpGet": {"path": "/ping", "port": "http"},
+            "periodSeconds": period,
+            "timeoutSeconds": timeout,
+            "failureThreshold": failures,
+        }
+
+    assert pod["containers"] == [
+        {
+            "name": "model-server",
+            "image": image,
+            "args": ["serve"],
+            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+            "env": [
+                {"name": "ML_PLATFORM_SERVE_DRAIN_TIMEOUT_SECONDS", "value": "20"},
+                {"name": "ML_PLATFORM_SERVE_METRICS", "value": "true"},
+                {"name": "ML_PLATFORM_SERVE_MODEL_DIR", "value": "/opt/ml/model"},
+            ],
+            "resources": resources,
+            "startupProbe": ping(5, 2, 24),  # 120 s to load the model
+            "readinessProbe": ping(5, 2, 2),
+            "livenessProbe": ping(10, 5, 3),
+            "securityContext": hardened,
+            "volumeMounts": [
+                {"name": "model", "mountPath": "/opt/ml/model", "readOnly": True},
+                {"name": "tmp", "mountPath": "/tmp"},
+            ],
+            "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
+            "terminationMessagePolicy": "FallbackToLogsOnError",
+        }
+    ]
+
+
+def test_the_service_autoscaler_and_disruption_budget(k8s):
+    assert kube(k8s, "Service").inputs["spec"] == {
+        "type": "ClusterIP",
+        "selector": SELECTOR,
+        "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+    }
+    assert kube(k8s, "HorizontalPodAutoscaler").inputs["apiVersion"] == "autoscaling/v2"
+    assert kube(k8s, "HorizontalPodAutoscaler").inputs["spec"] == {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "model-server"},
+        "minReplicas": 2,
+        "maxReplicas": 6,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}},
+            }
+        ],
+        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+    }
+    assert kube(k8s, "PodDisruptionBudget").inputs["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": SELECTOR},
+    }
+
+
+def test_ingress_only_from_the_allowed_namespaces_and_only_invocations_and_ping_exposed(k8s):
+    assert kube(k8s, "NetworkPolicy").inputs["spec"] == {
+        "podSelector": {"matchLabels": SELECTOR},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {
+                            "matchExpressions": [
+                                {
+                                    "key": "kubernetes.io/metadata.name",
+                                    "operator": "In",
+                                    "values": ["ingress-nginx", "monitoring"],
+                                }
+                            ]
+                        }
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 8080}],
+            }
+        ],
+    }
+    backend = {"service": {"name": "model-server", "port": {"name": "http"}}}
+    assert kube(k8s, "Ingress").inputs["spec"] == {
+        "ingressClassName": "nginx",
+        "tls": [{"hosts": ["model.k8s.ml.example.com"], "secretName": "model-tls"}],
+        "rules": [
+            {
+                "host": "model.k8s.ml.example.com",
+                "http": {
+                    "paths": [
+                        {"path": "/invocations", "pathType": "Exact", "backend": backend},
+                        {"path": "/ping", "pathType": "Exact", "backend": backend},
+                    ]
+                },
+            }
+        ],
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Schema validation (offline, kubernetes-validate, strict: unknown fields are errors)
+
+
+def test_every_declared_manifest_is_valid_for_the_configured_cluster_version(k8s):
+    objects = [r for r in k8s.resources if r.type.startswith("kubernetes:")]
+    assert len(objects) == 8
+    for resource in objects:
+        assert kubernetes_validate.validate(resource.inputs, "1.30", strict=True) == "1.30", resource.name
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_the_manifests_are_valid_for_every_version_the_config_accepts(version):
+    cluster = parse_stack_config(
+        {
+            **VALID,
+            "serving": {"platform": "kubernetes", "environment": {"LOG": "1"}},
+            "kubernetes": {
+                **CLUSTER,
+                "cluster_version": version,
+                "pre_stop_delay_seconds": 0,
+                "zone_spread": "DoNotSchedule",
+                "ingress": {"host": "model.example.com", "controller_namespace": "ingress-nginx"},
+            },
+        }
+    ).kubernetes
+    built = manifests(
+        "model-server",
+        cluster,
+        role_arn="arn:aws:iam::123456789012:role/r",
+        image=f"123456789012.dkr.ecr.us-east-1.amazonaws.com/m@sha256:{'ab' * 32}",
+        model_data_url="s3://b/models/j/output/model.tar.gz",
+        region="us-east-1",
+        environment={"LOG": "1"},
+        extra_labels={"environment": "dev"},
+    )
+    assert sorted(built) == sorted(
+        [
+            "Namespace",
+            "ServiceAccount",
+            "Deployment",
+            "Service",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+            "Ingress",
+        ]
+    )
+    for manifest in built.values():
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_the_schema_check_catches_a_misspelt_field():
+    deployment = manifests(
+        "m",
+        parse_stack_config({**VALID, "serving": {"platform": "kubernetes"}, "kubernetes": CLUSTER}).kubernetes,
+        role_arn="r",
+        image="i",
+        model_data_url="s3://b/k",
+        region="us-east-1",
+        environment={},
+        extra_labels={},
+    )["Deployment"]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["readinesProbe"] = container.pop("readinessProbe")
+    with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
+        kubernetes_validate.validate(deployment, "1.30", strict=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The kubeconfig secret, through the harness
+
+
+def run_stack_file(path: Path):
+    """The whole program for a stack file outside the repository (the harness runs __main__.py)."""
+    config, secret_keys = read_stack_config(path)
+
+    def program() -> None:
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        finally:
+            os.chdir(cwd)
+
+    return run_under_mocks(program, stack="k8s", config=config, secret_keys=secret_keys), secret_keys
+
+
+def k8s_stack_with_kubeconfig(tmp_path: Path, kubeconfig: str) -> Path:
+    text = (ROOT / "Pulumi.k8s.yaml").read_text()
+    anchor = "  ml-platform:kubernetes:\n"
+    assert text.count(anchor) == 1
+    path = tmp_path / "Pulumi.k8s.yaml"
+    path.write_text(text.replace(anchor, anchor + kubeconfig))
+    return path
+
+
+def test_a_secret_kubeconfig_reaches_the_provider_as_a_secret(tmp_path: Path):
+    path = k8s_stack_with_kubeconfig(tmp_path, "    kubeconfig:\n      secure: v1:bm90LWEtcmVhbC1jaXBoZXJ0ZXh0\n")
+    synthesis, secret_keys = run_stack_file(path)
+    assert secret_keys == ["ml-platform:kubernetes"]
+    [provider] = synthesis.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "mock-secret-for-ml-platform:kubernetes.kubeconfig"
+    assert provider.secret_inputs == ("kubeconfig",)
+    assert runtime_config._SECRET_KEYS.get() == set()  # the harness reset the runtime afterwards
+
+
+def test_a_plain_text_kubeconfig_stops_the_program(tmp_path: Path):
+    path = k8s_stack_with_kubeconfig(tmp_path, "    kubeconfig: 'apiVersion: v1'\n")
+    with pytest.raises(Exception, match=r"kubernetes\.kubeconfig: must be stored as a secret") as caught:
+        run_stack_file(path)
+    assert not isinstance(caught.value, SynthesisError)
+
+
+def test_read_stack_config_marks_a_key_with_a_nested_secure_value_secret(tmp_path: Path):
+    path = tmp_path / "Pulumi.x.yaml"
+    path.write_text(
+        "config:\n"
+        "  ml-platform:notifications:\n    webhooks:\n      - secure: v1:abc\n"
+        "  ml-platform:regions:\n    primary: us-east-1\n"
+    )
+    config, secret_keys = read_stack_config(path)
+    assert secret_keys == ["ml-platform:notifications"]
+    assert json.loads(config["ml-platform:notifications"]) == {
+        "webhooks": ["mock-secret-for-ml-platform:notifications.webhooks[0]"]
+    }
+    assert json.loads(config["ml-platform:regions"]) == {"primary": "us-east-1"}
