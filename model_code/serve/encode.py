@@ -2,7 +2,11 @@
 
 JSON (the default), probabilities in the order of "classes", one prediction per input row:
 
-    {"classes": ["0", "1"], "predictions": [{"label": "1", "probabilities": [0.0213, 0.9787]}, ...]}
+    {"classes": ["0", "1"], "predictions": [{"label": "1", "probabilities": [0.0213, 0.9787]}, ...],
+     "inferenceId": "order-42"}
+
+`inferenceId` is the request's inference id (see `invocations.py`); it is also returned in the
+`X-Amzn-SageMaker-Inference-Id` response header, the only place a CSV response carries it.
 
 CSV (`Accept: text/csv`), one line per input row, no header: the label, then one probability
 per class in the same order.
@@ -86,7 +90,7 @@ class Encoder:
         self.classes = classes
         self._csv_labels = [_csv_field(name) for name in classes]
 
-    def encode(self, proba: np.ndarray, media: str) -> bytes:
+    def encode(self, proba: np.ndarray, media: str, inference_id: str | None = None) -> bytes:
         winners = proba.argmax(axis=1).tolist()
         rows = proba.tolist()
         if media == CSV:
@@ -95,7 +99,11 @@ class Encoder:
             return "".join(lines).encode()
         classes = self.classes
         predictions = [{"label": classes[w], "probabilities": row} for w, row in zip(winners, rows, strict=True)]
-        return orjson.dumps({"classes": classes, "predictions": predictions})
+        document: dict = {"classes": classes, "predictions": predictions}
+        if inference_id is not None:
+            # Last, so captured responses keep a fixed prefix the drift job reads fast.
+            document["inferenceId"] = inference_id
+        return orjson.dumps(document)
 
 
 def _csv_field(text: str) -> str:

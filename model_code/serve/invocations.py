@@ -6,14 +6,22 @@ the body under the size limit, decode, predict, encode, send two messages. Bodie
 OFFLOAD_BYTES are decoded and predicted in a thread, so a big batch cannot stall the event loop
 and `/ping` keeps answering.
 
-Order of checks: Content-Type (415), Accept (406), Content-Length (413, before reading),
-model ready (503), body size while reading (413), body (400), model (500).
+Order of checks: Content-Type (415), Accept (406), inference id (400), Content-Length (413,
+before reading), model ready (503), body size while reading (413), body (400), model (500).
+
+Inference id: the caller's, from `X-Amzn-SageMaker-Inference-Id` or an `inference-id=<id>`
+entry of `X-Amzn-SageMaker-Custom-Attributes`; else the server makes one (32 hex digits).
+It is returned in the `X-Amzn-SageMaker-Inference-Id` header and in the JSON body, so a caller
+can upload ground truth under it later and the quality job can join the two (data capture
+records the server's JSON response).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import uuid
 from time import perf_counter
 from typing import Any
 
@@ -30,6 +38,35 @@ _CLOSE = ((b"connection", b"close"),)
 _CONTENT_TYPES = {"application/json": b"application/json", "text/csv": b"text/csv; charset=utf-8"}
 
 
+INFERENCE_ID_HEADER = b"x-amzn-sagemaker-inference-id"
+CUSTOM_ATTRIBUTES_HEADER = b"x-amzn-sagemaker-custom-attributes"
+# SageMaker's InferenceId: 1 to 64 printable characters, not starting with a space. Quotes and
+# backslashes are refused too, so the id can sit in JSON and CSV tooling unescaped.
+_INFERENCE_ID = re.compile(r"[!#-\[\]-~][ !#-\[\]-~]{0,63}")
+
+
+def inference_id_of(header: bytes | None, custom_attributes: bytes | None) -> str:
+    """The caller's inference id (header first, then custom attributes), else a new one."""
+    given = header
+    if given is None and custom_attributes is not None:
+        for entry in custom_attributes.split(b","):
+            name, _, value = entry.strip().partition(b"=")
+            if name.strip().lower() == b"inference-id":
+                given = value.strip()
+                break
+    if given is None:
+        return uuid.uuid4().hex
+    text = given.decode("latin-1")
+    if not _INFERENCE_ID.fullmatch(text):
+        raise ApiError(
+            400,
+            "invalid_inference_id",
+            f"inference id {text[:80]!r} is not 1 to 64 printable characters (no quotes or backslashes, "
+            "not starting with a space)",
+        )
+    return text
+
+
 class ClientDisconnectedError(Exception):
     """The client disconnected before sending the whole body; there is no one to answer."""
 
@@ -44,8 +81,9 @@ class InvocationsEndpoint:
         started = perf_counter()
         extra_headers: tuple[tuple[bytes, bytes], ...] = ()
         try:
-            media, body = await self._handle(scope, receive)
+            media, body, inference_id = await self._handle(scope, receive)
             status = 200
+            extra_headers = ((INFERENCE_ID_HEADER, inference_id.encode()),)
         except ApiError as exc:
             status, media, body, extra_headers = exc.status, JSON, exc.body(), exc.headers
         except ClientDisconnectedError:
@@ -60,8 +98,8 @@ class InvocationsEndpoint:
         if self.metrics is not None:
             self.metrics.observe(status, perf_counter() - started)
 
-    async def _handle(self, scope: dict[str, Any], receive: Any) -> tuple[str, bytes]:
-        content_type = accept = length = None
+    async def _handle(self, scope: dict[str, Any], receive: Any) -> tuple[str, bytes, str]:
+        content_type = accept = length = given_id = custom = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value
@@ -69,8 +107,13 @@ class InvocationsEndpoint:
                 accept = value
             elif name == b"content-length":
                 length = value
+            elif name == INFERENCE_ID_HEADER:
+                given_id = value
+            elif name == CUSTOM_ATTRIBUTES_HEADER:
+                custom = value
         media = media_type(content_type)
         output = response_type(accept)
+        inference_id = inference_id_of(given_id, custom)
         if length is not None and length.isdigit() and int(length) > self.max_payload_bytes:
             raise self._too_large(f"Content-Length is {int(length)} bytes")
         predictor = self.predictor
@@ -78,13 +121,16 @@ class InvocationsEndpoint:
             raise predictor.not_ready()
         body = await self._read_body(receive)
         if len(body) > OFFLOAD_BYTES:
-            return output, await asyncio.get_running_loop().run_in_executor(None, self._predict, body, media, output)
-        return output, self._predict(body, media, output)
+            encoded = await asyncio.get_running_loop().run_in_executor(
+                None, self._predict, body, media, output, inference_id
+            )
+            return output, encoded, inference_id
+        return output, self._predict(body, media, output, inference_id), inference_id
 
-    def _predict(self, body: bytes, media: str, output: str) -> bytes:
+    def _predict(self, body: bytes, media: str, output: str, inference_id: str) -> bytes:
         predictor = self.predictor
         rows = predictor.decoder.decode(body, media)
-        return predictor.encoder.encode(predictor.predict_proba(rows), output)
+        return predictor.encoder.encode(predictor.predict_proba(rows), output, inference_id)
 
     async def _read_body(self, receive: Any) -> bytes:
         message = await receive()

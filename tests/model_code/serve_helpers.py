@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -46,6 +47,23 @@ def csv_body(rows: np.ndarray) -> bytes:
 
 def json_rows_body(rows: np.ndarray) -> bytes:
     return json.dumps(np.atleast_2d(rows).tolist()).encode()
+
+
+GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def without_generated_id(body: dict) -> dict:
+    """The body minus the inference id the server generated (the caller sent none)."""
+    body = dict(body)
+    assert GENERATED_ID.fullmatch(body.pop("inferenceId")), "expected a server-generated inferenceId"
+    return body
+
+
+def answer(response) -> dict:
+    """A 200's JSON body without its generated inference id, checked against the header."""
+    body = response.json()
+    assert body["inferenceId"] == response.headers["x-amzn-sagemaker-inference-id"]
+    return without_generated_id(body)
 
 
 def expected_json(model: Model, rows: np.ndarray) -> dict:

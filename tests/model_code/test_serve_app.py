@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from model_code.serve.app import create_app
 from model_code.serve.invocations import OFFLOAD_BYTES
 from model_code.serve.settings import ServeSettings
 from tests.model_code.helpers import Job
-from tests.model_code.serve_helpers import csv_body, expected_json, json_rows_body, wait_until
+from tests.model_code.serve_helpers import answer, csv_body, expected_json, json_rows_body, wait_until
 
 LIMIT = 300_000
 CSV = {"content-type": "text/csv"}
@@ -142,16 +143,53 @@ def test_one_csv_row_answers_json_with_label_and_probabilities(client: TestClien
     response = client.post("/invocations", content=csv_body(rows[:1]), headers=CSV)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == expected_json(model, rows[:1])
+    assert answer(response) == expected_json(model, rows[:1])
     [prediction] = response.json()["predictions"]
     assert prediction["probabilities"] == model.predict_proba(rows[:1])[0].tolist()  # exact float64 equality
+
+
+def test_the_callers_inference_id_is_returned_in_header_and_body(client: TestClient, model: Model, rows: np.ndarray):
+    response = client.post(
+        "/invocations", content=csv_body(rows[:1]), headers={**CSV, "X-Amzn-SageMaker-Inference-Id": "order-42"}
+    )
+    assert response.status_code == 200
+    assert response.headers["x-amzn-sagemaker-inference-id"] == "order-42"
+    assert response.json() == {**expected_json(model, rows[:1]), "inferenceId": "order-42"}
+    # Through SageMaker's custom attributes too.
+    response = client.post(
+        "/invocations",
+        content=csv_body(rows[:1]),
+        headers={**CSV, "X-Amzn-SageMaker-Custom-Attributes": "trace=abc, inference-id=order-43"},
+    )
+    assert response.json()["inferenceId"] == "order-43"
+
+
+def test_a_csv_answer_carries_the_generated_inference_id_in_its_header_only(client: TestClient, rows: np.ndarray):
+    response = client.post("/invocations", content=csv_body(rows[:2]), headers={**CSV, "Accept": "text/csv"})
+    assert response.status_code == 200
+    assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-amzn-sagemaker-inference-id"])
+    assert "inference" not in response.text.lower()
+    other = client.post("/invocations", content=csv_body(rows[:1]), headers=CSV)
+    assert other.headers["x-amzn-sagemaker-inference-id"] != response.headers["x-amzn-sagemaker-inference-id"]
+
+
+def test_a_malformed_inference_id_is_the_callers_mistake(client: TestClient, rows: np.ndarray):
+    response = client.post(
+        "/invocations", content=csv_body(rows[:1]), headers={**CSV, "X-Amzn-SageMaker-Inference-Id": "a" * 65}
+    )
+    assert response.status_code == 400
+    assert response.json() == error(
+        "invalid_inference_id",
+        f"inference id {'a' * 65!r} is not 1 to 64 printable characters (no quotes or backslashes, "
+        "not starting with a space)",
+    )
 
 
 def test_all_rows_as_csv_match_predict_proba_exactly(client: TestClient, model: Model, rows: np.ndarray):
     body = csv_body(rows)
     assert len(body) > OFFLOAD_BYTES  # this one is decoded and predicted in a worker thread
     response = client.post("/invocations", content=body, headers=CSV)
-    assert (response.status_code, response.json()) == (200, expected_json(model, rows))
+    assert (response.status_code, answer(response)) == (200, expected_json(model, rows))
     got = np.array([p["probabilities"] for p in response.json()["predictions"]])
     assert np.array_equal(got, model.predict_proba(rows))
     assert [p["label"] for p in response.json()["predictions"]] == model.predict(rows).tolist()
@@ -162,7 +200,7 @@ def test_json_rows_and_json_records_answer_the_same(client: TestClient, model: M
     records = [dict(reversed(list(zip(model.feature_names, row, strict=True)))) for row in sample.tolist()]
     for body in (json_rows_body(sample), json.dumps(records).encode()):
         response = client.post("/invocations", content=body, headers=JSON)
-        assert (response.status_code, response.json()) == (200, expected_json(model, sample))
+        assert (response.status_code, answer(response)) == (200, expected_json(model, sample))
 
 
 def test_accept_text_csv_answers_label_then_probabilities_per_line(client: TestClient, model: Model, rows: np.ndarray):
@@ -219,7 +257,7 @@ def test_content_type_parameters_and_case_are_accepted(client: TestClient, rows:
 def test_csv_layouts_give_the_same_predictions(client: TestClient, model: Model, rows: np.ndarray, layout):
     lines = csv_body(rows[:4]).decode().splitlines()
     response = client.post("/invocations", content=layout(lines).encode(), headers=CSV)
-    assert (response.status_code, response.json()) == (200, expected_json(model, rows[:4]))
+    assert (response.status_code, answer(response)) == (200, expected_json(model, rows[:4]))
 
 
 finite_rows = arrays(
@@ -241,7 +279,7 @@ def test_any_finite_rows_get_exactly_predict_proba(client: TestClient, model: Mo
         got = np.loadtxt(response.text.splitlines(), delimiter=",", ndmin=2, usecols=(1, 2))
         assert np.array_equal(got, proba)
     else:
-        assert response.json() == expected_json(model, sample)
+        assert answer(response) == expected_json(model, sample)
 
 
 # --- errors ----------------------------------------------------------------------------------
