@@ -138,6 +138,18 @@ def _endpoint_settings(inputs: dict) -> dict[str, Any]:
     }
 
 
+def _deployment_settings(inputs: dict) -> dict[str, Any]:
+    pod = _first(_first(_first(inputs.get("spec")).get("template")).get("spec"))
+    containers = _json(pod.get("containers")) or [{}]
+    server = containers[0]
+    security = _first(server.get("securityContext"))
+    return {
+        "image": server.get("image"),
+        "read_only_root": security.get("readOnlyRootFilesystem"),
+        "non_root": _first(pod.get("securityContext")).get("runAsNonRoot", security.get("runAsNonRoot")),
+    }
+
+
 # Per resource type: the settings an operator checks first. Grows with each capability.
 SETTINGS_OF: dict[str, Callable[[dict], dict[str, Any]]] = {
     "pulumi:providers:aws": _provider_settings,
@@ -200,6 +212,10 @@ SETTINGS_OF: dict[str, Callable[[dict], dict[str, Any]]] = {
         "failover": _first(i.get("failoverRoutingPolicies")).get("type"),
     },
     "aws:route53/healthCheck:HealthCheck": lambda i: {"check": i.get("type")},
+    "kubernetes:apps/v1:Deployment": _deployment_settings,
+    "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": lambda i: {
+        "replicas": f"{_first(i.get('spec')).get('minReplicas')}..{_first(i.get('spec')).get('maxReplicas')}"
+    },
 }
 
 
@@ -319,8 +335,12 @@ def render_text(doc: dict[str, Any]) -> str:
         out += ["", f"region {region} ({role}): {len(here)} resources"]
         out += _tree(here, None, "  ")
     elsewhere = [r for r in resources if r["region"] not in doc["regions"].values()]
-    if elsewhere:
-        out += ["", "no region (global or default provider)"] + [_line(r, "  ") for r in elsewhere]
+    cluster = [r for r in elsewhere if r["type"].startswith(("kubernetes:", "pulumi:providers:kubernetes"))]
+    if cluster:
+        out += ["", f"cluster (Kubernetes provider): {len(cluster)} resources"] + [_line(r, "  ") for r in cluster]
+    rest = [r for r in elsewhere if r not in cluster]
+    if rest:
+        out += ["", "no region (global or default provider)"] + [_line(r, "  ") for r in rest]
     out += ["", "counts"]
     width = max(len(t) for t in doc["counts"])
     out += [f"  {t:<{width}}  {n}" for t, n in doc["counts"].items()]

@@ -189,3 +189,15 @@ def test_prod_plan_prints_rto_and_rpo(prod_text):
         "  RTO        240 s (detection + DNS TTL)",
         "  RPO        900 s for models and datasets (guaranteed by S3 Replication Time Control)",
     ]
+
+
+def test_k8s_plan_groups_the_cluster_objects_and_shows_their_hardening():
+    result = plan("--stack", "k8s", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    settings = {(r["type"], r["name"]): r["settings"] for r in doc["resources"]}
+    deployment = settings[("kubernetes:apps/v1:Deployment", "model-server-deployment")]
+    assert deployment["image"].endswith(doc["outputs"]["image_uri"].rpartition("@")[2])
+    assert (deployment["read_only_root"], deployment["non_root"]) == (True, True)
+    text = plan("--stack", "k8s").stdout.splitlines()
+    assert "cluster (Kubernetes provider): 9 resources" in text
