@@ -9,7 +9,6 @@ passed: retention can then never be shortened and the vault never deleted, by an
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import BackupConfig
-from components.iam import service_trust_policy
+from components.iam import trust_json
 
 # Vault events sent to the alerts topic: failures, and restores finishing.
 VAULT_EVENTS = (
@@ -160,9 +159,7 @@ class RegionBackup(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             name,
             description="AWS Backup backs up and restores the stack's buckets",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(service_trust_policy("backup.amazonaws.com", account))
-            ),
+            assume_role_policy=trust_json("backup.amazonaws.com", args.account_id),
             opts=child,
         )
         attachments = [

@@ -21,7 +21,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, document, service_trust_policy
+from components.iam import allow, document, trust_json
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",
@@ -102,9 +102,7 @@ class RegionalApi(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegionalApiArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:frontdoor:RegionalApi", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        trust = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: json.dumps(service_trust_policy("apigateway.amazonaws.com", account))
-        )
+        trust = trust_json("apigateway.amazonaws.com", args.account_id)
         invoke_role = aws.iam.Role(
             f"{name}-invoke", description="API Gateway invokes the endpoint", assume_role_policy=trust, opts=child
         )

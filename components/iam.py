@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -26,6 +27,15 @@ def service_trust_policy(service: str, account_id: str) -> dict[str, Any]:
             "Action": "sts:AssumeRole",
             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         }
+    )
+
+
+def trust_json(service: str, account_id: Any) -> Any:
+    """`service_trust_policy` as the JSON text an `aws.iam.Role` takes, once the account is known."""
+    import pulumi
+
+    return pulumi.Output.from_input(account_id).apply(
+        lambda account: json.dumps(service_trust_policy(service, account))
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, document, service_trust_policy
+from components.iam import allow, document, trust_json
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders
@@ -210,9 +210,7 @@ class ReplicaRepositoryTemplate(pulumi.ComponentResource):
         role = aws.iam.Role(
             name,
             description="ECR creates replica repositories",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(service_trust_policy("ecr.amazonaws.com", account))
-            ),
+            assume_role_policy=trust_json("ecr.amazonaws.com", args.account_id),
             opts=child,
         )
         policy = aws.iam.RolePolicy(

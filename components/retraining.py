@@ -22,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import RetrainingConfig, TrainingConfig
-from components.iam import allow, document, pull_image, service_trust_policy, use_key, write_logs
+from components.iam import allow, document, pull_image, trust_json, use_key, write_logs
 from components.pipelines import (
     MonitoringPipelineArgs,
     Processing,
@@ -344,9 +344,7 @@ class Retraining(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-{suffix}",
             description=f"ml-platform retraining: {suffix}",
-            assume_role_policy=pulumi.Output.from_input(self._args.account_id).apply(
-                lambda account: json.dumps(service_trust_policy(service, account))
-            ),
+            assume_role_policy=trust_json(service, self._args.account_id),
             opts=child,
         )
         aws.iam.RolePolicy(

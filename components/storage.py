@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import BUCKET_CLASSES, LifecycleTiers, StorageConfig
-from components.iam import allow, document, kms_via_s3, service_trust_policy
+from components.iam import allow, document, kms_via_s3, trust_json
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders
@@ -306,9 +306,7 @@ class BucketReplication(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             name,
             description=f"S3 replication {name}",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(service_trust_policy("s3.amazonaws.com", account))
-            ),
+            assume_role_policy=trust_json("s3.amazonaws.com", args.account_id),
             opts=child,
         )
         policy = pulumi.Output.all(args.source.arn, args.replica.arn, args.source_key_arn, args.replica_key_arn).apply(

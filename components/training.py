@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import TrainingConfig
-from components.iam import allow, attach_to_vpc, document, pull_image, service_trust_policy, use_key, write_logs
+from components.iam import allow, attach_to_vpc, document, pull_image, trust_json, use_key, write_logs
 
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 
@@ -141,9 +141,7 @@ class SpotTraining(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             name,
             description="SageMaker training execution role",
-            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(service_trust_policy("sagemaker.amazonaws.com", account))
-            ),
+            assume_role_policy=trust_json("sagemaker.amazonaws.com", args.account_id),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(
