@@ -506,7 +506,16 @@ def test_ingress_only_from_the_allowed_namespaces_and_only_invocations_and_ping_
 
 def test_every_declared_manifest_is_valid_for_the_configured_cluster_version(k8s):
     objects = [r for r in k8s.resources if r.type.startswith("kubernetes:")]
-    assert len(objects) == 8
+    assert sorted(r.type for r in objects) == [
+        "kubernetes:apps/v1:Deployment",
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:core/v1:Service",
+        "kubernetes:core/v1:ServiceAccount",
+        "kubernetes:networking.k8s.io/v1:Ingress",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        "kubernetes:policy/v1:PodDisruptionBudget",
+    ]
     for resource in objects:
         assert kubernetes_validate.validate(resource.inputs, "1.30", strict=True) == "1.30", resource.name
 

@@ -77,4 +77,9 @@ def test_json_plan_carries_the_violations_and_exits_1(project):
         "resource": BUCKET,
         "message": f"{BUCKET}: no server-side encryption configuration with aws:kms",
     }
-    assert len(policy["mandatory"]) == 4
+    assert [v["message"].removeprefix(f"{BUCKET}: ") for v in policy["mandatory"]] == [
+        "no lifecycle rules (no aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration)",
+        "no public-access block (no aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock)",
+        "no server-side encryption configuration with aws:kms",
+        "versioning is not enabled (no aws:s3/bucketVersioning:BucketVersioning)",
+    ]

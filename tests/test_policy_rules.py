@@ -147,7 +147,12 @@ def test_preview_joins_a_bucket_whose_id_is_not_known_yet_through_dependencies()
     joined = [dataclass_with(r, dependencies={"bucket": ("urn:bucket",)}) for r in settings]
     assert policies.s3_buckets_hardened([bucket, *joined], "prod") == []
     unrelated = [dataclass_with(r, dependencies={"bucket": ("urn:other",)}) for r in settings]
-    assert len(policies.s3_buckets_hardened([bucket, *unrelated], "prod")) == 4
+    assert policies.s3_buckets_hardened([bucket, *unrelated], "prod") == [
+        f"{BUCKET} new: no server-side encryption configuration with aws:kms",
+        f"{BUCKET} new: versioning is not enabled (no {VERSIONING})",
+        f"{BUCKET} new: no public-access block (no {BLOCK})",
+        f"{BUCKET} new: no lifecycle rules (no {LIFECYCLE})",
+    ]
 
 
 def dataclass_with(resource: Resource, **changes) -> Resource:
@@ -380,7 +385,10 @@ def test_alarms_naming_another_endpoint_do_not_count(prod):
             continue
         moved = [q | {"metric": q["metric"] | {"dimensions": {"EndpointName": "other"}}} for q in queries]
         synthesis = mutated(synthesis, ALARM, name, inputs={"metricQueries": moved})
-    assert len(policies.endpoints_have_latency_and_error_alarms(resources(synthesis), "prod")) == 1
+    assert policies.endpoints_have_latency_and_error_alarms(resources(synthesis), "prod") == [
+        f"{ENDPOINT} {SERVING}: no latency alarm ({ALARM} on a latency metric with dimension "
+        "EndpointName 'ml-platform-prod')"
+    ]
 
 
 def test_metric_alarms_have_actions(prod):

@@ -118,7 +118,10 @@ def test_a_feature_with_only_missing_values_has_no_psi():
     stats = drift.summary(psi_threshold=0.2)
     assert (stats["f0"]["psi"], stats["f0"]["js_distance"], stats["f0"]["missing_rate"]) == (None, None, 1.0)
     assert stats["f0"]["flagged"] is False
-    assert stats["f1"]["psi"] is not None
+    # The other feature is measured as usual: its two live values against its baseline bins.
+    f1 = baseline_of(train)["f1"]
+    live = bin_counts(np.array([1.5, 2.5]), np.array(f1["bin_edges"])) / 2
+    assert stats["f1"]["psi"] == pytest.approx(psi(np.array(f1["proportions"]), live), rel=1e-12)
 
 
 def test_no_rows_means_no_figures():

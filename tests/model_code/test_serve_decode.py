@@ -105,9 +105,9 @@ def test_ordinary_bodies_decode_to_the_expected_rows(body: bytes, media: str):
 
 
 def test_the_fast_paths_take_plain_numbers():
-    assert DECODER._csv_fast(b"1,2,3\n4,5,6\n") is not None
-    assert DECODER._csv_fast(b"1.5,-2,3e4") is not None
-    assert DECODER._json_fast(b"[[1,2,3],[4,5,6]]") is not None
+    assert DECODER._csv_fast(b"1,2,3\n4,5,6\n").tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert DECODER._csv_fast(b"1.5,-2,3e4").tolist() == [[1.5, -2.0, 30000.0]]
+    assert DECODER._json_fast(b"[[1,2,3],[4,5,6]]").tolist() == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
     # Anything else is left to the strict path.
     assert DECODER._csv_fast(b'"1",2,3') is None
     assert DECODER._csv_fast(b"nan,2,3") is None
