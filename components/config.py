@@ -61,6 +61,31 @@ def render(value: Any) -> str:
         return repr(value)
 
 
+def not_below(value: Any, info: ValidationInfo, earlier: str, what: str | None = None) -> Any:
+    """Field-validator body: `value` must be >= the earlier field `earlier` (when both are valid)."""
+    bound = info.data.get(earlier)
+    if value is not None and bound is not None and value < bound:
+        raise ConfigRuleError([("", problem(what or f"below {earlier}", value, f">= {bound}"))])
+    return value
+
+
+def not_above(value: Any, info: ValidationInfo, earlier: str, what: str) -> Any:
+    """Field-validator body: `value` must be <= the earlier field `earlier` (when both are valid)."""
+    bound = info.data.get(earlier)
+    if value is not None and bound is not None and value > bound:
+        raise ConfigRuleError([("", problem(what, value, f"<= {bound}"))])
+    return value
+
+
+def count_within_bounds(count: int, scaling: Any) -> str | None:
+    """The problem with an initial count outside an autoscaling section's [min, max], if any."""
+    if scaling.min_capacity <= count <= scaling.max_capacity:
+        return None
+    return problem(
+        "must lie within the autoscaling bounds", count, f"{scaling.min_capacity} <= count <= {scaling.max_capacity}"
+    )
+
+
 class StackConfigError(Exception):
     """Stack config failed validation; `lines` holds one `path: problem` line per problem."""
 
@@ -576,10 +601,7 @@ class ServerlessVariantConfig(Section):
     @field_validator("provisioned_concurrency")
     @classmethod
     def _within_max(cls, value: int | None, info: ValidationInfo) -> int | None:
-        most = info.data.get("max_concurrency")
-        if value is not None and most is not None and value > most:
-            raise ConfigRuleError([("", problem("exceeds max_concurrency", value, f"<= {most}"))])
-        return value
+        return not_above(value, info, "max_concurrency", "exceeds max_concurrency")
 
 
 class ScheduledScalingConfig(Section):
@@ -594,10 +616,7 @@ class ScheduledScalingConfig(Section):
     @field_validator("max_capacity")
     @classmethod
     def _ordered(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_capacity")
-        if low is not None and value < low:
-            raise ConfigRuleError([("", problem("below min_capacity", value, f">= {low}"))])
-        return value
+        return not_below(value, info, "min_capacity")
 
 
 class AutoscalingConfig(Section):
@@ -635,10 +654,7 @@ class AutoscalingConfig(Section):
     @field_validator("max_capacity")
     @classmethod
     def _ordered(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_capacity")
-        if low is not None and value < low:
-            raise ConfigRuleError([("", problem("below min_capacity", value, f">= {low}"))])
-        return value
+        return not_below(value, info, "min_capacity")
 
     @property
     def invocations_per_instance_target(self) -> float:
@@ -814,18 +830,9 @@ class ServingConfig(Section):
                     )
                 )
         if self.instance is not None and self.autoscaling is not None:
-            scaling, count = self.autoscaling, self.instance.initial_instance_count
-            if not scaling.min_capacity <= count <= scaling.max_capacity:
-                problems.append(
-                    (
-                        "instance.initial_instance_count",
-                        problem(
-                            "must lie within the autoscaling bounds",
-                            count,
-                            f"{scaling.min_capacity} <= count <= {scaling.max_capacity}",
-                        ),
-                    )
-                )
+            outside = count_within_bounds(self.instance.initial_instance_count, self.autoscaling)
+            if outside:
+                problems.append(("instance.initial_instance_count", outside))
             if self.instance.instance_type.startswith("ml.t"):
                 problems.append(
                     (
@@ -893,10 +900,7 @@ class AlarmsConfig(Section):
     @field_validator("datapoints_to_alarm")
     @classmethod
     def _m_of_n(cls, value: int, info: ValidationInfo) -> int:
-        periods = info.data.get("evaluation_periods")
-        if periods is not None and value > periods:
-            raise ConfigRuleError([("", problem("cannot exceed evaluation_periods", value, f"<= {periods}"))])
-        return value
+        return not_above(value, info, "evaluation_periods", "cannot exceed evaluation_periods")
 
 
 class NotificationsConfig(Section):
@@ -1072,10 +1076,7 @@ class RetrainingConfig(Section):
     @field_validator("drift_datapoints_to_alarm")
     @classmethod
     def _m_of_n(cls, value: int, info: ValidationInfo) -> int:
-        periods = info.data.get("drift_evaluation_periods")
-        if periods is not None and value > periods:
-            raise ConfigRuleError([("", problem("cannot exceed drift_evaluation_periods", value, f"<= {periods}"))])
-        return value
+        return not_above(value, info, "drift_evaluation_periods", "cannot exceed drift_evaluation_periods")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1108,10 +1109,7 @@ class VaultLockConfig(Section):
     @field_validator("max_retention_days")
     @classmethod
     def _ordered(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_retention_days")
-        if low is not None and value < low:
-            raise ConfigRuleError([("", problem("below min_retention_days", value, f">= {low}"))])
-        return value
+        return not_below(value, info, "min_retention_days")
 
     @field_validator("changeable_for_days")
     @classmethod
@@ -1309,10 +1307,7 @@ class KubernetesAutoscalingConfig(Section):
     @field_validator("max_replicas")
     @classmethod
     def _ordered(cls, value: int, info: ValidationInfo) -> int:
-        low = info.data.get("min_replicas")
-        if low is not None and value < low:
-            raise ConfigRuleError([("", problem("below min_replicas", value, f">= {low}"))])
-        return value
+        return not_below(value, info, "min_replicas")
 
 
 class KubernetesIngressConfig(Section):
@@ -1565,20 +1560,9 @@ class StackConfig(Section):
             )
         serving = info.data.get("serving")
         if value is not None and serving is not None and serving.instance is not None and value.autoscaling is not None:
-            count, scaling = value.initial_instance_count, value.autoscaling
-            if not scaling.min_capacity <= count <= scaling.max_capacity:
-                raise ConfigRuleError(
-                    [
-                        (
-                            "initial_instance_count",
-                            problem(
-                                "must lie within the autoscaling bounds",
-                                count,
-                                f"{scaling.min_capacity} <= count <= {scaling.max_capacity}",
-                            ),
-                        )
-                    ]
-                )
+            outside = count_within_bounds(value.initial_instance_count, value.autoscaling)
+            if outside:
+                raise ConfigRuleError([("initial_instance_count", outside)])
         return value
 
     @field_validator("failover")

@@ -239,3 +239,9 @@ def test_prod_restore_tests_restore_the_artifacts_bucket(stack):
             "iamRoleArn": prod.one("aws:iam/role:Role", f"backup-{role}").outputs["arn"],
             "validationWindowHours": 24,
         }
+
+
+def test_lock_retention_range_comes_in_order():
+    assert problems(backup={"vault_lock": {**LOCK, "min_retention_days": 30, "max_retention_days": 20}}) == [
+        "backup.vault_lock.max_retention_days: below min_retention_days (got 20; expected >= 30)"
+    ]

@@ -214,3 +214,12 @@ def test_removing_the_secondary_region_drops_every_secondary_resource():
     assert prod.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
     assert prod.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration") == []
     assert list(prod.outputs["endpoints"]) == ["primary"]
+
+
+def test_standby_initial_count_must_lie_within_its_autoscaling_bounds():
+    assert problems(
+        regions={"primary": "us-east-1", "secondary": "us-west-2"},
+        standby={"initial_instance_count": 5, "autoscaling": {"min_capacity": 1, "max_capacity": 4}},
+    ) == [
+        "standby.initial_instance_count: must lie within the autoscaling bounds (got 5; expected 1 <= count <= 4)"
+    ]
