@@ -55,11 +55,10 @@ from model_code.drift.capture import Counts, Event, Schema, decode_event, parse_
 from model_code.drift.cli import (
     add_common_arguments,
     aws_client,
-    check_metrics_arguments,
     default_baseline,
     hours_or_zero,
     location,
-    resolve_window,
+    parse_job_arguments,
 )
 from model_code.drift.cloudwatch import publish, quality_metric_data
 from model_code.drift.job import capture_files, default_report
@@ -106,12 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str], now: datetime | None = None) -> int:
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        window = resolve_window(args, parser, now or now_utc())
-        check_metrics_arguments(args, parser)
-    except SystemExit as exc:
-        return EXIT_USAGE if exc.code else EXIT_OK
+    parsed = parse_job_arguments(parser, argv, now or now_utc())
+    if isinstance(parsed, int):
+        return parsed
+    args, window = parsed
 
     def command(paths: OptMl) -> int:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 
 from model_code.drift.storage import Location, parse_location
 from model_code.drift.window import MAX_WINDOW_HOURS, Window, floor_hour, parse_hour
+from model_code.exit_codes import EXIT_OK, EXIT_USAGE
 from model_code.failure import UserError
 from model_code.paths import OptMl
 
@@ -166,6 +167,20 @@ def check_metrics_arguments(args: argparse.Namespace, parser: argparse.ArgumentP
             "argument --metrics-namespace: required unless --no-metrics is given "
             "(got nothing; expected a CloudWatch namespace such as MLPlatform/Monitoring)"
         )
+
+
+def parse_job_arguments(
+    parser: argparse.ArgumentParser, argv: list[str], now: datetime
+) -> tuple[argparse.Namespace, Window] | int:
+    """Arguments and window of a `drift`/`quality` run, or the exit code argparse chose
+    (2 for a bad argument, 0 for --help)."""
+    try:
+        args = parser.parse_args(argv)
+        window = resolve_window(args, parser, now)
+        check_metrics_arguments(args, parser)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code else EXIT_OK
+    return args, window
 
 
 def default_baseline(paths: OptMl) -> Location:

@@ -42,16 +42,15 @@ from model_code.drift.capture import Counts, Schema, decode_block
 from model_code.drift.cli import (
     add_common_arguments,
     aws_client,
-    check_metrics_arguments,
     default_baseline,
+    parse_job_arguments,
     positive_number,
-    resolve_window,
 )
 from model_code.drift.cloudwatch import drift_metric_data, publish
 from model_code.drift.stats import FeatureDrift, PredictionDrift
 from model_code.drift.storage import Location, Storage, load_baseline
 from model_code.drift.window import Window, hour_prefix, now_utc
-from model_code.exit_codes import EXIT_OK, EXIT_USAGE
+from model_code.exit_codes import EXIT_OK
 from model_code.failure import run_command
 from model_code.paths import OptMl
 
@@ -75,13 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str], now: datetime | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        window = resolve_window(args, parser, now or now_utc())
-        check_metrics_arguments(args, parser)
-    except SystemExit as exc:
-        return EXIT_USAGE if exc.code else EXIT_OK
+    parsed = parse_job_arguments(build_parser(), argv, now or now_utc())
+    if isinstance(parsed, int):
+        return parsed
+    args, window = parsed
     return run_command(lambda paths: run(paths, args, window))
 
 
