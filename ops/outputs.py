@@ -9,6 +9,7 @@ as `path.to.key: problem (got X)`.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 from collections.abc import Callable, Mapping
@@ -44,6 +45,20 @@ class Endpoint(EndpointOutput):
     """An `endpoints` entry together with its role (`primary`, `secondary`)."""
 
     role: str
+
+
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--stack NAME` and `--outputs FILE`: where a command finds the stack's outputs."""
+    parser.add_argument("--stack", required=True, type=_stack_name, help="Pulumi stack name, e.g. prod")
+    parser.add_argument(
+        "--outputs", type=Path, metavar="FILE", help="JSON of `pulumi stack output --json` (default: ask the CLI)"
+    )
+
+
+def _stack_name(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must be a stack name such as dev or prod (got an empty string)")
+    return value
 
 
 def read_outputs(

@@ -39,7 +39,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
@@ -47,7 +46,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.config import PROJECT
-from ops.outputs import OutputsError, read_outputs, section
+from ops.outputs import OutputsError, add_stack_arguments, read_outputs, section
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT_SECONDS = 3600
@@ -493,10 +492,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m ops.restore_drill",
         description="Restore the artifacts bucket's latest backup into a scratch bucket, verify it, time it.",
     )
-    parser.add_argument("--stack", required=True, type=_stack_name, help="Pulumi stack name, e.g. prod")
-    parser.add_argument(
-        "--outputs", type=Path, metavar="FILE", help="JSON of `pulumi stack output --json` (default: ask the CLI)"
-    )
+    add_stack_arguments(parser)
     parser.add_argument(
         "--timeout-seconds",
         type=_positive_seconds,
@@ -511,12 +507,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--prefix", default=DEFAULT_PREFIX, help=f"the objects verified (default {DEFAULT_PREFIX}: model artifacts)"
     )
     return parser.parse_args(argv)
-
-
-def _stack_name(value: str) -> str:
-    if not value.strip():
-        raise argparse.ArgumentTypeError("must be a stack name such as dev or prod (got an empty string)")
-    return value
 
 
 def _positive_seconds(value: str) -> int:

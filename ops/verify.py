@@ -29,14 +29,13 @@ import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.outputs import Endpoint, OutputsError, endpoints, read_outputs
+from ops.outputs import Endpoint, OutputsError, add_stack_arguments, endpoints, read_outputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -269,17 +268,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ops.verify", description="Check a deployed stack's endpoints against what it declared."
     )
-    parser.add_argument("--stack", required=True, type=_stack_name, help="Pulumi stack name, e.g. prod")
-    parser.add_argument(
-        "--outputs", type=Path, metavar="FILE", help="JSON of `pulumi stack output --json` (default: ask the CLI)"
-    )
+    add_stack_arguments(parser)
     return parser.parse_args(argv)
-
-
-def _stack_name(value: str) -> str:
-    if not value.strip():
-        raise argparse.ArgumentTypeError("must be a stack name such as dev or prod (got an empty string)")
-    return value
 
 
 def main(
