@@ -39,6 +39,41 @@ ACCESS_LOG_FORMAT = {
 }
 
 
+# The two routes, as data: declared from these, and hashed into the deployment trigger so any
+# change to them redeploys the stage.
+INVOKE_ROUTE = {
+    "path_part": "invocations",
+    "http_method": "POST",
+    "authorization": "AWS_IAM",
+    "request_parameters": {"method.request.header.Content-Type": False, "method.request.header.Accept": False},
+}
+INVOKE_INTEGRATION = {
+    "type": "AWS",
+    "integration_http_method": "POST",
+    "passthrough_behavior": "WHEN_NO_MATCH",
+    "request_parameters": {
+        "integration.request.header.Content-Type": "method.request.header.Content-Type",
+        "integration.request.header.Accept": "method.request.header.Accept",
+    },
+    "timeout_milliseconds": 29000,
+}
+INVOKE_RESPONSES = [
+    {"status_code": "200"},
+    {"status_code": "400", "selection_pattern": "4\\d{2}"},
+    {"status_code": "502", "selection_pattern": "5\\d{2}"},
+]
+PING_ROUTE = {"path_part": "ping", "http_method": "GET", "authorization": "NONE"}
+PING_INTEGRATION = {"type": "MOCK", "request_templates": {"application/json": '{"statusCode": 200}'}}
+PING_RESPONSES = [{"status_code": "200", "response_templates": {"application/json": '{"status": "ok"}'}}]
+
+
+def routes_digest(stage_name: str) -> str:
+    """A digest of everything the routes and stage are declared from (the endpoint URI and
+    role are left out: they change only with replacements that redeploy anyway)."""
+    routes = [INVOKE_ROUTE, INVOKE_INTEGRATION, INVOKE_RESPONSES, PING_ROUTE, PING_INTEGRATION, PING_RESPONSES]
+    return hashlib.sha256(json.dumps([routes, stage_name], sort_keys=True).encode()).hexdigest()
+
+
 def invoke_uri(region: str, endpoint_name: str) -> str:
     """API Gateway's URI for SageMaker runtime `InvokeEndpoint` on `endpoint_name`."""
     return f"arn:aws:apigateway:{region}:runtime.sagemaker:path/endpoints/{endpoint_name}/invocations"
@@ -134,100 +169,23 @@ class RegionalApi(pulumi.ComponentResource):
             endpoint_configuration={"types": "REGIONAL"},
             opts=child,
         )
-        api_id, root = self.api.id, self.api.root_resource_id
-        invocations = aws.apigateway.Resource(
-            f"{name}-invocations", rest_api=api_id, parent_id=root, path_part="invocations", opts=child
-        )
-        invoke_method = aws.apigateway.Method(
-            f"{name}-invocations",
-            rest_api=api_id,
-            resource_id=invocations.id,
-            http_method="POST",
-            authorization="AWS_IAM",
-            request_parameters={"method.request.header.Content-Type": False, "method.request.header.Accept": False},
-            opts=child,
-        )
-        invoke_integration = aws.apigateway.Integration(
-            f"{name}-invocations",
-            rest_api=api_id,
-            resource_id=invocations.id,
-            http_method=invoke_method.http_method,
-            type="AWS",
-            integration_http_method="POST",
-            uri=pulumi.Output.from_input(args.endpoint_name).apply(lambda endpoint: invoke_uri(args.region, endpoint)),
-            credentials=invoke_role.arn,
-            passthrough_behavior="WHEN_NO_MATCH",
-            request_parameters={
-                "integration.request.header.Content-Type": "method.request.header.Content-Type",
-                "integration.request.header.Accept": "method.request.header.Accept",
-            },
-            timeout_milliseconds=29000,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_role_policy]),
-        )
-        responses = []
-        for status, pattern in (("200", None), ("400", "4\\d{2}"), ("502", "5\\d{2}")):
-            method_response = aws.apigateway.MethodResponse(
-                f"{name}-invocations-{status}",
-                rest_api=api_id,
-                resource_id=invocations.id,
-                http_method=invoke_method.http_method,
-                status_code=status,
-                opts=child,
-            )
-            responses.append(
-                aws.apigateway.IntegrationResponse(
-                    f"{name}-invocations-{status}",
-                    rest_api=api_id,
-                    resource_id=invocations.id,
-                    http_method=invoke_method.http_method,
-                    status_code=status,
-                    selection_pattern=pattern,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_integration, method_response]),
-                )
-            )
-
-        ping = aws.apigateway.Resource(f"{name}-ping", rest_api=api_id, parent_id=root, path_part="ping", opts=child)
-        ping_method = aws.apigateway.Method(
-            f"{name}-ping", rest_api=api_id, resource_id=ping.id, http_method="GET", authorization="NONE", opts=child
-        )
-        ping_integration = aws.apigateway.Integration(
-            f"{name}-ping",
-            rest_api=api_id,
-            resource_id=ping.id,
-            http_method=ping_method.http_method,
-            type="MOCK",
-            request_templates={"application/json": '{"statusCode": 200}'},
-            opts=child,
-        )
-        ping_response = aws.apigateway.MethodResponse(
-            f"{name}-ping-200",
-            rest_api=api_id,
-            resource_id=ping.id,
-            http_method=ping_method.http_method,
-            status_code="200",
-            opts=child,
-        )
-        responses.append(
-            aws.apigateway.IntegrationResponse(
-                f"{name}-ping-200",
-                rest_api=api_id,
-                resource_id=ping.id,
-                http_method=ping_method.http_method,
-                status_code="200",
-                response_templates={"application/json": '{"status": "ok"}'},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[ping_integration, ping_response]),
-            )
-        )
-
-        # A new deployment whenever the API's shape changes.
-        shape = hashlib.sha256(
-            json.dumps(["invocations:POST:AWS_IAM", "ping:GET:NONE", args.stage_name]).encode()
-        ).hexdigest()
+        invoke_integration = {
+            **INVOKE_INTEGRATION,
+            "uri": pulumi.Output.from_input(args.endpoint_name).apply(lambda e: invoke_uri(args.region, e)),
+            "credentials": invoke_role.arn,
+        }
+        created = [
+            self._route(
+                f"{name}-invocations", INVOKE_ROUTE, invoke_integration, INVOKE_RESPONSES, [invoke_role_policy]
+            ),
+            self._route(f"{name}-ping", PING_ROUTE, PING_INTEGRATION, PING_RESPONSES, []),
+        ]
         deployment = aws.apigateway.Deployment(
             name,
-            rest_api=api_id,
-            triggers={"shape": shape},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke_integration, ping_integration, *responses]),
+            rest_api=self.api.id,
+            # Redeploy whenever the routes' definition or the stage changes.
+            triggers={"routes": routes_digest(args.stage_name)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for route in created for r in route]),
         )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-access",
@@ -237,7 +195,7 @@ class RegionalApi(pulumi.ComponentResource):
         )
         self.stage = aws.apigateway.Stage(
             name,
-            rest_api=api_id,
+            rest_api=self.api.id,
             deployment=deployment.id,
             stage_name=args.stage_name,
             access_log_settings={"destination_arn": log_group.arn, "format": json.dumps(ACCESS_LOG_FORMAT)},
@@ -245,7 +203,7 @@ class RegionalApi(pulumi.ComponentResource):
         )
         aws.apigateway.MethodSettings(
             name,
-            rest_api=api_id,
+            rest_api=self.api.id,
             stage_name=self.stage.stage_name,
             method_path="*/*",
             settings={
@@ -256,9 +214,51 @@ class RegionalApi(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.host = pulumi.Output.concat(api_id, f".execute-api.{args.region}.amazonaws.com")
+        self.host = pulumi.Output.concat(self.api.id, f".execute-api.{args.region}.amazonaws.com")
         self.invoke_url = pulumi.Output.concat("https://", self.host, f"/{args.stage_name}/invocations")
         self.register_outputs({"invoke_url": self.invoke_url})
+
+    def _route(
+        self,
+        name: str,
+        route: dict[str, Any],
+        integration: dict[str, Any],
+        responses: list[dict[str, Any]],
+        depends_on: list[pulumi.Resource],
+    ) -> list[pulumi.Resource]:
+        """A path with one method, its integration, and a method and integration response per
+        status; returns what a deployment must wait for."""
+        child = pulumi.ResourceOptions(parent=self)
+        api_id = self.api.id
+        resource = aws.apigateway.Resource(
+            name, rest_api=api_id, parent_id=self.api.root_resource_id, path_part=route["path_part"], opts=child
+        )
+        method = aws.apigateway.Method(
+            name,
+            rest_api=api_id,
+            resource_id=resource.id,
+            **{k: v for k, v in route.items() if k != "path_part"},
+            opts=child,
+        )
+        target = {"rest_api": api_id, "resource_id": resource.id, "http_method": method.http_method}
+        wired = aws.apigateway.Integration(
+            name, **target, **integration, opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        )
+        created: list[pulumi.Resource] = [wired]
+        for response in responses:
+            status = response["status_code"]
+            method_response = aws.apigateway.MethodResponse(
+                f"{name}-{status}", **target, status_code=status, opts=child
+            )
+            created.append(
+                aws.apigateway.IntegrationResponse(
+                    f"{name}-{status}",
+                    **target,
+                    **response,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[wired, method_response]),
+                )
+            )
+        return created
 
 
 @dataclass(frozen=True)

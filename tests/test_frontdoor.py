@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from components.frontdoor import invoke_policy, invoke_uri, rto_rpo_seconds
+from components import frontdoor
+from components.frontdoor import invoke_policy, invoke_uri, routes_digest, rto_rpo_seconds
 from ops.synth import synthesize_stack
 from tests.test_config import problems
 
@@ -220,6 +221,31 @@ def test_standby_initial_count_must_lie_within_its_autoscaling_bounds():
     assert problems(
         regions={"primary": "us-east-1", "secondary": "us-west-2"},
         standby={"initial_instance_count": 5, "autoscaling": {"min_capacity": 1, "max_capacity": 4}},
-    ) == [
-        "standby.initial_instance_count: must lie within the autoscaling bounds (got 5; expected 1 <= count <= 4)"
-    ]
+    ) == ["standby.initial_instance_count: must lie within the autoscaling bounds (got 5; expected 1 <= count <= 4)"]
+
+
+def test_api_responses_and_redeployment_follow_the_route_definitions(stack):
+    prod = stack("prod")
+    responses = {
+        r.name: {k: v for k, v in r.inputs.items() if k in ("statusCode", "selectionPattern", "responseTemplates")}
+        for r in prod.of_type("aws:apigateway/integrationResponse:IntegrationResponse")
+        if r.region == "us-east-1"
+    }
+    assert responses == {
+        "api-primary-invocations-200": {"statusCode": "200"},
+        "api-primary-invocations-400": {"statusCode": "400", "selectionPattern": "4\\d{2}"},
+        "api-primary-invocations-502": {"statusCode": "502", "selectionPattern": "5\\d{2}"},
+        "api-primary-ping-200": {"statusCode": "200", "responseTemplates": {"application/json": '{"status": "ok"}'}},
+    }
+    deployment = prod.one("aws:apigateway/deployment:Deployment", "api-primary")
+    assert deployment.inputs["triggers"] == {"routes": routes_digest("v1")}
+    assert {r.urn for r in prod.of_type("aws:apigateway/integration:Integration") if r.region == "us-east-1"} <= set(
+        deployment.depends_on
+    )
+
+
+def test_the_redeployment_digest_changes_with_any_route_setting(monkeypatch):
+    before = routes_digest("v1")
+    assert routes_digest("v2") != before
+    monkeypatch.setitem(frontdoor.INVOKE_INTEGRATION, "timeout_milliseconds", 10000)
+    assert routes_digest("v1") != before
