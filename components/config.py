@@ -1768,6 +1768,13 @@ def decode_config_value(value: Any) -> Any:
     return value
 
 
+def project_values(config: Mapping[str, Any], project: str = PROJECT) -> dict[str, Any]:
+    """Every `<project>:<key>` value of a config map as the CLI hands it over, namespace
+    stripped and structured values decoded."""
+    prefix = f"{project}:"
+    return {key[len(prefix) :]: decode_config_value(value) for key, value in config.items() if key.startswith(prefix)}
+
+
 def read_project_config(project: str = PROJECT) -> dict[str, Any]:
     """Every `<project>:<key>` value of the running program, namespace stripped.
 
@@ -1776,9 +1783,7 @@ def read_project_config(project: str = PROJECT) -> dict[str, Any]:
     """
     from pulumi.runtime import config as runtime_config
 
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    prefix = f"{project}:"
-    return {key[len(prefix) :]: decode_config_value(value) for key, value in merged.items() if key.startswith(prefix)}
+    return project_values({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}, project)
 
 
 def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str = PROJECT) -> None:
@@ -1800,15 +1805,22 @@ def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str 
         raise StackConfigError(lines)
 
 
+def validate_stack_config(values: Mapping[str, Any], secret_keys: Iterable[str], project: str = PROJECT) -> StackConfig:
+    """Validate namespace-stripped values, then the keys that must be secrets. Raises
+    StackConfigError; the program and the offline plan both come through here."""
+    config = parse_stack_config(values)
+    check_secrets(config, secret_keys, project)
+    return config
+
+
 def load_stack_config(project: str = PROJECT) -> StackConfig:
     """Read and validate the running program's config; problems become one `pulumi.RunError`."""
     import pulumi
     from pulumi.runtime import config as runtime_config
 
     try:
-        config = parse_stack_config(read_project_config(project))
-        check_secrets(config, runtime_config._SECRET_KEYS.get() | set(runtime_config.get_config_secret_keys_env()))
-        return config
+        secret_keys = runtime_config._SECRET_KEYS.get() | set(runtime_config.get_config_secret_keys_env())
+        return validate_stack_config(read_project_config(project), secret_keys, project)
     except StackConfigError as exc:
         listing = "\n".join(f"  - {line}" for line in exc.lines)
         raise pulumi.RunError(f"stack config has {len(exc.lines)} problem(s):\n{listing}") from None

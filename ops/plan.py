@@ -27,9 +27,8 @@ from components.config import (  # noqa: E402
     PROJECT,
     StackConfig,
     StackConfigError,
-    check_secrets,
-    decode_config_value,
-    parse_stack_config,
+    project_values,
+    validate_stack_config,
 )
 from ops.policy_check import policy_report, render_policy  # noqa: E402
 from ops.synth import (  # noqa: E402
@@ -253,11 +252,7 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 def load_config(stack: str, root: Path = ROOT) -> StackConfig:
     config, secret_keys = read_stack_config(stack_file(stack, root))
-    prefix = f"{PROJECT}:"
-    raw = {k[len(prefix) :]: decode_config_value(v) for k, v in config.items() if k.startswith(prefix)}
-    parsed = parse_stack_config(raw)
-    check_secrets(parsed, secret_keys)
-    return parsed
+    return validate_stack_config(project_values(config), secret_keys)
 
 
 def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
