@@ -467,17 +467,16 @@ def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site]) -> 
         )
 
 
-def endpoint_outputs(config: StackConfig, endpoints: dict[str, ModelEndpoint]) -> dict[str, Any]:
+def endpoint_outputs(endpoints: dict[str, ModelEndpoint]) -> dict[str, Any]:
     """What `ops verify` checks per region."""
-    roles = serving_by_role(config)
     outputs = {}
     for role, endpoint in endpoints.items():
-        scaling = roles[role].autoscaling
+        scaling = endpoint.config.autoscaling
         outputs[role] = {
-            "region": config.regions.by_role()[role],
+            "region": endpoint.region,
             "endpoint_name": endpoint.endpoint_name,
             "endpoint_config_name": endpoint.endpoint_config.name,
-            "variant_name": roles[role].variant_name,
+            "variant_name": endpoint.config.variant_name,
             "min_capacity": scaling.min_capacity if scaling else None,
             "max_capacity": scaling.max_capacity if scaling else None,
         }
@@ -512,7 +511,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         "training_job_name": lifecycle.training.job_name,
         "model_data_url": lifecycle.training.model_data_url,
         "alerts_topic_arns": {role: site.alerts.topic_arn for role, site in sites.items()},
-        "endpoints": endpoint_outputs(config, endpoints),
+        "endpoints": endpoint_outputs(endpoints),
         **backups,
         **doors,
         **pipelines,

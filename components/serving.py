@@ -209,11 +209,14 @@ class ModelEndpoint(pulumi.ComponentResource):
     """Model, endpoint configuration, endpoint and autoscaling of one region."""
 
     endpoint_name: pulumi.Output[str]
+    config: ServingConfig
+    region: str
 
     def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:serving:ModelEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        config = args.config
+        config = self.config = args.config
+        self.region = args.region
         capture_name, capture_arn = args.capture_bucket
 
         self.role = aws.iam.Role(
