@@ -326,9 +326,9 @@ NOBODY = 65534
 
 
 def _probe_script(spawn: bool) -> str:
-    """As the probe user: start a spawned child if workers will be spawned, and fail if the
-    working directory is writable."""
-    lines = ["import multiprocessing, os, sys", "code = 0"]
+    """As the probe user: import the server (the checkout must be readable to that user), start
+    a spawned child if workers will be spawned, and fail if the working directory is writable."""
+    lines = ["import multiprocessing, os, sys", "import model_code.serve.cli", "code = 0"]
     if spawn:
         lines += [
             "child = multiprocessing.get_context('spawn').Process(target=os.getpid)",
@@ -378,7 +378,8 @@ def _probe(wrapper: list[str], cwd: Path, workers: int) -> None:
     if probe.returncode != 0:
         pytest.skip(
             f"this machine cannot run {sys.executable} that way (exit {probe.returncode}; for a non-root user the "
-            f"interpreter and its worker processes must be readable by that user): {probe.stderr.strip()[-300:]}"
+            f"interpreter, the checkout and the worker processes must be readable by that user): "
+            f"{probe.stderr.strip()[-300:]}"
         )
 
 
