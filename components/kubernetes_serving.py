@@ -66,10 +66,10 @@ ROLLOUT_MARGIN_SECONDS = 60
 # cert-manager's time to get a certificate issued: an ACME HTTP-01 order takes well under a minute,
 # a DNS-01 order waits for the TXT record to propagate (minutes).
 CERTIFICATE_READY_TIMEOUT_SECONDS = 600
-# pulumi-kubernetes await annotations (provider >= 4.18; CHANGELOG and
-# https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/):
-# `timeoutSeconds` overrides the provider's default 10-minute wait on create and update;
-# `waitFor` gives a custom resource (which otherwise counts as ready at once) a readiness condition.
+# pulumi-kubernetes await annotations (pulumi-kubernetes provider/pkg/metadata/overrides.go):
+# `timeoutSeconds` replaces the provider's default wait on create and update (a Deployment's is 10
+# minutes, provider/pkg/await/deployment.go) unless the resource options set customTimeouts, which
+# win; `waitFor` gives a custom resource (otherwise ready at once) a readiness condition (4.18+).
 TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 
@@ -252,7 +252,8 @@ def rollout_timing(
     (a rollout replaces all of them). Deployment semantics:
     https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#max-surge and
     #progress-deadline-seconds; the provider's Deployment await: pulumi-kubernetes
-    `provider/pkg/await/deployment.go` (waits for every replica updated and available)."""
+    `provider/pkg/await/deployment.go` (waits for the new ReplicaSet to be available:
+    `Progressing` with reason `NewReplicaSetAvailable`, and `Available`)."""
     for name, value in (
         ("replicas", replicas),
         ("max_surge", max_surge),
