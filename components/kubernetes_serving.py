@@ -758,6 +758,8 @@ class KubernetesModelServer(pulumi.ComponentResource):
             "service_url": self.service_url,
             "role_arn": self.role.arn,
             "ingress_url": _ingress_url(config.ingress),
+            # The artifact served after this update: the next update's previous_model_data_url.
+            "model_data_url": args.model_data_url,
         }
         self.register_outputs(self.outputs)
 

@@ -420,6 +420,7 @@ def test_no_sagemaker_endpoint_alarm_dashboard_or_front_door_is_declared(k8s):
         "service_url": f"http://model-server.{NAMESPACE}.svc.cluster.local",
         "role_arn": "arn:aws:iam::123456789012:role/model-server-mock",
         "ingress_url": "https://model.k8s.ml.example.com",
+        "model_data_url": k8s.outputs["model_data_url"],
     }
 
 
