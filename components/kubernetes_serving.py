@@ -726,17 +726,17 @@ class KubernetesModelServer(pulumi.ComponentResource):
         )
         namespace = objects.pop("Namespace")
         self.namespace = k8s.core.v1.Namespace(name, metadata=namespace["metadata"], opts=child)
-        # The Deployment's new pods fetch the new artifact: their role may read it first. The Ingress
-        # names the TLS Secret: it comes once the Certificate is Ready (the Secret then exists).
-        after: dict[str, list[str]] = {"Deployment": ["reader_policy"], "Ingress": ["Certificate"]}
         self.objects: dict[str, pulumi.CustomResource] = {}
-        for kind in [k for k in objects if k in CUSTOM_KINDS] + [k for k in objects if k not in CUSTOM_KINDS]:
+        # Custom resources first, so the Ingress can wait for the Certificate.
+        for kind in sorted(objects, key=lambda k: k not in CUSTOM_KINDS):
             manifest = objects[kind]
-            waits = [self.namespace] + [
-                self.reader_policy if dep == "reader_policy" else self.objects[dep]
-                for dep in after.get(kind, [])
-                if dep == "reader_policy" or dep in self.objects
-            ]
+            waits: list[pulumi.Resource] = [self.namespace]
+            if kind == "Deployment":
+                # New pods fetch the new artifact: their role may read it first.
+                waits.append(self.reader_policy)
+            if kind == "Ingress" and "Certificate" in self.objects:
+                # The TLS Secret the Ingress names exists once the Certificate is Ready.
+                waits.append(self.objects["Certificate"])
             opts_kind = pulumi.ResourceOptions(parent=self, depends_on=waits)
             if kind in CUSTOM_KINDS:
                 self.objects[kind] = k8s.apiextensions.CustomResource(
