@@ -1233,6 +1233,7 @@ class BackupConfig(Section):
 KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 DNS_NAME_PATTERN = r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 CPU_QUANTITY_PATTERN = r"^([1-9][0-9]*m|[0-9]+(\.[0-9]{1,3})?)$"
 MEMORY_QUANTITY_PATTERN = r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 OIDC_PROVIDER_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/[A-Za-z0-9.-]+(/[A-Za-z0-9._-]+)*$"
@@ -1310,6 +1311,19 @@ class KubernetesAutoscalingConfig(Section):
         return not_below(value, info, "min_replicas")
 
 
+class KubernetesCertificateIssuerConfig(Section):
+    """The cert-manager issuer that signs the Ingress host's certificate."""
+
+    name: str = Field(
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="Name of the cert-manager Issuer or ClusterIssuer, e.g. `letsencrypt`.",
+    )
+    kind: Literal["ClusterIssuer", "Issuer"] = Field(
+        default="ClusterIssuer",
+        description="`ClusterIssuer` (cluster-wide) or `Issuer` (one in the stack's namespace).",
+    )
+
+
 class KubernetesIngressConfig(Section):
     """An Ingress for POST /invocations and GET /ping (never /metrics) through the cluster's controller."""
 
@@ -1320,19 +1334,73 @@ class KubernetesIngressConfig(Section):
     tls_secret_name: str | None = Field(
         default=None,
         pattern=DNS_LABEL_PATTERN,
-        description="TLS Secret (in the namespace) for the host; none serves plain HTTP at the controller.",
+        description="TLS Secret (in the namespace) for the host, written by the cert-manager Certificate the stack "
+        "declares (needs certificate_issuer); none serves plain HTTP at the controller.",
+    )
+    certificate_issuer: KubernetesCertificateIssuerConfig | None = Field(
+        default=None,
+        description="cert-manager issuer of the host's certificate; the stack declares a Certificate writing "
+        "tls_secret_name and creates the Ingress once it is Ready.",
     )
     controller_namespace: str = Field(
         pattern=DNS_LABEL_PATTERN,
         description="Namespace of the ingress controller's pods; must be in allowed_namespaces.",
     )
 
+    @model_validator(mode="after")
+    def _tls_has_a_source(self) -> KubernetesIngressConfig:
+        # A Secret nothing writes makes the controller serve its own default (self-signed) certificate
+        # while the stack's output says https.
+        if self.tls_secret_name is not None and self.certificate_issuer is None:
+            raise ConfigRuleError(
+                [
+                    (
+                        "tls_secret_name",
+                        problem(
+                            "nothing creates this Secret, so the controller would serve its default certificate",
+                            self.tls_secret_name,
+                            "certificate_issuer set (a cert-manager Certificate then writes the Secret), or no "
+                            "tls_secret_name for plain HTTP",
+                        ),
+                    )
+                ]
+            )
+        if self.certificate_issuer is not None and self.tls_secret_name is None:
+            raise ConfigRuleError(
+                [
+                    (
+                        "certificate_issuer",
+                        problem(
+                            "a certificate needs the Secret it is written to",
+                            "set",
+                            "tls_secret_name set, or no certificate_issuer",
+                        ),
+                    )
+                ]
+            )
+        return self
+
+
+class KubernetesPodMonitorConfig(Section):
+    """A Prometheus Operator PodMonitor for the server's /metrics (the operator ignores prometheus.io/* annotations)."""
+
+    prometheus_namespace: str = Field(
+        pattern=DNS_LABEL_PATTERN,
+        description="Namespace of the Prometheus pods that scrape; must be in allowed_namespaces.",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels the Prometheus resource's podMonitorSelector matches, e.g. "
+        "`release: kube-prometheus-stack`.",
+    )
+    interval_seconds: int = Field(default=30, ge=10, le=300, description="Scrape interval.")
+
 
 class KubernetesConfig(Section):
     """Serving the same image on an existing Kubernetes cluster (EKS, for IRSA) instead of SageMaker."""
 
     cluster_version: str = Field(
-        description='Kubernetes minor version of the cluster, e.g. `"1.30"` (quoted); manifests are checked '
+        description='Kubernetes minor version of the cluster, e.g. `"1.35"` (quoted); manifests are checked '
         "against its API schema."
     )
     kubeconfig: str | None = Field(
@@ -1375,6 +1443,19 @@ class KubernetesConfig(Section):
     startup_timeout_seconds: int = Field(
         default=120, ge=10, le=3600, description="Time a started server has to load the model before it is restarted."
     )
+    model_fetch_timeout_seconds: int = Field(
+        default=120,
+        ge=10,
+        le=3600,
+        description="Time the init container has to fetch and check the model before it fails (and is retried).",
+    )
+    max_surge: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Pods a rollout starts above the current count at once (none are taken down first); more is "
+        "faster and needs room for more pods.",
+    )
     model_volume_size_limit: str = Field(
         default="1Gi", pattern=MEMORY_QUANTITY_PATTERN, description="Size limit of the emptyDir the model is put in."
     )
@@ -1384,6 +1465,11 @@ class KubernetesConfig(Section):
         "controller, Prometheus.",
     )
     ingress: KubernetesIngressConfig | None = Field(default=None, description="An Ingress; none creates none.")
+    pod_monitor: KubernetesPodMonitorConfig | None = Field(
+        default=None,
+        description="A Prometheus Operator PodMonitor for /metrics; none puts prometheus.io/* scrape annotations on "
+        "the pods instead.",
+    )
 
     @field_validator("cluster_version", mode="before")
     @classmethod
@@ -1394,7 +1480,7 @@ class KubernetesConfig(Section):
                     (
                         "",
                         problem(
-                            "YAML reads an unquoted version as a number", value, 'the version in quotes, e.g. "1.30"'
+                            "YAML reads an unquoted version as a number", value, 'the version in quotes, e.g. "1.35"'
                         ),
                     )
                 ]
@@ -1440,6 +1526,27 @@ class KubernetesConfig(Section):
                         problem(
                             "the NetworkPolicy would block the ingress controller",
                             value.controller_namespace,
+                            f"one of allowed_namespaces ({', '.join(allowed)})",
+                        ),
+                    )
+                ]
+            )
+        return value
+
+    @field_validator("pod_monitor")
+    @classmethod
+    def _prometheus_allowed_in(
+        cls, value: KubernetesPodMonitorConfig | None, info: ValidationInfo
+    ) -> KubernetesPodMonitorConfig | None:
+        allowed = info.data.get("allowed_namespaces")
+        if value is not None and allowed is not None and value.prometheus_namespace not in allowed:
+            raise ConfigRuleError(
+                [
+                    (
+                        "prometheus_namespace",
+                        problem(
+                            "the NetworkPolicy would block Prometheus",
+                            value.prometheus_namespace,
                             f"one of allowed_namespaces ({', '.join(allowed)})",
                         ),
                     )

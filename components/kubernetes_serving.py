@@ -2,10 +2,16 @@
 kubernetes` path, in place of the SageMaker endpoint.
 
 One namespace per stack holds a ServiceAccount bound through IRSA to an IAM role that may read
-only the model artifact; a Deployment whose init container (`fetch-model`, the same image)
-puts the model into an `emptyDir` before the server starts; a Service; a CPU-based
-HorizontalPodAutoscaler; a PodDisruptionBudget; a NetworkPolicy that admits only the
-configured namespaces; and optionally an Ingress for /invocations and /ping.
+only the served model version's artifact (and, during a rollout, the previous version's); a
+Deployment whose init container (`fetch-model`, the same image) puts the model into an
+`emptyDir` before the server starts; a Service; a CPU-based HorizontalPodAutoscaler; a
+PodDisruptionBudget; a NetworkPolicy that admits only the configured namespaces; optionally an
+Ingress for /invocations and /ping, with a cert-manager Certificate for its TLS Secret; and
+optionally a Prometheus Operator PodMonitor.
+
+The model is a registry version's artifact: an S3 object that exists before `pulumi up` starts
+(the caller resolves the version at preview time), so the init container never waits for a
+training job.
 
 The pods are hardened to the `restricted` Pod Security Standard, which the namespace enforces:
 non-root, read-only root filesystem (the model and /tmp are volumes), no capabilities, no
@@ -20,6 +26,7 @@ role's trust names the service account and clients resolve the Service by name.
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import re
@@ -31,7 +38,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import PROJECT, KubernetesAutoscalingConfig, KubernetesConfig, KubernetesIngressConfig
+from components.config import (
+    PROJECT,
+    KubernetesAutoscalingConfig,
+    KubernetesConfig,
+    KubernetesIngressConfig,
+    KubernetesPodMonitorConfig,
+)
 from components.iam import allow, document, kms_via_s3
 
 SERVER_CONTAINER = "model-server"
@@ -47,6 +60,44 @@ PROBE_PERIOD_SECONDS = 5
 # the rest is slack before the kubelet's SIGKILL.
 TERMINATION_MARGIN_SECONDS = 5
 TMP_SIZE_LIMIT = "64Mi"
+# A cold pull of the image by digest from ECR in the node's region; a node that has it needs none.
+IMAGE_PULL_ALLOWANCE_SECONDS = 120
+ROLLOUT_MARGIN_SECONDS = 60
+# cert-manager's time to get a certificate issued: an ACME HTTP-01 order takes well under a minute,
+# a DNS-01 order waits for the TXT record to propagate (minutes).
+CERTIFICATE_READY_TIMEOUT_SECONDS = 600
+# pulumi-kubernetes await annotations (pulumi-kubernetes provider/pkg/metadata/overrides.go):
+# `timeoutSeconds` replaces the provider's default wait on create and update (a Deployment's is 10
+# minutes, provider/pkg/await/deployment.go) unless the resource options set customTimeouts, which
+# win; `waitFor` gives a custom resource (otherwise ready at once) a readiness condition (4.18+).
+TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+
+# Amazon EKS Kubernetes release calendar (UTC): end of standard support, end of extended support.
+# https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar
+# ("Billing for extended support starts at the beginning of the day that the version reaches end of
+# standard support"); 1.35's dates as the same table gives them (EKS release 2026-01-27), also at
+# https://endoflife.date/amazon-eks. Past the end of extended support EKS upgrades the control plane itself.
+EKS_SUPPORT_ENDS: dict[str, tuple[datetime.date, datetime.date]] = {
+    "1.29": (datetime.date(2025, 3, 23), datetime.date(2026, 3, 23)),
+    "1.30": (datetime.date(2025, 7, 23), datetime.date(2026, 7, 23)),
+    "1.31": (datetime.date(2025, 11, 26), datetime.date(2026, 11, 26)),
+    "1.32": (datetime.date(2026, 3, 23), datetime.date(2027, 3, 23)),
+    "1.33": (datetime.date(2026, 7, 29), datetime.date(2027, 7, 29)),
+    "1.34": (datetime.date(2026, 12, 2), datetime.date(2027, 12, 2)),
+    "1.35": (datetime.date(2027, 3, 27), datetime.date(2028, 3, 27)),
+}
+
+
+def eks_support(cluster_version: str, on: datetime.date) -> str:
+    """`standard`, `extended` (billed extra per cluster hour) or `unsupported` on EKS on that day;
+    `unknown` for a version the calendar above does not list."""
+    if cluster_version not in EKS_SUPPORT_ENDS:
+        return "unknown"
+    standard_ends, extended_ends = EKS_SUPPORT_ENDS[cluster_version]
+    if on < standard_ends:
+        return "standard"
+    return "extended" if on < extended_ends else "unsupported"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,11 +128,38 @@ def irsa_trust_policy(oidc_provider_arn: str, namespace: str, service_account: s
     )
 
 
-def model_reader_policy(model_data_url: str, artifacts_bucket_arn: str, key_arn: str, region: str) -> dict[str, Any]:
-    """Read the one model artifact, and decrypt it with the region key only through S3."""
-    key = model_data_url.split("/", 3)[3]
+def artifact_object_arn(model_data_url: str, artifacts_bucket_arn: str, field_name: str = "model_data_url") -> str:
+    """`s3://<bucket>/<key>` in the artifacts bucket -> the object's ARN."""
+    bucket, _, key = model_data_url.removeprefix("s3://").partition("/")
+    expected = artifacts_bucket_arn.rpartition(":")[2]
+    if not model_data_url.startswith("s3://") or bucket != expected or not key:
+        raise ValueError(
+            f"{field_name}: not an object in the artifacts bucket (got {model_data_url!r}; expected "
+            f"s3://{expected}/<key>)"
+        )
+    return f"{artifacts_bucket_arn}/{key}"
+
+
+def model_reader_policy(
+    model_data_url: str,
+    previous_model_data_url: str | None,
+    artifacts_bucket_arn: str,
+    key_arn: str,
+    region: str,
+) -> dict[str, Any]:
+    """Read the served version's artifact, and the previous version's while one is given, and
+    decrypt them with the region key only through S3.
+
+    The previous version stays readable because the policy changes in the same `pulumi up` as the
+    Deployment: until the rollout ends (and after a `kubectl rollout undo`), pods of the old
+    ReplicaSet are still created (a node drained, a pod evicted) and fetch the old artifact."""
+    objects = [artifact_object_arn(model_data_url, artifacts_bucket_arn)]
+    if previous_model_data_url is not None:
+        previous = artifact_object_arn(previous_model_data_url, artifacts_bucket_arn, "previous_model_data_url")
+        if previous not in objects:
+            objects.append(previous)
     return document(
-        allow("ReadModelArtifact", ["s3:GetObject"], f"{artifacts_bucket_arn}/{key}"),
+        allow("ReadModelArtifact", ["s3:GetObject"], objects[0] if len(objects) == 1 else objects),
         kms_via_s3(key_arn, region, ["kms:Decrypt"], [artifacts_bucket_arn], "DecryptModelArtifact"),
     )
 
@@ -141,6 +219,66 @@ def service_account_manifest(
 def termination_grace_seconds(config: KubernetesConfig) -> int:
     """preStop delay, then the server's drain, then the margin for its workers to exit."""
     return config.pre_stop_delay_seconds + config.drain_timeout_seconds + TERMINATION_MARGIN_SECONDS
+
+
+@dataclass(frozen=True)
+class RolloutTiming:
+    """How long a rollout may take, worst case.
+
+    pod_ready_seconds: one new pod from creation to Ready: image pull, model fetch (its own
+      timeout), model load (the startup probe's limit), one readiness period.
+    progress_deadline_seconds: the Deployment's `progressDeadlineSeconds`. The controller reports
+      `ProgressDeadlineExceeded` when no new pod became available for this long; one wave of
+      surge pods starts together, so one pod's time plus a margin.
+    await_seconds: how long `pulumi up` waits for the whole rollout (`pulumi.com/timeoutSeconds`):
+      with `maxUnavailable: 0`, pods are replaced `max_surge` at a time, so ceil(replicas /
+      surge) waves, then the last old pods' termination grace, plus the margin.
+    """
+
+    pod_ready_seconds: int
+    progress_deadline_seconds: int
+    await_seconds: int
+
+
+def rollout_timing(
+    *,
+    replicas: int,
+    max_surge: int,
+    model_fetch_timeout_seconds: int,
+    startup_timeout_seconds: int,
+    termination_grace_seconds: int,
+) -> RolloutTiming:
+    """The rollout's deadlines from its shape. `replicas` is the most the autoscaler may run
+    (a rollout replaces all of them). Deployment semantics:
+    https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#max-surge and
+    #progress-deadline-seconds; the provider's Deployment await: pulumi-kubernetes
+    `provider/pkg/await/deployment.go` (waits for the new ReplicaSet to be available:
+    `Progressing` with reason `NewReplicaSetAvailable`, and `Available`)."""
+    for name, value in (
+        ("replicas", replicas),
+        ("max_surge", max_surge),
+        ("model_fetch_timeout_seconds", model_fetch_timeout_seconds),
+        ("startup_timeout_seconds", startup_timeout_seconds),
+    ):
+        if value < 1:
+            raise ValueError(f"{name}: must be at least 1 (got {value}; expected an integer >= 1)")
+    pod = IMAGE_PULL_ALLOWANCE_SECONDS + model_fetch_timeout_seconds + startup_timeout_seconds + PROBE_PERIOD_SECONDS
+    waves = math.ceil(replicas / max_surge)
+    return RolloutTiming(
+        pod_ready_seconds=pod,
+        progress_deadline_seconds=pod + ROLLOUT_MARGIN_SECONDS,
+        await_seconds=waves * pod + termination_grace_seconds + ROLLOUT_MARGIN_SECONDS,
+    )
+
+
+def config_rollout_timing(config: KubernetesConfig) -> RolloutTiming:
+    return rollout_timing(
+        replicas=config.autoscaling.max_replicas,
+        max_surge=config.max_surge,
+        model_fetch_timeout_seconds=config.model_fetch_timeout_seconds,
+        startup_timeout_seconds=config.startup_timeout_seconds,
+        termination_grace_seconds=termination_grace_seconds(config),
+    )
 
 
 def _probe(period: int, timeout: int, failures: int) -> dict[str, Any]:
@@ -216,11 +354,20 @@ def deployment_manifest(
 ) -> dict[str, Any]:
     """The server pods. No `replicas`: the HorizontalPodAutoscaler owns the count, and a declared
     one would reset it on every update."""
+    timing = config_rollout_timing(config)
     volume_mounts = [{"name": "tmp", "mountPath": "/tmp"}]
     fetch = {
         "name": FETCH_CONTAINER,
         "image": image,
-        "args": ["fetch-model", "--source", model_data_url, "--model-dir", MODEL_DIR],
+        "args": [
+            "fetch-model",
+            "--source",
+            model_data_url,
+            "--model-dir",
+            MODEL_DIR,
+            "--timeout-seconds",
+            str(config.model_fetch_timeout_seconds),
+        ],
         "env": [{"name": "AWS_REGION", "value": region}, {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
         "resources": resources(config),
         "securityContext": container_security_context(),
@@ -257,24 +404,30 @@ def deployment_manifest(
             "labelSelector": {"matchLabels": match},
         },
     ]
+    pod_annotations = {
+        # IRSA credentials for the init container only.
+        "eks.amazonaws.com/skip-containers": SERVER_CONTAINER,
+    }
+    if config.pod_monitor is None:
+        # For annotation-driven scrape configs; the Prometheus Operator ignores these (PodMonitor instead).
+        pod_annotations.update(
+            {"prometheus.io/scrape": "true", "prometheus.io/port": str(SERVER_PORT), "prometheus.io/path": "/metrics"}
+        )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(name, config.namespace, extra_labels),
+        "metadata": metadata(
+            name, config.namespace, extra_labels, annotations={TIMEOUT_ANNOTATION: str(timing.await_seconds)}
+        ),
         "spec": {
             "selector": {"matchLabels": match},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": config.max_surge},
+            },
+            "progressDeadlineSeconds": timing.progress_deadline_seconds,
             "template": {
-                "metadata": {
-                    "labels": labels(name, extra_labels),
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(SERVER_PORT),
-                        "prometheus.io/path": "/metrics",
-                        # IRSA credentials for the init container only.
-                        "eks.amazonaws.com/skip-containers": SERVER_CONTAINER,
-                    },
-                },
+                "metadata": {"labels": labels(name, extra_labels), "annotations": pod_annotations},
                 "spec": {
                     "serviceAccountName": name,
                     "automountServiceAccountToken": False,
@@ -406,6 +559,54 @@ def ingress_manifest(
     }
 
 
+def certificate_manifest(
+    name: str, namespace: str, ingress: KubernetesIngressConfig, extra_labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """cert-manager writes the Ingress's TLS Secret for the host and renews it
+    (https://cert-manager.io/docs/usage/certificate/, API cert-manager.io/v1). `pulumi up` waits
+    for the Ready condition, so the https URL it outputs is served with this certificate."""
+    issuer = ingress.certificate_issuer
+    assert issuer is not None and ingress.tls_secret_name is not None  # the config requires both together
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": metadata(
+            name,
+            namespace,
+            extra_labels,
+            annotations={
+                WAIT_FOR_ANNOTATION: "condition=Ready",
+                TIMEOUT_ANNOTATION: str(CERTIFICATE_READY_TIMEOUT_SECONDS),
+            },
+        ),
+        "spec": {
+            "secretName": ingress.tls_secret_name,
+            "secretTemplate": {"labels": labels(name, extra_labels)},
+            "dnsNames": [ingress.host],
+            "issuerRef": {"name": issuer.name, "kind": issuer.kind, "group": "cert-manager.io"},
+            # A fresh key on every renewal (cert-manager's default since 1.18, explicit here).
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        },
+    }
+
+
+def pod_monitor_manifest(
+    name: str, namespace: str, monitor: KubernetesPodMonitorConfig, extra_labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """The Prometheus Operator scrapes /metrics on the pods' `http` port
+    (https://prometheus-operator.dev/docs/api-reference/api/#monitoring.coreos.com/v1.PodMonitor).
+    Its labels must match the Prometheus resource's `podMonitorSelector`."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": name, "namespace": namespace, "labels": {**labels(name, extra_labels), **monitor.labels}},
+        "spec": {
+            "selector": {"matchLabels": selector(name)},
+            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": f"{monitor.interval_seconds}s"}],
+        },
+    }
+
+
 def manifests(
     name: str,
     config: KubernetesConfig,
@@ -417,7 +618,7 @@ def manifests(
     environment: Mapping[str, str],
     extra_labels: Mapping[str, str],
 ) -> dict[str, dict[str, Any]]:
-    """Every object the component declares, by kind (Ingress only when configured)."""
+    """Every object the component declares, by kind (Ingress, Certificate, PodMonitor only when configured)."""
     ns = config.namespace
     found = {
         "Namespace": namespace_manifest(ns, config.cluster_version, extra_labels),
@@ -438,6 +639,10 @@ def manifests(
     }
     if config.ingress is not None:
         found["Ingress"] = ingress_manifest(name, ns, config.ingress, extra_labels)
+        if config.ingress.certificate_issuer is not None:
+            found["Certificate"] = certificate_manifest(name, ns, config.ingress, extra_labels)
+    if config.pod_monitor is not None:
+        found["PodMonitor"] = pod_monitor_manifest(name, ns, config.pod_monitor, extra_labels)
     return found
 
 
@@ -451,7 +656,12 @@ class KubernetesModelServerArgs:
 
     config: the `kubernetes` section (cluster, namespace, IRSA provider, sizing, policies).
     image_uri: the stack's image, `<repository>@sha256:<digest>` (never a tag).
-    model_data_url: `s3://<artifacts bucket>/<key>` of the model.tar.gz to serve.
+    model_data_url: `s3://<artifacts bucket>/<key>` of the model version to serve: a Model Registry
+      version's artifact, an object that already exists (the caller resolves the version before
+      `pulumi up` declares anything), never an output of something in the same update.
+    previous_model_data_url: the artifact of the version the Deployment served before this update,
+      or None (first deploy, or unchanged). The pods' role may read it too, so pods of the old
+      ReplicaSet created during the rollout, or after `kubectl rollout undo`, still get their model.
     artifacts_bucket_arn, key_arn: the bucket holding it and the region key it is encrypted with.
     region: the bucket's region (the init container's AWS_REGION and the KMS condition).
     environment: extra environment variables of the server (`serving.environment`).
@@ -467,6 +677,7 @@ class KubernetesModelServerArgs:
     artifacts_bucket_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
     region: str
+    previous_model_data_url: pulumi.Input[str] | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -481,6 +692,8 @@ RESOURCE_CLASSES: dict[str, Any] = {
     "NetworkPolicy": k8s.networking.v1.NetworkPolicy,
     "Ingress": k8s.networking.v1.Ingress,
 }
+# Custom resources (their CRDs come with cert-manager and the Prometheus Operator).
+CUSTOM_KINDS = ("Certificate", "PodMonitor")
 
 
 class KubernetesModelServer(pulumi.ComponentResource):
@@ -496,10 +709,10 @@ class KubernetesModelServer(pulumi.ComponentResource):
             description=f"IRSA role of {config.namespace}/{name}: reads the served model artifact",
             opts=child,
         )
-        policy = pulumi.Output.all(args.model_data_url, args.artifacts_bucket_arn, args.key_arn).apply(
-            lambda a: json.dumps(model_reader_policy(a[0], a[1], a[2], args.region))
-        )
-        aws.iam.RolePolicy(name, role=self.role.id, policy=policy, opts=child)
+        policy = pulumi.Output.all(
+            args.model_data_url, args.previous_model_data_url, args.artifacts_bucket_arn, args.key_arn
+        ).apply(lambda a: json.dumps(model_reader_policy(a[0], a[1], a[2], a[3], args.region)))
+        self.reader_policy = aws.iam.RolePolicy(name, role=self.role.id, policy=policy, opts=child)
 
         objects = manifests(
             name,
@@ -513,12 +726,31 @@ class KubernetesModelServer(pulumi.ComponentResource):
         )
         namespace = objects.pop("Namespace")
         self.namespace = k8s.core.v1.Namespace(name, metadata=namespace["metadata"], opts=child)
-        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         self.objects: dict[str, pulumi.CustomResource] = {}
-        for kind, manifest in objects.items():
+        # Custom resources first, so the Ingress can wait for the Certificate.
+        for kind in sorted(objects, key=lambda k: k not in CUSTOM_KINDS):
+            manifest = objects[kind]
+            waits: list[pulumi.Resource] = [self.namespace]
+            if kind == "Deployment":
+                # New pods fetch the new artifact: their role may read it first.
+                waits.append(self.reader_policy)
+            if kind == "Ingress" and "Certificate" in self.objects:
+                # The TLS Secret the Ingress names exists once the Certificate is Ready.
+                waits.append(self.objects["Certificate"])
+            opts_kind = pulumi.ResourceOptions(parent=self, depends_on=waits)
+            if kind in CUSTOM_KINDS:
+                self.objects[kind] = k8s.apiextensions.CustomResource(
+                    f"{name}-{kind.lower()}",
+                    api_version=manifest["apiVersion"],
+                    kind=kind,
+                    metadata=manifest["metadata"],
+                    spec=manifest["spec"],
+                    opts=opts_kind,
+                )
+                continue
             # Top-level fields become keyword arguments (snake_case); everything below stays camelCase.
             body = {_snake(key): value for key, value in manifest.items() if key not in ("apiVersion", "kind")}
-            self.objects[kind] = RESOURCE_CLASSES[kind](f"{name}-{kind.lower()}", **body, opts=in_namespace)
+            self.objects[kind] = RESOURCE_CLASSES[kind](f"{name}-{kind.lower()}", **body, opts=opts_kind)
 
         self.service_url = f"http://{name}.{config.namespace}.svc.cluster.local"
         self.outputs = {
@@ -526,6 +758,8 @@ class KubernetesModelServer(pulumi.ComponentResource):
             "service_url": self.service_url,
             "role_arn": self.role.arn,
             "ingress_url": _ingress_url(config.ingress),
+            # The artifact served after this update: the next update's previous_model_data_url.
+            "model_data_url": args.model_data_url,
         }
         self.register_outputs(self.outputs)
 
@@ -537,4 +771,5 @@ def _snake(key: str) -> str:
 def _ingress_url(ingress: KubernetesIngressConfig | None) -> str | None:
     if ingress is None:
         return None
-    return f"{'https' if ingress.tls_secret_name else 'http'}://{ingress.host}"
+    # https only with a certificate the stack itself has issued (the config refuses a Secret without one).
+    return f"{'https' if ingress.certificate_issuer else 'http'}://{ingress.host}"

@@ -262,6 +262,8 @@ def serve(
                 config=cluster,
                 image_uri=lifecycle.image.image_uri,
                 model_data_url=lifecycle.training.model_data_url,
+                # The artifact served before this update, so its pods can still fetch it mid-rollout.
+                previous_model_data_url=None,
                 artifacts_bucket_arn=primary.storage.buckets["artifacts"].arn,
                 key_arn=primary.key.arn,
                 region=primary.region,

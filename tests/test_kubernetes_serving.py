@@ -12,6 +12,7 @@ API's OpenAPI schema in strict mode (unknown fields are errors), for the configu
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import runpy
@@ -24,9 +25,12 @@ from pulumi.runtime import config as runtime_config
 
 from components.config import KUBERNETES_VERSIONS, StackConfigError, check_secrets, parse_stack_config
 from components.kubernetes_serving import (
+    RolloutTiming,
+    eks_support,
     irsa_trust_policy,
     manifests,
     model_reader_policy,
+    rollout_timing,
     termination_grace_seconds,
 )
 from ops.synth import ROOT, Registration, SynthesisError, read_stack_config, run_under_mocks
@@ -36,11 +40,11 @@ from tests.test_config import VALID, problems
 OIDC = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 CLUSTER = {
-    "cluster_version": "1.30",
+    "cluster_version": "1.35",
     "namespace": "models",
     "oidc_provider_arn": OIDC,
     "autoscaling": {"min_replicas": 2, "max_replicas": 4},
-    "allowed_namespaces": ["ingress-nginx"],
+    "allowed_namespaces": ["traefik"],
 }
 NAMESPACE = "ml-platform-k8s"
 LABELS = {
@@ -76,6 +80,7 @@ def test_a_kubernetes_config_parses_with_documented_defaults():
         "ScheduleAnyway",
         None,
     )
+    assert (cluster.max_surge, cluster.model_fetch_timeout_seconds, cluster.pod_monitor) == (1, 120, None)
     assert termination_grace_seconds(cluster) == 5 + 20 + 5
 
 
@@ -143,7 +148,7 @@ def test_the_cluster_version_must_have_a_schema_and_be_quoted():
     ]
     assert on_kubernetes(cluster_version=1.3) == [
         "kubernetes.cluster_version: YAML reads an unquoted version as a number (got 1.3; expected the version in "
-        'quotes, e.g. "1.30")'
+        'quotes, e.g. "1.35")'
     ]
 
 
@@ -157,18 +162,58 @@ def test_network_policy_namespaces_and_the_ingress_controller():
         "kubernetes.allowed_namespaces: too short (got []; expected at least 1)"
     ]
     assert on_kubernetes(
-        allowed_namespaces=["monitoring", "Ingress_NGINX"],
-        ingress={"host": "model.example.com", "controller_namespace": "ingress-nginx"},
+        allowed_namespaces=["monitoring", "Traefik_Ingress"],
+        ingress={"host": "model.example.com", "controller_namespace": "traefik"},
     ) == [
-        "kubernetes.allowed_namespaces[1]: not a namespace name (got 'Ingress_NGINX'; expected a DNS label: "
+        "kubernetes.allowed_namespaces[1]: not a namespace name (got 'Traefik_Ingress'; expected a DNS label: "
         "lowercase letters, digits and -)"
     ]
     assert on_kubernetes(
         allowed_namespaces=["monitoring"],
-        ingress={"host": "model.example.com", "controller_namespace": "ingress-nginx"},
+        ingress={"host": "model.example.com", "controller_namespace": "traefik"},
     ) == [
         "kubernetes.ingress.controller_namespace: the NetworkPolicy would block the ingress controller (got "
-        "'ingress-nginx'; expected one of allowed_namespaces (monitoring))"
+        "'traefik'; expected one of allowed_namespaces (monitoring))"
+    ]
+    assert on_kubernetes(allowed_namespaces=["traefik"], pod_monitor={"prometheus_namespace": "monitoring"}) == [
+        "kubernetes.pod_monitor.prometheus_namespace: the NetworkPolicy would block Prometheus (got 'monitoring'; "
+        "expected one of allowed_namespaces (traefik))"
+    ]
+    assert on_kubernetes(pod_monitor={"prometheus_namespace": "traefik", "interval_seconds": 5}) == [
+        "kubernetes.pod_monitor.interval_seconds: out of range (got 5; expected >= 10)"
+    ]
+
+
+def test_a_tls_secret_needs_the_certificate_that_writes_it():
+    # The committed stack once named `model-tls`, which nothing created: the controller then serves its
+    # own default certificate while the output says https.
+    assert on_kubernetes(
+        ingress={"host": "model.example.com", "controller_namespace": "traefik", "tls_secret_name": "model-tls"}
+    ) == [
+        "kubernetes.ingress.tls_secret_name: nothing creates this Secret, so the controller would serve its "
+        "default certificate (got 'model-tls'; expected certificate_issuer set (a cert-manager Certificate then "
+        "writes the Secret), or no tls_secret_name for plain HTTP)"
+    ]
+    assert on_kubernetes(
+        ingress={
+            "host": "model.example.com",
+            "controller_namespace": "traefik",
+            "certificate_issuer": {"name": "letsencrypt"},
+        }
+    ) == [
+        "kubernetes.ingress.certificate_issuer: a certificate needs the Secret it is written to (got 'set'; "
+        "expected tls_secret_name set, or no certificate_issuer)"
+    ]
+    assert on_kubernetes(
+        ingress={
+            "host": "model.example.com",
+            "controller_namespace": "traefik",
+            "tls_secret_name": "model-tls",
+            "certificate_issuer": {"name": "letsencrypt", "kind": "Vault"},
+        }
+    ) == [
+        "kubernetes.ingress.certificate_issuer.kind: not an allowed value (got 'Vault'; expected one of "
+        "'ClusterIssuer' or 'Issuer')"
     ]
 
 
@@ -215,7 +260,7 @@ def test_the_pods_may_read_only_the_served_artifact():
     bucket = "arn:aws:s3:::artifacts-primary-mock"
     key = "arn:aws:kms:us-east-1:123456789012:key/k"
     policy = model_reader_policy(
-        "s3://artifacts-primary-mock/models/job-1/output/model.tar.gz", bucket, key, "us-east-1"
+        "s3://artifacts-primary-mock/models/job-1/output/model.tar.gz", None, bucket, key, "us-east-1"
     )
     assert policy == {
         "Version": "2012-10-17",
@@ -239,6 +284,109 @@ def test_the_pods_may_read_only_the_served_artifact():
         ],
     }
     IAMPolicyDocumentValidator(json.dumps(policy)).validate()
+
+
+def test_during_a_rollout_the_pods_may_read_the_previous_and_the_new_version():
+    bucket = "arn:aws:s3:::artifacts-primary-mock"
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    new, old = (
+        "s3://artifacts-primary-mock/models/v7/model.tar.gz",
+        "s3://artifacts-primary-mock/models/v6/model.tar.gz",
+    )
+    policy = model_reader_policy(new, old, bucket, key, "us-east-1")
+    assert policy["Statement"][0] == {
+        "Sid": "ReadModelArtifact",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": [f"{bucket}/models/v7/model.tar.gz", f"{bucket}/models/v6/model.tar.gz"],
+    }
+    assert policy["Statement"][1] == model_reader_policy(new, None, bucket, key, "us-east-1")["Statement"][1]
+    IAMPolicyDocumentValidator(json.dumps(policy)).validate()
+    # An update that keeps the version reads one object.
+    assert model_reader_policy(new, new, bucket, key, "us-east-1") == model_reader_policy(
+        new, None, bucket, key, "us-east-1"
+    )
+
+
+def test_an_artifact_outside_the_artifacts_bucket_is_refused():
+    bucket = "arn:aws:s3:::artifacts-primary-mock"
+    with pytest.raises(ValueError) as caught:
+        model_reader_policy("s3://artifacts-primary-mock/v7/model.tar.gz", "s3://elsewhere/v6.tar.gz", bucket, "k", "r")
+    assert str(caught.value) == (
+        "previous_model_data_url: not an object in the artifacts bucket (got 's3://elsewhere/v6.tar.gz'; expected "
+        "s3://artifacts-primary-mock/<key>)"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Rollout deadlines and the EKS version calendar
+
+
+def test_rollout_deadlines_follow_replicas_surge_and_start_up_time():
+    # One pod: 120 s image pull allowance + 120 s fetch + 120 s model load + one 5 s readiness period.
+    assert rollout_timing(
+        replicas=6,
+        max_surge=2,
+        model_fetch_timeout_seconds=120,
+        startup_timeout_seconds=120,
+        termination_grace_seconds=30,
+    ) == RolloutTiming(pod_ready_seconds=365, progress_deadline_seconds=425, await_seconds=3 * 365 + 30 + 60)
+    # One at a time: six waves. A surge wider than the count: one wave.
+    assert (
+        rollout_timing(
+            replicas=6,
+            max_surge=1,
+            model_fetch_timeout_seconds=120,
+            startup_timeout_seconds=120,
+            termination_grace_seconds=30,
+        ).await_seconds
+        == 6 * 365 + 90
+    )
+    assert rollout_timing(
+        replicas=3,
+        max_surge=5,
+        model_fetch_timeout_seconds=60,
+        startup_timeout_seconds=600,
+        termination_grace_seconds=0,
+    ) == RolloutTiming(pod_ready_seconds=785, progress_deadline_seconds=845, await_seconds=845)
+    # A slower model load moves both deadlines; the provider's fixed 10 minutes would not.
+    slow = rollout_timing(
+        replicas=2,
+        max_surge=1,
+        model_fetch_timeout_seconds=300,
+        startup_timeout_seconds=900,
+        termination_grace_seconds=30,
+    )
+    assert (slow.progress_deadline_seconds, slow.await_seconds) == (1385, 2 * 1325 + 90)
+
+
+def test_rollout_deadlines_refuse_an_empty_rollout():
+    with pytest.raises(ValueError) as caught:
+        rollout_timing(
+            replicas=2,
+            max_surge=0,
+            model_fetch_timeout_seconds=1,
+            startup_timeout_seconds=1,
+            termination_grace_seconds=0,
+        )
+    assert str(caught.value) == "max_surge: must be at least 1 (got 0; expected an integer >= 1)"
+
+
+def test_the_committed_cluster_version_is_in_eks_standard_support():
+    # As of 2026-12-02 (the Amazon EKS release calendar): 1.30 is past extended support (2026-07-23),
+    # 1.34 left standard support that day (extended support is billed from the start of that day).
+    review = datetime.date(2026, 12, 2)
+    assert [(v, eks_support(v, review)) for v in ("1.30", "1.33", "1.34", "1.35", "1.36")] == [
+        ("1.30", "unsupported"),
+        ("1.33", "extended"),
+        ("1.34", "extended"),
+        ("1.35", "standard"),
+        ("1.36", "unknown"),
+    ]
+    config, _ = read_stack_config(ROOT / "Pulumi.k8s.yaml")
+    version = json.loads(config["ml-platform:kubernetes"])["cluster_version"]
+    assert (version, eks_support(version, review)) == ("1.35", "standard")
+    assert eks_support(version, datetime.date(2027, 3, 27)) == "extended"
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,6 +420,7 @@ def test_no_sagemaker_endpoint_alarm_dashboard_or_front_door_is_declared(k8s):
         "service_url": f"http://model-server.{NAMESPACE}.svc.cluster.local",
         "role_arn": "arn:aws:iam::123456789012:role/model-server-mock",
         "ingress_url": "https://model.k8s.ml.example.com",
+        "model_data_url": k8s.outputs["model_data_url"],
     }
 
 
@@ -280,12 +429,14 @@ def test_every_kubernetes_object_goes_through_the_explicit_provider(k8s):
     assert provider.inputs == {}  # no kubeconfig in the stack file: the ambient one
     objects = [r for r in k8s.resources if r.type.startswith("kubernetes:")]
     assert sorted(r.inputs["kind"] for r in objects) == [
+        "Certificate",
         "Deployment",
         "HorizontalPodAutoscaler",
         "Ingress",
         "Namespace",
         "NetworkPolicy",
         "PodDisruptionBudget",
+        "PodMonitor",
         "Service",
         "ServiceAccount",
     ]
@@ -298,7 +449,7 @@ def test_the_namespace_enforces_the_restricted_pod_security_standard(k8s):
     assert {k: v for k, v in labels.items() if k.startswith("pod-security")} == {
         f"pod-security.kubernetes.io/{mode}{suffix}": value
         for mode in ("enforce", "audit", "warn")
-        for suffix, value in (("", "restricted"), ("-version", "v1.30"))
+        for suffix, value in (("", "restricted"), ("-version", "v1.35"))
     }
 
 
@@ -319,8 +470,9 @@ def test_the_service_account_carries_the_irsa_role(k8s):
     bucket = k8s.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["arn"]
     key = k8s.one("aws:kms/key:Key", "key-primary").outputs["arn"]
     policy = k8s.one("aws:iam/rolePolicy:RolePolicy", "model-server")
+    # No previous version is passed yet: the served artifact only.
     assert decoded(policy.inputs["policy"]) == model_reader_policy(
-        k8s.outputs["model_data_url"], bucket, key, "us-east-1"
+        k8s.outputs["model_data_url"], None, bucket, key, "us-east-1"
     )
 
 
@@ -331,16 +483,17 @@ def test_the_deployment_pods(k8s):
     assert "@sha256:" in image
     assert "replicas" not in spec  # the autoscaler owns the count
     assert spec["selector"] == {"matchLabels": SELECTOR}
-    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 2}}
+    # Up to 6 pods, 2 at a time: 3 waves of (120 s pull + 120 s fetch + 120 s load + 5 s readiness),
+    # then the old pods' 30 s grace, plus 60 s: pulumi waits 1185 s instead of its fixed 600 s.
+    # The controller fails the rollout when no pod became available for one pod's time + 60 s.
+    assert spec["progressDeadlineSeconds"] == 425
+    assert deployment["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": "1185"}
     template = spec["template"]
+    # With a PodMonitor there are no prometheus.io/* annotations (the operator ignores them).
     assert template["metadata"] == {
         "labels": LABELS,
-        "annotations": {
-            "prometheus.io/scrape": "true",
-            "prometheus.io/port": "8080",
-            "prometheus.io/path": "/metrics",
-            "eks.amazonaws.com/skip-containers": "model-server",
-        },
+        "annotations": {"eks.amazonaws.com/skip-containers": "model-server"},
     }
     pod = template["spec"]
     hardened = {
@@ -388,7 +541,15 @@ def test_the_deployment_pods(k8s):
         {
             "name": "fetch-model",
             "image": image,
-            "args": ["fetch-model", "--source", k8s.outputs["model_data_url"], "--model-dir", "/opt/ml/model"],
+            "args": [
+                "fetch-model",
+                "--source",
+                k8s.outputs["model_data_url"],
+                "--model-dir",
+                "/opt/ml/model",
+                "--timeout-seconds",
+                "120",
+            ],
             "env": [
                 {"name": "AWS_REGION", "value": "us-east-1"},
                 {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"},
@@ -472,7 +633,7 @@ def test_ingress_only_from_the_allowed_namespaces_and_only_invocations_and_ping_
                                 {
                                     "key": "kubernetes.io/metadata.name",
                                     "operator": "In",
-                                    "values": ["ingress-nginx", "monitoring"],
+                                    "values": ["traefik", "monitoring"],
                                 }
                             ]
                         }
@@ -484,7 +645,7 @@ def test_ingress_only_from_the_allowed_namespaces_and_only_invocations_and_ping_
     }
     backend = {"service": {"name": "model-server", "port": {"name": "http"}}}
     assert kube(k8s, "Ingress").inputs["spec"] == {
-        "ingressClassName": "nginx",
+        "ingressClassName": "traefik",
         "tls": [{"hosts": ["model.k8s.ml.example.com"], "secretName": "model-tls"}],
         "rules": [
             {
@@ -500,12 +661,106 @@ def test_ingress_only_from_the_allowed_namespaces_and_only_invocations_and_ping_
     }
 
 
+def test_the_tls_secret_is_written_by_a_certificate_the_ingress_waits_for(k8s):
+    certificate = kube(k8s, "Certificate")
+    assert certificate.type == "kubernetes:cert-manager.io/v1:Certificate"
+    assert certificate.inputs == {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {
+            "name": "model-server",
+            "namespace": NAMESPACE,
+            "labels": LABELS,
+            # pulumi up waits until cert-manager has the certificate issued (10 minutes at most).
+            "annotations": {"pulumi.com/waitFor": "condition=Ready", "pulumi.com/timeoutSeconds": "600"},
+        },
+        "spec": {
+            "secretName": "model-tls",
+            "secretTemplate": {"labels": LABELS},
+            "dnsNames": ["model.k8s.ml.example.com"],
+            "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"},
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        },
+    }
+    ingress = kube(k8s, "Ingress")
+    assert ingress.inputs["spec"]["tls"] == [{"hosts": ["model.k8s.ml.example.com"], "secretName": "model-tls"}]
+    assert certificate.urn in ingress.depends_on
+    assert k8s.outputs["kubernetes"]["ingress_url"] == "https://model.k8s.ml.example.com"
+
+
+def test_new_pods_start_only_after_their_role_may_read_the_new_version(k8s):
+    policy = k8s.one("aws:iam/rolePolicy:RolePolicy", "model-server")
+    assert policy.urn in kube(k8s, "Deployment").depends_on
+
+
+def test_the_prometheus_operator_scrapes_through_a_pod_monitor(k8s):
+    monitor = kube(k8s, "PodMonitor")
+    assert monitor.type == "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+    assert monitor.inputs == {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {
+            "name": "model-server",
+            "namespace": NAMESPACE,
+            "labels": {**LABELS, "release": "kube-prometheus-stack"},
+        },
+        "spec": {
+            "selector": {"matchLabels": SELECTOR},
+            "podMetricsEndpoints": [{"port": "http", "path": "/metrics", "interval": "30s"}],
+        },
+    }
+
+
+def test_without_pod_monitor_or_certificate_the_pods_carry_scrape_annotations_and_the_ingress_is_plain_http():
+    cluster = parse_stack_config(
+        {
+            **VALID,
+            "serving": {"platform": "kubernetes"},
+            "kubernetes": {**CLUSTER, "ingress": {"host": "model.example.com", "controller_namespace": "traefik"}},
+        }
+    ).kubernetes
+    built = manifests(
+        "m",
+        cluster,
+        role_arn="r",
+        image="i",
+        model_data_url="s3://b/k",
+        region="us-east-1",
+        environment={},
+        extra_labels={},
+    )
+    assert sorted(built) == [
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "Namespace",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+        "ServiceAccount",
+    ]
+    assert "tls" not in built["Ingress"]["spec"]
+    assert built["Deployment"]["spec"]["template"]["metadata"]["annotations"] == {
+        "eks.amazonaws.com/skip-containers": "model-server",
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "8080",
+        "prometheus.io/path": "/metrics",
+    }
+    # Defaults: up to 4 pods one at a time.
+    assert built["Deployment"]["metadata"]["annotations"] == {"pulumi.com/timeoutSeconds": str(4 * 365 + 30 + 60)}
+
+
 # --------------------------------------------------------------------------------------------
 # Schema validation (offline, kubernetes-validate, strict: unknown fields are errors)
 
 
+# kubernetes-validate ships the API server's own schemas only: the Certificate and PodMonitor
+# (custom resources) are checked above on exact inputs, not against their CRDs' schemas.
+CUSTOM_TYPES = ("kubernetes:cert-manager.io/v1:Certificate", "kubernetes:monitoring.coreos.com/v1:PodMonitor")
+
+
 def test_every_declared_manifest_is_valid_for_the_configured_cluster_version(k8s):
-    objects = [r for r in k8s.resources if r.type.startswith("kubernetes:")]
+    objects = [r for r in k8s.resources if r.type.startswith("kubernetes:") and r.type not in CUSTOM_TYPES]
     assert sorted(r.type for r in objects) == [
         "kubernetes:apps/v1:Deployment",
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
@@ -517,7 +772,7 @@ def test_every_declared_manifest_is_valid_for_the_configured_cluster_version(k8s
         "kubernetes:policy/v1:PodDisruptionBudget",
     ]
     for resource in objects:
-        assert kubernetes_validate.validate(resource.inputs, "1.30", strict=True) == "1.30", resource.name
+        assert kubernetes_validate.validate(resource.inputs, "1.35", strict=True) == "1.35", resource.name
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -531,7 +786,13 @@ def test_the_manifests_are_valid_for_every_version_the_config_accepts(version):
                 "cluster_version": version,
                 "pre_stop_delay_seconds": 0,
                 "zone_spread": "DoNotSchedule",
-                "ingress": {"host": "model.example.com", "controller_namespace": "ingress-nginx"},
+                "ingress": {
+                    "host": "model.example.com",
+                    "controller_namespace": "traefik",
+                    "tls_secret_name": "model-tls",
+                    "certificate_issuer": {"name": "letsencrypt"},
+                },
+                "pod_monitor": {"prometheus_namespace": "traefik"},
             },
         }
     ).kubernetes
@@ -555,10 +816,13 @@ def test_the_manifests_are_valid_for_every_version_the_config_accepts(version):
             "PodDisruptionBudget",
             "NetworkPolicy",
             "Ingress",
+            "Certificate",
+            "PodMonitor",
         ]
     )
-    for manifest in built.values():
-        kubernetes_validate.validate(manifest, version, strict=True)
+    for kind, manifest in built.items():
+        if kind not in ("Certificate", "PodMonitor"):
+            kubernetes_validate.validate(manifest, version, strict=True)
 
 
 def test_the_schema_check_catches_a_misspelt_field():
@@ -575,7 +839,7 @@ def test_the_schema_check_catches_a_misspelt_field():
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     container["readinesProbe"] = container.pop("readinessProbe")
     with pytest.raises(kubernetes_validate.ValidationError, match="readinesProbe"):
-        kubernetes_validate.validate(deployment, "1.30", strict=True)
+        kubernetes_validate.validate(deployment, "1.35", strict=True)
 
 
 # --------------------------------------------------------------------------------------------

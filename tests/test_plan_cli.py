@@ -200,4 +200,4 @@ def test_k8s_plan_groups_the_cluster_objects_and_shows_their_hardening():
     assert deployment["image"].endswith(doc["outputs"]["image_uri"].rpartition("@")[2])
     assert (deployment["read_only_root"], deployment["non_root"]) == (True, True)
     text = plan("--stack", "k8s").stdout.splitlines()
-    assert "cluster (Kubernetes provider): 9 resources" in text
+    assert "cluster (Kubernetes provider): 11 resources" in text  # + the Certificate and the PodMonitor

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from model_code.fetch_model import main
+from model_code.fetch_model import FetchTimeoutError, fetch, main
 from model_code.model import load_model
 from tests.model_code.helpers import Job
 
@@ -95,4 +95,48 @@ def test_the_source_must_be_an_s3_object(capsys: pytest.CaptureFixture[str]):
     assert main(["--source", "s3://bucket-only/"]) == 2
     assert capsys.readouterr().err.endswith(
         "error: argument --source: not an S3 object URI (got 's3://bucket-only/'; expected s3://<bucket>/<key>)\n"
+    )
+
+
+class SteppingClock:
+    """A monotonic clock that advances `step` seconds on every reading: time passes per read."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_fetch_that_outlasts_its_timeout_fails_saying_so(s3: Any, bundled_run: Job, tmp_path: Path):
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=archive(model_files(bundled_run)))
+    model_dir = tmp_path / "model"
+    # Every read of the body takes "10 s": the second read is past a 15 s deadline.
+    with pytest.raises(FetchTimeoutError) as caught:
+        fetch(s3, BUCKET, KEY, model_dir, timeout_seconds=15, clock=SteppingClock(10))
+    assert str(caught.value) == (
+        f"{SOURCE} was not fetched within 15 s (--timeout-seconds); check the node's network path to S3 and the "
+        "artifact's size against kubernetes.model_fetch_timeout_seconds"
+    )
+
+
+def test_a_fetch_within_its_timeout_puts_the_model_in_place(s3: Any, bundled_run: Job, tmp_path: Path):
+    files = model_files(bundled_run)
+    body = archive(files)
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=body)
+    model_dir = tmp_path / "model"
+    assert fetch(s3, BUCKET, KEY, model_dir, timeout_seconds=3600, clock=SteppingClock(1)) == len(body)
+    assert {p.name: p.read_bytes() for p in model_dir.iterdir()} == files
+
+
+def test_the_timeout_reaches_the_command_line(
+    s3: Any, bundled_run: Job, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=archive(model_files(bundled_run)))
+    args = ["--source", SOURCE, "--model-dir", str(tmp_path / "model")]
+    assert main([*args, "--timeout-seconds", "120"], s3_client=s3) == 0
+    assert main([*args, "--timeout-seconds", "0"], s3_client=s3) == 2
+    assert capsys.readouterr().err.endswith(
+        "error: argument --timeout-seconds: not a positive number of seconds (got '0'; expected e.g. 120)\n"
     )
