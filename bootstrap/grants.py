@@ -234,7 +234,13 @@ IMAGES = Grant(
         "ecr:PutImage",
         "ecr:UploadLayerPart",
     ),
-    read=("ecr:BatchGetImage", "ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:GetDownloadUrlForLayer"),
+    read=(
+        "ecr:BatchGetImage",
+        "ecr:DescribeImageReplicationStatus",
+        "ecr:DescribeImages",
+        "ecr:DescribeRepositories",
+        "ecr:GetDownloadUrlForLayer",
+    ),
     # Only the stack's own repository (created by the bootstrap).
     arns=("arn:{partition}:ecr:{region}:{account}:repository/ml-platform/{stack}/model",),
     unscoped=("ecr:GetAuthorizationToken",),
