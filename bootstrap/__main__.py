@@ -328,6 +328,7 @@ pulumi.export("oidc_provider_arn", github_arn)
 pulumi.export("deploy_role_arns", {name: r.arn for name, r in deploy_roles.items()})
 pulumi.export("preview_role_arns", {name: r.arn for name, r in preview_roles.items()})
 pulumi.export("state_bucket", bucket.bucket)
+pulumi.export("region", config.region)
 pulumi.export("backend_url", pulumi.Output.concat(backend, f"?region={config.region}"))
 pulumi.export(
     "bootstrap_backend_url", pulumi.Output.concat(backend, f"/{BOOTSTRAP_STATE_PREFIX}?region={config.region}")

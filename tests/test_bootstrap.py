@@ -299,6 +299,7 @@ def test_exports_are_the_workflow_variables(bootstrap):
     # The region rides in the URL, so `pulumi login` needs no AWS_REGION to find the bucket.
     assert outputs["backend_url"] == "s3://state-mock?region=us-east-1"
     assert outputs["bootstrap_backend_url"] == "s3://state-mock/bootstrap?region=us-east-1"
+    assert outputs["region"] == "us-east-1"
     assert set(outputs["deploy_role_arns"]) == set(outputs["preview_role_arns"]) == {"dev", "prod", "k8s"}
     assert outputs["deploy_role_arns"]["prod"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ml-platform-ci-deploy-prod"
     assert outputs["repository_urls"]["prod"] == (

@@ -201,7 +201,7 @@ def test_order_pin_image_then_preflight_then_pulumi_then_verify():
     names = [s.get("name", s.get("uses", "")) for s in steps_of(PULUMI)]
     order = [
         "Pin the image by digest (no build, no ECR login)",
-        "Push the image (tag release-<commit>), keeping its digest",
+        "Push the image (tag release-<commit>-<run>-<attempt>), keeping its digest",
         "ops preflight",
         "pulumi preview --refresh",
         "pulumi up of the saved plan",
@@ -242,8 +242,9 @@ def test_only_up_touches_the_registry_previews_never_build_or_log_in():
     pin = step(PULUMI, "Pin the image by digest (no build, no ECR login)")["run"]
     assert 'pulumi config set --path image.uri "${uri}" --stack "${STACK}"' in pin
     assert "pulumi config rm --path image.build" in pin
-    push = step(PULUMI, "Push the image (tag release-<commit>), keeping its digest")
-    assert push["env"]["TAG"] == "release-${{ github.sha }}"  # the prefix ECR's lifecycle never expires
+    push = step(PULUMI, "Push the image (tag release-<commit>-<run>-<attempt>), keeping its digest")
+    # The prefix ECR's lifecycle never expires; unique per attempt, since tags are immutable.
+    assert push["env"]["TAG"] == "release-${{ github.sha }}-${{ github.run_id }}-${{ github.run_attempt }}"
     assert 'skopeo copy --preserve-digests "dir:model-image" "docker://${repository}:${TAG}"' in push["run"]
     assert "describe-image-replication-status" in push["run"]
 
