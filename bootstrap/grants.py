@@ -133,8 +133,8 @@ ATTACHABLE_POLICIES = (
 ROLE_ATTACHMENTS = Grant(
     "RolePolicyAttachments",
     "iam",
+    # The read (ListAttachedRolePolicies) is the Roles grant's: iam:PolicyARN does not apply to it.
     manage=("iam:AttachRolePolicy", "iam:DetachRolePolicy"),
-    read=("iam:ListAttachedRolePolicies",),
     arns=ROLES.arns,
     condition={"ArnEquals": {"iam:PolicyARN": list(ATTACHABLE_POLICIES)}},
 )
@@ -352,7 +352,11 @@ API_DESTINATIONS = Grant(
     "observability",
     manage=("events:CreateApiDestination", "events:UpdateApiDestination", "events:DeleteApiDestination"),
     read=("events:DescribeApiDestination",),
-    arns=("arn:{partition}:events:{region}:{account}:api-destination/*",),
+    # An API destination names its connection: the actions also take the connection's ARN.
+    arns=(
+        "arn:{partition}:events:{region}:{account}:api-destination/*",
+        "arn:{partition}:events:{region}:{account}:connection/*",
+    ),
 )
 SCHEDULES = Grant(
     "Schedules",
