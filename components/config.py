@@ -405,9 +405,10 @@ class ImageConfig(Section):
 
     build: bool = Field(default=False, description="Build and push `model_code/` with docker-build during `pulumi up`.")
     uri: str | None = Field(
-        default=None, description="A digest-pinned image, `<registry>/<repository>@sha256:<64 hex>` (CI builds it)."
+        default=None,
+        description="A digest-pinned image, `<registry>/<repository>@sha256:<64 hex>`; the deploy workflow sets it "
+        "to the digest it pushed (`pulumi config set --path image.uri`).",
     )
-    keep_releases: int = Field(default=20, ge=1, le=1000, description="Tagged images the ECR lifecycle policy keeps.")
 
     @model_validator(mode="after")
     def _one_source(self) -> ImageConfig:

@@ -25,13 +25,7 @@ from components.alarms import (
 from components.backup import BackupVault, RegionBackup, RegionBackupArgs
 from components.config import PROJECT, ServingConfig, StackConfig
 from components.frontdoor import RegionalApi, RegionalApiArgs, RegionalFailover, RegionalFailoverArgs, rto_rpo_seconds
-from components.image import (
-    ModelImage,
-    ModelImageArgs,
-    ReplicaRepositoryTemplate,
-    ReplicaRepositoryTemplateArgs,
-    image_in_region,
-)
+from components.image import ModelImage, ModelImageArgs, image_in_region, repository_name
 from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import (
     PUBLISHERS,
@@ -130,34 +124,18 @@ def replicate(config: StackConfig, sites: dict[str, Site], account: Any) -> None
 def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], account: Any) -> Lifecycle:
     """The image and its repository, the model registry, and the spot training job."""
     primary = sites["primary"]
-    repository_prefix = f"{PROJECT}/{stack}"
+    # The repository, its replication and the replica template come from the bootstrap program.
     image = ModelImage(
         "model-image",
         ModelImageArgs(
-            repository_name=f"{repository_prefix}/model",
-            key_arn=primary.key.arn,
+            repository_name=repository_name(PROJECT, stack),
             account_id=account,
-            keep_releases=config.image.keep_releases,
-            replica_regions=tuple(site.region for role, site in sites.items() if role != "primary"),
+            region=primary.region,
             build_context=Path("model_code") if config.image.build else None,
             uri=config.image.uri,
-            protect=config.protect_stateful,
         ),
         opts=primary.opts,
     )
-    if "secondary" in sites:
-        secondary = sites["secondary"]
-        ReplicaRepositoryTemplate(
-            "model-image-replica",
-            ReplicaRepositoryTemplateArgs(
-                prefix=repository_prefix,
-                key_arn=secondary.key.arn,
-                account_id=account,
-                region=secondary.region,
-                keep_releases=config.image.keep_releases,
-            ),
-            opts=secondary.opts,
-        )
     registry = ModelRegistry("model-registry", f"{PROJECT}-{stack}", f"Models of {PROJECT} {stack}", opts=primary.opts)
     buckets = primary.storage.buckets
     training = SpotTraining(

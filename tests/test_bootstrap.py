@@ -1,15 +1,19 @@
 """The CI bootstrap program (bootstrap/) under the mock engine, and its IAM documents.
 
-Asserts the exact trust conditions (which GitHub subjects may assume which role), the state
-bucket's settings, and that the role policies are valid IAM (moto's validator) and pass the
-platform's own policy rules. What mocks cannot prove: that IAM accepts the deploy policy's
-size (6,144 characters for an inline policy is checked here) or that the deploy role can in
-fact deploy everything; the first CI deploy does that.
+Asserts, per role, the exact trust (which GitHub subjects may assume it) and the exact state
+access (which stack's state, lock and secrets key); the state bucket and its per-role policy; the
+model image repositories, their lifecycle, replication and creation template; the EKS access
+entries; that the deploy and preview roles cover every resource type the program declares, and
+every role it passes to a service (grants.TYPE_GRANTS, one row per Pulumi type token); and that
+each managed policy fits IAM's quotas. What mocks cannot prove: that IAM accepts the documents
+(moto's validator is a partial stand-in) or that AWS calls no action the table misses; the first
+CI deploy does that.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -23,18 +27,29 @@ from policy import policies
 from tests.harness import decoded
 
 BOOTSTRAP = Path(__file__).resolve().parent.parent / "bootstrap"
+sys.path.insert(0, str(BOOTSTRAP))
+import access  # noqa: E402
+import grants  # noqa: E402
+
+STACKS = {
+    "dev": {"regions": ["us-east-1"]},
+    "prod": {"regions": ["us-east-1", "us-west-2"]},
+    "k8s": {"regions": ["us-east-1"], "eks_cluster": "ml"},
+}
 CONFIG = {
     "ml-platform-bootstrap:github_owner": "acme",
     "ml-platform-bootstrap:github_repo": "ml-platform",
-    "ml-platform-bootstrap:environments": json.dumps(["dev", "prod"]),
     "ml-platform-bootstrap:region": "us-east-1",
-    "ml-platform-bootstrap:stack_regions": json.dumps(["us-east-1", "us-west-2"]),
+    "ml-platform-bootstrap:stacks": json.dumps(STACKS),
     "ml-platform-bootstrap:owner": "ml-platform-team",
     "ml-platform-bootstrap:cost_center": "ml-1001",
 }
 ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+POLICY = "aws:iam/policy:Policy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 OIDC = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+KEY = "aws:kms/key:Key"
+BUCKET = "arn:aws:s3:::state-mock"
 
 
 def run_bootstrap(config=CONFIG):
@@ -53,7 +68,30 @@ def bootstrap():
     return run_bootstrap()
 
 
-def test_github_oidc_provider_without_thumbprint(bootstrap):
+def role_policies(bootstrap, kind, stack) -> dict[str, dict]:
+    """Managed policies attached to a role, by suffix."""
+    found = {}
+    for attachment in bootstrap.of_type(ATTACHMENT):
+        if attachment.inputs["role"] != f"ml-platform-ci-{kind}-{stack}":
+            continue
+        (policy,) = [p for p in bootstrap.of_type(POLICY) if p.outputs["arn"] == attachment.inputs["policyArn"]]
+        found[policy.inputs["name"].removeprefix(f"ml-platform-ci-{kind}-{stack}-")] = decoded(policy.inputs["policy"])
+    return found
+
+
+def statements(bootstrap, kind, stack) -> dict[str, dict]:
+    return {s["Sid"]: s for p in role_policies(bootstrap, kind, stack).values() for s in p["Statement"]}
+
+
+def key_arn(bootstrap, name):
+    return bootstrap.one(KEY, name).outputs["arn"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity and trust
+
+
+def test_github_oidc_provider_created_without_thumbprint(bootstrap):
     (provider,) = bootstrap.of_type(OIDC)
     # IAM validates GitHub's certificate against its trusted root CAs: no thumbprint to pin.
     assert provider.inputs == {
@@ -62,22 +100,39 @@ def test_github_oidc_provider_without_thumbprint(bootstrap):
     }
 
 
-def trust(bootstrap, name):
-    return decoded(bootstrap.one(ROLE, name).inputs["assumeRolePolicy"])
+def test_an_existing_oidc_provider_is_referred_to_not_created_again():
+    """IAM refuses a second provider for the same URL (EntityAlreadyExists)."""
+    synthesis = run_bootstrap(CONFIG | {"ml-platform-bootstrap:github_oidc_provider": "existing"})
+    assert synthesis.of_type(OIDC) == []
+    provider = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
+    assert synthesis.outputs["oidc_provider_arn"] == provider
+    trust = decoded(synthesis.one(ROLE, "deploy-prod").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Federated": provider}
 
 
 @pytest.mark.parametrize(
-    ("role", "subject"),
+    ("role", "subject", "hours"),
     [
-        ("deploy-dev", "repo:acme/ml-platform:environment:dev"),
-        ("deploy-prod", "repo:acme/ml-platform:environment:prod"),
-        ("preview-dev", "repo:acme/ml-platform:pull_request"),
-        ("preview-prod", "repo:acme/ml-platform:pull_request"),
+        ("deploy-dev", "repo:acme/ml-platform:environment:dev", 4),
+        ("deploy-prod", "repo:acme/ml-platform:environment:prod", 4),
+        ("deploy-k8s", "repo:acme/ml-platform:environment:k8s", 4),
+        (
+            "preview-dev",
+            ["repo:acme/ml-platform:environment:dev-plan", "repo:acme/ml-platform:environment:dev-preview"],
+            1,
+        ),
+        (
+            "preview-prod",
+            ["repo:acme/ml-platform:environment:prod-plan", "repo:acme/ml-platform:environment:prod-preview"],
+            1,
+        ),
     ],
 )
-def test_each_role_trusts_exactly_one_github_subject(bootstrap, role, subject):
+def test_each_role_trusts_only_its_own_environments(bootstrap, role, subject, hours):
+    """No two roles share a subject: a pull request (prod-preview, with reviewers) cannot assume
+    a deploy role, and the dev preview cannot assume prod's."""
     provider_arn = bootstrap.one(OIDC, "github").outputs["arn"]
-    policy = trust(bootstrap, role)
+    policy = decoded(bootstrap.one(ROLE, role).inputs["assumeRolePolicy"])
     assert policy == {
         "Version": "2012-10-17",
         "Statement": [
@@ -96,14 +151,30 @@ def test_each_role_trusts_exactly_one_github_subject(bootstrap, role, subject):
         ],
     }
     IAMTrustPolicyDocumentValidator(json.dumps(policy)).validate()
+    assert access.size(policy) <= access.TRUST_POLICY_MAX_CHARS
     registration = bootstrap.one(ROLE, role)
     assert registration.inputs["name"] == f"ml-platform-ci-{role}"
-    assert registration.inputs["maxSessionDuration"] == 7200
+    assert registration.inputs["maxSessionDuration"] == hours * 3600
+
+
+def test_subjects_are_unique_across_roles(bootstrap):
+    seen = {}
+    for created in bootstrap.of_type(ROLE):
+        subjects = decoded(created.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
+        for subject in [subjects["token.actions.githubusercontent.com:sub"]]:
+            for one in subject if isinstance(subject, list) else [subject]:
+                assert one not in seen, (one, seen.get(one), created.name)
+                seen[one] = created.name
+    assert len(seen) == 9
+
+
+# ---------------------------------------------------------------------------------------------
+# State: bucket, per-stack prefixes, per-stack secrets keys
 
 
 def test_state_bucket_is_versioned_kms_encrypted_private_and_tls_only(bootstrap):
     bucket = bootstrap.one("aws:s3/bucket:Bucket", "state")
-    key = bootstrap.one("aws:kms/key:Key", "state")
+    key = bootstrap.one(KEY, "state")
     assert (bucket.protect, bucket.retain_on_delete, key.protect, key.retain_on_delete) == (True, True, True, True)
     assert key.inputs["enableKeyRotation"] is True
     assert bootstrap.one("aws:kms/alias:Alias", "state").inputs["name"] == "alias/ml-platform-pulumi-state"
@@ -125,89 +196,385 @@ def test_state_bucket_is_versioned_kms_encrypted_private_and_tls_only(bootstrap)
     assert settings("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock") == dict.fromkeys(
         ["blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"], True
     )
-    assert decoded(settings("aws:s3/bucketPolicy:BucketPolicy")["policy"]) == {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [bucket.outputs["arn"], f"{bucket.outputs['arn']}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
+    # The DIY backend's metadata, so no CI role ever writes outside its stack's prefixes.
+    meta = bootstrap.one("aws:s3/bucketObjectv2:BucketObjectv2", "state-meta").inputs
+    assert (meta["key"], meta["content"]) == (".pulumi/meta.yaml", "version: 1\n")
+
+
+def test_state_bucket_policy_denies_each_ci_role_every_other_stacks_state(bootstrap):
+    policy = decoded(bootstrap.one("aws:s3/bucketPolicy:BucketPolicy", "state").inputs["policy"])
+    assert policy["Statement"][0] == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [BUCKET, f"{BUCKET}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
+    by_role = {s["Principal"]["AWS"]: s for s in policy["Statement"][1:]}
+    assert len(by_role) == 6
+    deny = by_role[f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ml-platform-ci-preview-prod"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Action"] == ["s3:DeleteObject*", "s3:GetObject*", "s3:PutObject*", "s3:RestoreObject"]
+    assert deny["NotResource"] == [
+        f"{BUCKET}/.pulumi/backups/ml-platform/prod/*",
+        f"{BUCKET}/.pulumi/history/ml-platform/prod/*",
+        f"{BUCKET}/.pulumi/journal/ml-platform/prod/*",
+        f"{BUCKET}/.pulumi/locks/organization/ml-platform/prod/*",
+        f"{BUCKET}/.pulumi/stacks/ml-platform/prod.json*",
+        f"{BUCKET}/.pulumi/meta.yaml",
+    ]
 
 
-def role_policy(bootstrap, name):
-    return decoded(bootstrap.one(ROLE_POLICY, name).inputs["policy"])
+def test_deploy_role_reads_and_writes_only_its_stacks_state_and_secrets(bootstrap):
+    found = statements(bootstrap, "deploy", "dev")
+    dev_key, prod_key, k8s_key = (key_arn(bootstrap, f"secrets-{s}") for s in ("dev", "prod", "k8s"))
+    own = [
+        f"{BUCKET}/.pulumi/backups/ml-platform/dev/*",
+        f"{BUCKET}/.pulumi/history/ml-platform/dev/*",
+        f"{BUCKET}/.pulumi/journal/ml-platform/dev/*",
+        f"{BUCKET}/.pulumi/locks/organization/ml-platform/dev/*",
+        f"{BUCKET}/.pulumi/stacks/ml-platform/dev.json*",
+    ]
+    assert found["ReadOwnState"]["Resource"] == sorted([*own, f"{BUCKET}/.pulumi/meta.yaml"])
+    assert found["WriteOwnState"] == {
+        "Sid": "WriteOwnState",
+        "Effect": "Allow",
+        "Action": ["s3:DeleteObject", "s3:PutObject"],
+        "Resource": own,
+    }
+    assert found["ListOwnState"]["Condition"]["StringLike"]["s3:prefix"][0] == ".pulumi/backups/ml-platform/dev"
+    assert found["OwnSecretsKey"] == {
+        "Sid": "OwnSecretsKey",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+        "Resource": dev_key,
+    }
+    assert found["StateBucketKeyThroughS3"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }
+    assert found["NoOtherStacksSecrets"] == {
+        "Sid": "NoOtherStacksSecrets",
+        "Effect": "Deny",
+        "Action": ["kms:*"],
+        "Resource": sorted([k8s_key, prod_key]),
+    }
+    assert not any("prod" in json.dumps(s) for sid, s in found.items() if sid not in ("NoOtherStacksSecrets",))
 
 
-def test_preview_roles_only_read_state_take_the_lock_and_decrypt(bootstrap):
-    bucket = bootstrap.one("aws:s3/bucket:Bucket", "state").outputs["arn"]
-    key = bootstrap.one("aws:kms/key:Key", "state").outputs["arn"]
-    for name in ("preview-dev", "preview-prod"):
-        policy = role_policy(bootstrap, name)
-        assert policy["Statement"] == [
+def test_preview_role_reads_only_its_stacks_state_takes_its_lock_and_decrypts(bootstrap):
+    found = statements(bootstrap, "preview", "prod")
+    assert found["TakeOwnLock"] == {
+        "Sid": "TakeOwnLock",
+        "Effect": "Allow",
+        "Action": ["s3:DeleteObject", "s3:PutObject"],
+        "Resource": [f"{BUCKET}/.pulumi/locks/organization/ml-platform/prod/*"],
+    }
+    assert found["OwnSecretsKey"]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
+    assert found["OwnSecretsKey"]["Resource"] == key_arn(bootstrap, "secrets-prod")
+    assert "WriteOwnState" not in found
+    writes = [
+        (sid, a)
+        for sid, s in found.items()
+        for a in s["Action"]
+        if re.match(r".*:(Create|Put|Delete|Update|Set|Attach|Tag|Untag|Register|Modify)", a) and sid != "TakeOwnLock"
+    ]
+    assert writes == []
+
+
+def test_one_secrets_key_per_stack_exported_as_its_secrets_provider(bootstrap):
+    for stack in ("dev", "prod", "k8s"):
+        key = bootstrap.one(KEY, f"secrets-{stack}")
+        assert (key.protect, key.retain_on_delete, key.inputs["enableKeyRotation"]) == (True, True, True)
+        assert bootstrap.one("aws:kms/alias:Alias", f"secrets-{stack}").inputs["name"] == (
+            f"alias/ml-platform-{stack}-secrets"
+        )
+        assert bootstrap.outputs["secrets_providers"][stack] == (
+            f"awskms://alias/ml-platform-{stack}-secrets?region=us-east-1"
+        )
+
+
+def test_exports_are_the_workflow_variables(bootstrap):
+    outputs = bootstrap.outputs
+    # The region rides in the URL, so `pulumi login` needs no AWS_REGION to find the bucket.
+    assert outputs["backend_url"] == "s3://state-mock?region=us-east-1"
+    assert outputs["bootstrap_backend_url"] == "s3://state-mock/bootstrap?region=us-east-1"
+    assert outputs["region"] == "us-east-1"
+    assert set(outputs["deploy_role_arns"]) == set(outputs["preview_role_arns"]) == {"dev", "prod", "k8s"}
+    assert outputs["deploy_role_arns"]["prod"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ml-platform-ci-deploy-prod"
+    assert outputs["repository_urls"]["prod"] == (
+        f"{MOCK_ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The model image's repositories
+
+
+def test_repositories_exist_before_any_push_immutable_scanned_encrypted_protected(bootstrap):
+    for stack in ("dev", "prod", "k8s"):
+        repo = bootstrap.one("aws:ecr/repository:Repository", f"model-{stack}")
+        assert repo.region == "us-east-1"
+        assert repo.inputs == {
+            "name": f"ml-platform/{stack}/model",
+            "imageTagMutability": "IMMUTABLE",
+            "imageScanningConfiguration": {"scanOnPush": True},
+            "encryptionConfigurations": [{"encryptionType": "KMS"}],
+            "forceDelete": False,
+        }
+        assert (repo.protect, repo.retain_on_delete) == (True, True)
+        lifecycle = bootstrap.one("aws:ecr/lifecyclePolicy:LifecyclePolicy", f"model-{stack}")
+        assert json.loads(lifecycle.inputs["policy"]) == access.ecr_lifecycle_policy(10)
+
+
+def selected(policy: dict, tags: list[str]) -> list[int]:
+    """Priorities of the lifecycle rules whose tag selection matches an image with `tags`
+    (ECR: an image matched by no rule is never expired)."""
+    found = []
+    for rule in policy["rules"]:
+        selection = rule["selection"]
+        status = selection["tagStatus"]
+        if (
+            status == "any"
+            or (status == "untagged" and not tags)
+            or (status == "tagged" and any(t.startswith(p) for t in tags for p in selection.get("tagPrefixList", [])))
+        ):
+            found.append(rule["rulePriority"])
+    return found
+
+
+def test_lifecycle_never_selects_a_release_image():
+    policy = access.ecr_lifecycle_policy(10)
+    assert selected(policy, ["release-0123abc"]) == []
+    assert selected(policy, ["ctx-0123456789abcdef"]) == [2]
+    assert selected(policy, []) == [1]
+    assert policy["rules"][1]["selection"] == {
+        "tagStatus": "tagged",
+        "tagPrefixList": ["ctx-"],
+        "countType": "imageCountMoreThan",
+        "countNumber": 10,
+    }
+    assert not any(r["selection"]["tagStatus"] == "any" for r in policy["rules"])
+
+
+def test_prod_replicates_into_an_immutable_encrypted_replica_made_by_a_template(bootstrap):
+    replication = bootstrap.one("aws:ecr/replicationConfiguration:ReplicationConfiguration", "registry-us-east-1")
+    assert replication.inputs["replicationConfiguration"] == {
+        "rules": [
             {
-                "Sid": "ListState",
-                "Effect": "Allow",
-                "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
-                "Resource": bucket,
-            },
-            {
-                "Sid": "ReadState",
-                "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-                "Resource": f"{bucket}/.pulumi/*",
-            },
-            {
-                "Sid": "TakeStateLock",
-                "Effect": "Allow",
-                "Action": ["s3:DeleteObject", "s3:PutObject"],
-                "Resource": f"{bucket}/.pulumi/locks/*",
-            },
-            {
-                "Sid": "UseStateKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-                "Resource": key,
-            },
+                "destinations": [{"region": "us-west-2", "registryId": MOCK_ACCOUNT_ID}],
+                "repositoryFilters": [{"filter": "ml-platform/prod/", "filterType": "PREFIX_MATCH"}],
+            }
         ]
-        IAMPolicyDocumentValidator(json.dumps(policy)).validate()
+    }
+    template = bootstrap.one("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "model-prod-us-west-2")
+    assert template.region == "us-west-2"
+    assert template.inputs == {
+        "prefix": "ml-platform/prod",
+        "description": "replicas of the prod model image",
+        "appliedFors": ["REPLICATION"],
+        "imageTagMutability": "IMMUTABLE",
+        "encryptionConfigurations": [{"encryptionType": "KMS"}],
+        "lifecyclePolicy": json.dumps(access.ecr_lifecycle_policy(10)),
+    }
+    # The template exists before replication creates the replica repository.
+    assert template.urn in replication.depends_on
 
 
-def test_deploy_roles_are_scoped_to_the_account_and_stack_regions(bootstrap):
-    policy = role_policy(bootstrap, "deploy-prod")
-    # The mock engine's OIDC provider ARN is a stand-in IAM's format rejects; the real one:
-    real_arn = f"arn:aws:iam::{MOCK_ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com"
-    real = json.loads(json.dumps(policy).replace(bootstrap.one(OIDC, "github").outputs["arn"], real_arn))
-    IAMPolicyDocumentValidator(json.dumps(real)).validate()
-    assert len(json.dumps(policy, separators=(",", ":"))) <= 10_240  # IAM's inline role policy quota
-    statements = {s["Sid"]: s for s in policy["Statement"]}
-    for s in policy["Statement"]:
-        resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
-        if s["Effect"] == "Allow" and resources == ["*"]:
-            # Only actions without resource-level permissions, and only in the stack regions.
-            assert s["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}}, s["Sid"]
-        elif s["Effect"] == "Allow":
-            for arn in resources:
-                assert MOCK_ACCOUNT_ID in arn or s["Sid"] in ("ManageBuckets",) or arn.startswith("arn:aws:s3:::state")
-    assert statements["ManageBuckets"]["Condition"] == {"StringEquals": {"aws:ResourceAccount": MOCK_ACCOUNT_ID}}
-    assert statements["ManageSageMaker"]["Resource"] == [
+# ---------------------------------------------------------------------------------------------
+# Coverage of the program's types, sizes, and what the ops tools call
+
+
+@pytest.mark.parametrize("name", ["dev", "prod", "k8s"])
+def test_the_table_covers_every_type_the_stack_declares(stack, name):
+    types = [r.type for r in stack(name).resources if r.custom]
+    assert access.uncovered_types(types) == []
+
+
+ROLE_REFERENCES = (
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+)
+
+
+@pytest.mark.parametrize("name", ["dev", "prod", "k8s"])
+def test_every_role_the_stack_passes_to_a_service_is_covered_by_pass_role(stack, name):
+    synthesis = stack(name)
+    roles = {r.outputs["arn"]: r.name for r in synthesis.of_type("aws:iam/role:Role")}
+    passing = sorted(
+        {
+            r.type
+            for r in synthesis.resources
+            if r.custom
+            and r.type not in (*ROLE_REFERENCES, *grants.NAMES_ROLES_WITHOUT_PASSING)
+            and not r.type.startswith(grants.NO_IAM_PREFIXES)
+            and any(arn in json.dumps(r.inputs) for arn in roles)
+        }
+    )
+    assert passing, "expected the stack to pass roles to services"
+    missing = [t for t in passing if not any(g.passes_role_to for g in grants.TYPE_GRANTS.get(t, ()))]
+    assert missing == []
+    target = access.StackTarget(**STACKS.get(name, {"regions": ["us-east-1"]}))
+    policies_ = access.deploy_policies(name, target, provider_arn="arn:aws:iam::1:oidc-provider/x", **STAND_INS)
+    pass_role = next(s for s in policies_["iam"]["Statement"] if s["Sid"] == "PassRolesToTheServicesThatRunThem")
+    services = {g.passes_role_to for t in passing for g in grants.TYPE_GRANTS[t] if g.passes_role_to}
+    assert services <= set(pass_role["Condition"]["StringEquals"]["iam:PassedToService"])
+
+
+def test_the_attachable_managed_policies_are_exactly_those_the_stacks_attach(stack):
+    attached = {
+        r.inputs["policyArn"]
+        for name in ("dev", "prod", "k8s")
+        for r in stack(name).of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    }
+    assert attached <= {a.format(partition="aws") for a in grants.ATTACHABLE_POLICIES}
+
+
+STAND_INS = {
+    "account_id": MOCK_ACCOUNT_ID,
+    "partition": "aws",
+    "state_region": "us-east-1",
+    "bucket_arn": BUCKET,
+    "state_key_arn": f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/state",
+    "secrets_key_arns": {s: f"arn:aws:kms:us-east-1:{MOCK_ACCOUNT_ID}:key/{s}" for s in STACKS},
+}
+
+
+def test_deploy_role_covers_what_verify_and_preflight_call_and_preview_only_preflight():
+    target = access.StackTarget(regions=("us-east-1", "us-west-2"))
+    deploy = access.deploy_policies("prod", target, provider_arn="arn:aws:iam::1:oidc-provider/x", **STAND_INS)
+    preview = access.preview_policies("prod", target, **STAND_INS)
+
+    def actions(found):
+        return {a for p in found.values() for s in p["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
+
+    verify = {"sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig", "sagemaker:InvokeEndpoint"}
+    assert verify | {"application-autoscaling:DescribeScalableTargets"} <= actions(deploy)
+    assert {"sagemaker:DescribeEndpoint", "application-autoscaling:DescribeScalingPolicies"} <= actions(preview)
+    assert "sagemaker:InvokeEndpoint" not in actions(preview)
+    models = {s["Sid"]: s for s in deploy["models"]["Statement"]}
+    assert models["OpsVerify"]["Resource"] == [
         f"arn:aws:sagemaker:us-east-1:{MOCK_ACCOUNT_ID}:*",
         f"arn:aws:sagemaker:us-west-2:{MOCK_ACCOUNT_ID}:*",
     ]
-    assert statements["KeepCiAccessAsBootstrapped"] == {
+    # The image push is scoped to the stack's own repository.
+    assert models["PushModelImage"]["Resource"] == [
+        f"arn:aws:ecr:us-east-1:{MOCK_ACCOUNT_ID}:repository/ml-platform/prod/model",
+        f"arn:aws:ecr:us-west-2:{MOCK_ACCOUNT_ID}:repository/ml-platform/prod/model",
+    ]
+
+
+def test_lint_findings_are_fixed_actions_without_resource_arns_are_on_star():
+    """`s3:DeleteBucketOwnershipControls` is no IAM action (the API needs
+    `s3:PutBucketOwnershipControls`); DescribeLogGroups, GetSubscriptionAttributes and
+    Unsubscribe take no resource ARN, so scoped to one they are not granted at all."""
+    target = access.StackTarget(regions=("us-east-1",))
+    deploy = access.deploy_policies("dev", target, provider_arn="arn:aws:iam::1:oidc-provider/x", **STAND_INS)
+    allowed = [s for p in deploy.values() for s in p["Statement"] if s["Effect"] == "Allow"]
+    everything = {a for s in allowed for a in s["Action"]}
+    assert "s3:DeleteBucketOwnershipControls" not in everything
+    assert "s3:PutBucketOwnershipControls" in everything
+    for action in ("logs:DescribeLogGroups", "sns:GetSubscriptionAttributes", "sns:Unsubscribe"):
+        (where,) = [s for s in allowed if action in s["Action"]]
+        assert where["Resource"] == "*"
+        assert where["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-east-1"]}}
+
+
+def test_managed_policies_fit_iams_quotas_and_are_valid(bootstrap):
+    for kind in ("deploy", "preview"):
+        for stack in ("dev", "prod", "k8s"):
+            found = role_policies(bootstrap, kind, stack)
+            assert len(found) <= access.MANAGED_POLICIES_PER_ROLE, (kind, stack, list(found))
+            for suffix, policy in found.items():
+                assert access.size(policy) <= access.MANAGED_POLICY_MAX_CHARS, (kind, stack, suffix)
+                real = json.loads(
+                    json.dumps(policy).replace(
+                        bootstrap.one(OIDC, "github").outputs["arn"],
+                        f"arn:aws:iam::{MOCK_ACCOUNT_ID}:oidc-provider/token.actions.githubusercontent.com",
+                    )
+                )
+                IAMPolicyDocumentValidator(json.dumps(real)).validate()
+    assert sorted(role_policies(bootstrap, "deploy", "prod")) == [
+        "backup",
+        "front-door",
+        "iam",
+        "kms",
+        "models",
+        "observability",
+        "s3",
+        "scaling-and-budgets",
+        "state",
+    ]
+
+
+def test_a_four_region_stack_still_fits():
+    target = access.StackTarget(regions=("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"))
+    for found in (
+        access.deploy_policies("prod", target, provider_arn="arn:aws:iam::1:oidc-provider/x", **STAND_INS),
+        access.preview_policies("prod", target, **STAND_INS),
+    ):
+        sizes = {name: access.size(p) for name, p in found.items()}
+        assert max(sizes.values()) <= access.MANAGED_POLICY_MAX_CHARS, sizes
+
+
+def test_unscoped_statements_are_pinned_to_the_stack_regions(bootstrap):
+    for policy in role_policies(bootstrap, "deploy", "prod").values():
+        for s in policy["Statement"]:
+            if s["Effect"] == "Allow" and s["Resource"] == "*":
+                assert s["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}}, s
+            elif s["Effect"] == "Allow":
+                resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+                for arn in resources:
+                    assert MOCK_ACCOUNT_ID in arn or arn.startswith(
+                        ("arn:aws:s3:::", "arn:aws:apigateway:", "arn:aws:route53:::")
+                    ), arn
+
+
+def test_deploy_role_cannot_change_the_ci_access_or_the_state(bootstrap):
+    found = statements(bootstrap, "deploy", "prod")
+    assert found["KeepCiAccessAsBootstrapped"] == {
         "Sid": "KeepCiAccessAsBootstrapped",
         "Effect": "Deny",
         "Action": ["iam:*"],
         "Resource": [
             f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ml-platform-ci-*",
+            f"arn:aws:iam::{MOCK_ACCOUNT_ID}:policy/ml-platform-ci-*",
             bootstrap.one(OIDC, "github").outputs["arn"],
         ],
     }
+    assert found["KeepStateBucketAsBootstrapped"]["Resource"] == BUCKET
+    keys = sorted(key_arn(bootstrap, n) for n in ("state", "secrets-dev", "secrets-prod", "secrets-k8s"))
+    assert found["KeepKeysAsBootstrapped"]["Resource"] == keys
+
+
+def test_k8s_roles_reach_the_cluster_through_access_entries(bootstrap):
+    for kind, policy in (("deploy", "AmazonEKSClusterAdminPolicy"), ("preview", "AmazonEKSViewPolicy")):
+        role_arn = bootstrap.one(ROLE, f"{kind}-k8s").outputs["arn"]
+        entry = bootstrap.one("aws:eks/accessEntry:AccessEntry", f"{kind}-k8s")
+        assert entry.inputs == {"clusterName": "ml", "principalArn": role_arn, "type": "STANDARD"}
+        association = bootstrap.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", f"{kind}-k8s")
+        assert association.inputs == {
+            "clusterName": "ml",
+            "principalArn": role_arn,
+            "policyArn": f"arn:aws:eks::aws:cluster-access-policy/{policy}",
+            "accessScope": {"type": "cluster"},
+        }
+        assert entry.urn in association.depends_on
+        # `aws eks update-kubeconfig` needs DescribeCluster.
+        assert statements(bootstrap, kind, "k8s")["DescribeOwnCluster"]["Resource"] == (
+            f"arn:aws:eks:us-east-1:{MOCK_ACCOUNT_ID}:cluster/ml"
+        )
+    assert "DescribeOwnCluster" not in statements(bootstrap, "deploy", "prod")
+
+
+def test_documents_builder_returns_every_iam_document():
+    config = access.BootstrapConfig(
+        github_owner="acme", github_repo="ml-platform", region="us-east-1", owner="o", cost_center="c", stacks=STACKS
+    )
+    found = access.documents(config, account_id=MOCK_ACCOUNT_ID)
+    assert "state-bucket" in found and "deploy-prod-trust" in found and "preview-k8s-state" in found
+    assert len([n for n in found if n.startswith("deploy-prod-")]) == 10  # 9 policies and the trust
 
 
 def test_bootstrap_passes_the_platform_policy_rules(bootstrap):
@@ -220,15 +587,7 @@ def test_bootstrap_passes_the_platform_policy_rules(bootstrap):
     ]
 
 
-def test_exports_are_the_workflow_variables(bootstrap):
-    outputs = bootstrap.outputs
-    assert outputs["backend_url"] == "s3://state-mock"
-    assert outputs["secrets_provider"] == "awskms://alias/ml-platform-pulumi-state?region=us-east-1"
-    assert set(outputs["deploy_role_arns"]) == set(outputs["preview_role_arns"]) == {"dev", "prod"}
-    assert outputs["deploy_role_arns"]["prod"] == f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ml-platform-ci-deploy-prod"
-
-
-def test_bad_environment_name_is_a_config_error():
-    with pytest.raises(Exception, match=r"environments: Value error, not a GitHub environment name") as caught:
-        run_bootstrap(CONFIG | {"ml-platform-bootstrap:environments": json.dumps(["prod:v1"])})
+def test_bad_stack_name_is_a_config_error():
+    with pytest.raises(Exception, match=r"stacks: Value error, not a stack name \(got \['Prod:v1'\]") as caught:
+        run_bootstrap(CONFIG | {"ml-platform-bootstrap:stacks": json.dumps({"Prod:v1": {"regions": ["us-east-1"]}})})
     assert "bootstrap config has 1 problem(s)" in str(caught.value)

@@ -1,4 +1,8 @@
-"""The model image: ECR repository, replication, digest pinning, and the image config rules."""
+"""The model image: a reference to the bootstrap's repository, digest pinning, the config rules.
+
+The repository, its lifecycle policy, replication and creation template are the bootstrap's
+(tests/test_bootstrap.py); the stack declares none of them.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +10,19 @@ import json
 
 import pytest
 
-from components.image import context_tag, ecr_lifecycle_policy, image_in_region, replica_template_role_policy
+from components.image import BUILD_TAG_PREFIX, RELEASE_TAG_PREFIX, context_tag, image_in_region, repository_name
 from tests.test_config import problems
 
 PROD_URI = (
     "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:"
     "4f2c9a1d8b7e6f5a4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d"
 )
-
-
-def test_ecr_lifecycle_policy_expires_untagged_then_keeps_the_newest():
-    assert ecr_lifecycle_policy(50) == {
-        "rules": [
-            {
-                "rulePriority": 1,
-                "description": "expire untagged images after 7 days",
-                "selection": {
-                    "tagStatus": "untagged",
-                    "countType": "sinceImagePushed",
-                    "countUnit": "days",
-                    "countNumber": 7,
-                },
-                "action": {"type": "expire"},
-            },
-            {
-                "rulePriority": 2,
-                "description": "keep the last 50 releases",
-                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 50},
-                "action": {"type": "expire"},
-            },
-        ]
-    }
+ECR_TYPES = (
+    "aws:ecr/repository:Repository",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration",
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
+)
 
 
 def test_image_in_region_rewrites_only_the_registry_region():
@@ -46,12 +32,14 @@ def test_image_in_region_rewrites_only_the_registry_region():
     )
 
 
-def test_context_tag_follows_content(tmp_path):
+def test_context_tag_follows_content_and_carries_the_build_prefix(tmp_path):
     (tmp_path / "a.py").write_text("print(1)\n")
     first = context_tag(tmp_path)
     assert first == context_tag(tmp_path) and first.startswith("ctx-") and len(first) == 20
     (tmp_path / "a.py").write_text("print(2)\n")
     assert context_tag(tmp_path) != first
+    # The lifecycle policy keeps every release- tag and only the newest ctx- builds.
+    assert (BUILD_TAG_PREFIX, RELEASE_TAG_PREFIX) == ("ctx-", "release-")
 
 
 def test_image_config_needs_exactly_one_source_pinned_by_digest():
@@ -66,61 +54,30 @@ def test_image_config_needs_exactly_one_source_pinned_by_digest():
         f"image.uri: must be pinned by digest; tags are mutable (got '{tagged}'; expected "
         "<registry>/<repository>@sha256:<64 lowercase hex>)"
     ]
+    # The lifecycle now lives in the bootstrap: the old key is refused with its name.
+    assert problems(image={"build": True, "keep_releases": 10})[0].startswith("image.keep_releases: ")
 
 
-def test_prod_repository_settings(stack):
+@pytest.mark.parametrize("name", ["dev", "prod", "k8s"])
+def test_the_stack_declares_no_repository_replication_or_template(stack, name):
+    """Created by the bootstrap before any push: a stack that made them would push into a
+    repository that a failed first `up` leaves half-configured, and replicate nothing pushed before."""
+    assert [r.type for r in stack(name).resources if r.type in ECR_TYPES] == []
+
+
+def test_prod_serves_the_configured_digest_from_the_bootstrap_repository(stack):
     prod = stack("prod")
-    repo = prod.one("aws:ecr/repository:Repository", "model-image")
-    key = prod.one("aws:kms/key:Key", "key-primary").outputs["arn"]
-    assert repo.region == "us-east-1"
-    assert repo.inputs == {
-        "name": "ml-platform/prod/model",
-        "imageTagMutability": "IMMUTABLE",
-        "imageScanningConfiguration": {"scanOnPush": True},
-        "encryptionConfigurations": [{"encryptionType": "KMS", "kmsKey": key}],
-        "forceDelete": False,
-    }
-    assert (repo.protect, repo.retain_on_delete) == (True, True)
-    lifecycle = prod.one("aws:ecr/lifecyclePolicy:LifecyclePolicy", "model-image")
-    assert json.loads(lifecycle.inputs["policy"]) == ecr_lifecycle_policy(50)
-    assert lifecycle.inputs["repository"] == "ml-platform/prod/model"
+    assert repository_name("ml-platform", "prod") == "ml-platform/prod/model"
+    assert prod.outputs["image_uri"] == PROD_URI
+    job = prod.one("aws:sagemaker/trainingJob:TrainingJob", "training")
+    assert job.inputs["algorithmSpecification"]["trainingImage"] == PROD_URI
+    assert prod.of_type("docker-build:index:Image") == []
 
 
-def test_prod_replicates_the_repository_into_an_encrypted_immutable_replica(stack):
-    prod = stack("prod")
-    replication = prod.one("aws:ecr/replicationConfiguration:ReplicationConfiguration", "model-image")
-    assert replication.inputs["replicationConfiguration"] == {
-        "rules": [
-            {
-                "destinations": [{"region": "us-west-2", "registryId": "123456789012"}],
-                "repositoryFilters": [{"filter": "ml-platform/prod/model", "filterType": "PREFIX_MATCH"}],
-            }
-        ]
-    }
-    template = prod.one("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "model-image-replica")
-    secondary_key = prod.one("aws:kms/key:Key", "key-secondary").outputs["arn"]
-    assert template.region == "us-west-2"
-    assert template.inputs["prefix"] == "ml-platform/prod"
-    assert template.inputs["appliedFors"] == ["REPLICATION"]
-    assert template.inputs["imageTagMutability"] == "IMMUTABLE"
-    assert template.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS", "kmsKey": secondary_key}]
-    role = prod.one("aws:iam/role:Role", "model-image-replica")
-    assert template.inputs["customRoleArn"] == role.outputs["arn"]
-    assert json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", "model-image-replica").inputs["policy"]) == (
-        replica_template_role_policy("123456789012", "us-west-2", "ml-platform/prod", secondary_key)
-    )
-
-
-def test_dev_does_not_replicate(stack):
-    dev = stack("dev")
-    assert dev.of_type("aws:ecr/replicationConfiguration:ReplicationConfiguration") == []
-    assert dev.of_type("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate") == []
-
-
-def test_dev_builds_the_image_and_everything_uses_its_digest(stack):
+def test_dev_builds_into_the_bootstrap_repository_and_everything_uses_its_digest(stack):
     dev = stack("dev")
     image = dev.one("docker-build:index:Image", "model-image")
-    repo_url = dev.one("aws:ecr/repository:Repository", "model-image").outputs["repositoryUrl"]
+    repo_url = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/dev/model"
     (tag,) = image.inputs["tags"]
     assert tag.startswith(f"{repo_url}:ctx-")
     assert image.inputs["push"] is True

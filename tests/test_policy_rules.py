@@ -485,11 +485,7 @@ def test_stateful_resources_protected_in_prod(prod, stack):
         assert [m for r in resources(broken) for m in policies.stateful_protected_in_prod(r, "prod")] == [
             f"{type_} {name}: stateful resource is not protected in prod (protect is false)"
         ]
-    repository = "aws:ecr/repository:Repository"
-    broken = mutated(prod, repository, "model-image", protect=False)
-    assert [m for r in resources(broken) for m in policies.stateful_protected_in_prod(r, "prod")] == [
-        f"{repository} model-image: stateful resource is not protected in prod (protect is false)"
-    ]
+    # The model's ECR repository is the bootstrap's (tests/test_bootstrap.py checks it is protected).
 
 
 def test_required_default_tags(prod):

@@ -371,7 +371,7 @@ def test_dev_single_small_instance_drops_to_its_minimum_at_night(stack):
 def test_a_new_image_keeps_the_endpoint_and_variant_names(stack):
     """A new model must reach the same endpoint and variant, or blue/green and autoscaling break."""
     other = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "c" * 64
-    changed = synthesize_stack("prod", overrides={"image": {"uri": other, "keep_releases": 50}})
+    changed = synthesize_stack("prod", overrides={"image": {"uri": other}})
     before, after = stack("prod"), changed
     for synthesis in (before, after):
         assert synthesis.one("aws:sagemaker/endpoint:Endpoint", "endpoint-primary").inputs["name"] == "ml-platform-prod"

@@ -175,7 +175,7 @@ def test_prod_training_job_inputs(stack, prod_job):
         artifacts_bucket_arn=f"arn:aws:s3:::{artifacts}",
         job_name=job_name,
         key_arn=key,
-        repository_arn=prod.one("aws:ecr/repository:Repository", "model-image").outputs["arn"],
+        repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/ml-platform/prod/model",
         region="us-east-1",
         account_id="123456789012",
         vpc=False,
