@@ -104,7 +104,7 @@ def test_evaluate_writes_the_report(bundled_run: Job, bundled_channel: Path, job
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(output.read_text())
-    assert list(report) == ["metrics", "rows", "classes", "confusion_matrix"]
+    assert list(report) == ["metrics", "rows", "classes", "confusion_matrix", "comparison"]
     assert list(report["metrics"]) == ["accuracy", "log_loss"]
     assert report["rows"] == 569
     assert report["classes"] == ["0", "1"]
