@@ -110,6 +110,18 @@ def resolve(client: Any, group_name: str, selector: str | int) -> ModelVersion |
     return describe(client, chosen["ModelPackageArn"])
 
 
+def get_version(client: Any, group_name: str, number: int) -> ModelVersion:
+    """Version `number` whatever its status; RegistryError naming what exists if it is missing."""
+    summaries = list(_summaries(client, group_name))
+    matching = [s for s in summaries if _version_of(s) == number]
+    if not matching:
+        raise RegistryError(
+            f"model package group {group_name!r}: version {number} does not exist "
+            f"(versions: {_describe_existing(summaries)})"
+        )
+    return describe(client, matching[0]["ModelPackageArn"])
+
+
 def describe(client: Any, package_arn: str) -> ModelVersion:
     """One version by its package ARN."""
     return parse_description(client.describe_model_package(ModelPackageName=package_arn))
