@@ -65,7 +65,10 @@ from ops.outputs import Endpoint, OutputsError, add_stack_arguments, endpoints, 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_DATASET_VERSION = "latest"
 DEFAULT_POLL_SECONDS = 30.0
-TERMINAL = ("Succeeded", "Failed", "Stopped")
+# PipelineExecutionStatus values that end an execution (botocore's sagemaker model); only
+# Succeeded registers a version.
+TERMINAL = ("Succeeded", "Failed", "Stopped", "CompletedWithFailures")
+ENDINGS = {"Failed": "failed", "Stopped": "was stopped", "CompletedWithFailures": "completed with failures"}
 REGISTER_STEP_TYPE = "RegisterModel"
 
 CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=30, retries={"mode": "standard", "total_max_attempts": 5})
@@ -260,7 +263,7 @@ def command_train(args: argparse.Namespace, stack: Stack, ctx: Context) -> int:
         where = "; ".join(f"step {name}: {reason}" for name, reason in failed) or (
             outcome.failure_reason or "no reason given"
         )
-        raise CommandError(f"execution {outcome.status.lower()}: {where}\n  {arn}")
+        raise CommandError(f"execution {ENDINGS.get(outcome.status, outcome.status)}: {where}\n  {arn}")
     version = registered_version(client, outcome.steps)
     if version is None:
         raise CommandError(f"execution succeeded but registered no model version (no RegisterModel step ran)\n  {arn}")

@@ -629,3 +629,37 @@ def test_elapsed_format():
         "1:00:00",
         "10:01:01",
     ]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "expected"),
+    [
+        ("Stopped", None, "execution was stopped: no reason given"),
+        (
+            "CompletedWithFailures",
+            "a step failed but the execution went on",
+            "execution completed with failures: a step failed but the execution went on",
+        ),
+    ],
+)
+def test_train_ending_without_a_failed_step_gives_the_execution_reason(outputs_file, status, reason, expected):
+    client, stub = _stubbed([], register=False)
+    stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": EXECUTION}, None)
+    description = {"PipelineExecutionArn": EXECUTION, "PipelineExecutionStatus": status}
+    if reason:
+        description["FailureReason"] = reason
+    stub.add_response("describe_pipeline_execution", description, {"PipelineExecutionArn": EXECUTION})
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {"PipelineExecutionSteps": [_step("Train", "Stopped")]},
+        {"PipelineExecutionArn": EXECUTION, "SortOrder": "Ascending"},
+    )
+    err = io.StringIO()
+    code = main(
+        ["train", "--stack", "prod", "--outputs", outputs_file()],
+        clients=lambda service, region: client,
+        commit=lambda: "unknown",
+        out=io.StringIO(),
+        err=err,
+    )
+    assert (code, err.getvalue()) == (1, f"error: stack prod: {expected}\n  {EXECUTION}\n")
