@@ -174,9 +174,11 @@ def _baseline_url(response: Mapping[str, Any], metadata: Mapping[str, str]) -> s
 def _summaries(client: Any, group_name: str) -> Iterator[dict[str, Any]]:
     """ListModelPackages summaries of the group, ascending by version ([] if no such group).
 
-    ListModelPackages pages with NextToken (boto3 paginator `list_model_packages`). A group that
-    does not exist lists no packages (an empty list, or a "does not exist" ValidationException,
-    read as the same thing).
+    ListModelPackages pages with NextToken (boto3 paginator `list_model_packages`). Without
+    ModelPackageType it lists unversioned packages only, and versioned summaries carry the ARN
+    but no ModelPackageName (https://github.com/boto/boto3/issues/3069), hence the explicit
+    type and describing by ARN. A group that does not exist lists no packages (an empty list,
+    or a "does not exist" ValidationException, read as the same thing).
     """
     paginator = client.get_paginator("list_model_packages")
     summaries = []
@@ -240,7 +242,8 @@ def set_status(client: Any, arn: str, status: str, reason: str) -> None:
     The current CustomerMetadataProperties are sent back unchanged all the same: moto 5.2.5
     replaces the whole map with nothing when the field is left out, and on AWS re-sending the
     same keys and values changes nothing. A status change emits the EventBridge event
-    `SageMaker Model Package State Change` (the deploy trigger listens for Approved).
+    `SageMaker Model Package State Change` (the deploy trigger listens for Approved;
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
     """
     if status not in STATUSES:
         raise RegistryError(f"status {status!r} is not a model approval status (expected one of {', '.join(STATUSES)})")

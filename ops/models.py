@@ -161,7 +161,13 @@ def start_training(client: Any, stack: Stack, dataset_version: str, commit: str)
 
 
 def execution_steps(client: Any, execution_arn: str) -> list[dict[str, Any]]:
-    """ListPipelineExecutionSteps, every page, oldest step first."""
+    """ListPipelineExecutionSteps, every page, oldest step first.
+
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListPipelineExecutionSteps.html:
+    each step has StepStatus, FailureReason when it failed, and Metadata per step type
+    (RegisterModel.Arn is the package it created, Fail.ErrorMessage a Fail step's message,
+    Condition.Outcome a condition's result).
+    """
     steps: list[dict[str, Any]] = []
     for page in client.get_paginator("list_pipeline_execution_steps").paginate(
         PipelineExecutionArn=execution_arn, SortOrder="Ascending"
