@@ -13,6 +13,9 @@ processing/evaluation/evaluation.json:
      "champion": {"metrics": {"accuracy": {"value": 0.96}, "log_loss": {"value": 0.09}}, "rows": 114},
      "comparison": {"champion_present": true, "accuracy_delta": {"value": 0.01}}}
 
+The candidate's baseline.json (the drift baseline `train` wrote beside the model) is copied
+next to the report, so the pipeline can register it as a plain object.
+
 Champion/challenger: the champion directory holds the approved version's model.tar.gz (or a
 model directory), or no model at all (a placeholder file: the first version has no champion).
 The champion is scored on the same rows as the candidate; `accuracy_delta` is candidate minus
@@ -32,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_code.atomic import write_json_atomic
+from model_code.atomic import write_atomic, write_json_atomic
 from model_code.data import Table, read_channel
 from model_code.exit_codes import EXIT_OK, EXIT_USAGE
 from model_code.failure import UserError, run_command
@@ -42,6 +45,7 @@ from model_code.paths import OptMl
 
 MODEL_ARCHIVE = "model.tar.gz"
 CHAMPION_INPUT = "champion"
+BASELINE_FILE = "baseline.json"
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -66,7 +70,7 @@ def main(argv: list[str]) -> int:
 def evaluate(paths: OptMl, args: argparse.Namespace) -> int:
     model_dir = args.model_dir or paths.processing_model
     output = args.output or paths.evaluation_json
-    model = _load(model_dir)
+    model, baseline = _load_with_baseline(model_dir)
     table = read_channel(args.test_dir or paths.processing_test, model.label_name)
     features = _columns_in_model_order(model, table.feature_names, table.features)
     unknown = sorted(set(table.labels.tolist()) - set(model.classes))
@@ -91,6 +95,11 @@ def evaluate(paths: OptMl, args: argparse.Namespace) -> int:
         delta = report["metrics"]["accuracy"]["value"] - champion_metrics["accuracy"]["value"]
     report["comparison"] = {"champion_present": champion is not None, "accuracy_delta": {"value": delta}}
     write_json_atomic(output, report)
+    if baseline is not None:
+        # A processing output uploads each file as its own object, so the pipeline can register
+        # <evaluation prefix>/baseline.json as the version's drift baseline (DriftCheckBaselines),
+        # where the training job only leaves it inside model.tar.gz.
+        write_atomic(output.parent / BASELINE_FILE, lambda handle: handle.write(baseline))
     against = (
         f"; champion accuracy={report['champion']['metrics']['accuracy']['value']:.4f} (delta {delta:+.4f})"
         if champion is not None
@@ -138,16 +147,25 @@ def _score_champion(champion: Model, candidate: Model, table: Table, champion_di
 
 
 def _load(model_dir: Path) -> Model:
-    """Load model.npz from `model_dir`, or from the model.tar.gz a training job produced."""
+    return _load_with_baseline(model_dir)[0]
+
+
+def _load_with_baseline(model_dir: Path) -> tuple[Model, bytes | None]:
+    """model.npz from `model_dir`, or from the model.tar.gz a training job produced, and the
+    bytes of the baseline.json beside it (None when there is none)."""
     archive = model_dir / MODEL_ARCHIVE
     try:
         if (model_dir / MODEL_FILE).exists() or not archive.exists():
-            return load_model(model_dir)
+            return load_model(model_dir), _read_if_file(model_dir / BASELINE_FILE)
         with tempfile.TemporaryDirectory() as unpacked, tarfile.open(archive) as tar:
             tar.extractall(unpacked, filter="data")  # rejects absolute paths, links out, devices
-            return load_model(Path(unpacked))
+            return load_model(Path(unpacked)), _read_if_file(Path(unpacked) / BASELINE_FILE)
     except (ModelFormatError, tarfile.TarError) as exc:
         raise UserError(str(exc)) from exc
+
+
+def _read_if_file(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
 
 
 def _columns_in_model_order(model: Model, names: tuple[str, ...], features: np.ndarray) -> np.ndarray:

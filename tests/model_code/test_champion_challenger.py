@@ -177,3 +177,15 @@ def test_a_broken_champion_archive_is_an_error(bundled_run: Job, bundled_channel
     code, _, _ = _evaluate(job, bundled_run, bundled_channel, "--champion-dir", str(champion))
     assert code == 1
     assert job.failure_file.read_text().startswith(f"champion in {champion}: ")
+
+
+def test_the_candidates_baseline_is_copied_next_to_the_report(bundled_run: Job, bundled_channel: Path, job: Job):
+    # From the training job's model.tar.gz (the pipeline's layout) to a plain object beside
+    # evaluation.json, byte for byte, for the pipeline to register as the drift baseline.
+    _archive(bundled_run.model_dir, job.root / "processing" / "model")
+    (job.root / "processing" / "test").symlink_to(bundled_channel)
+    result = job.run("evaluate")
+    assert result.returncode == 0, result.stderr
+    evaluation = job.root / "processing" / "evaluation"
+    assert sorted(p.name for p in evaluation.iterdir()) == ["baseline.json", "evaluation.json"]
+    assert (evaluation / "baseline.json").read_bytes() == (bundled_run.model_dir / "baseline.json").read_bytes()
