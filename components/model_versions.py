@@ -41,6 +41,7 @@ BASELINE_METADATA_KEY = "baseline_uri"
 DATASET_URI_KEY, DATASET_VERSION_KEY = "dataset_uri", "dataset_version"
 # ApprovalDescription is at most 1024 characters (botocore's sagemaker ApprovalDescription shape).
 APPROVAL_DESCRIPTION_MAX = 1024
+SHOWN_VERSIONS = 10  # versions an error message lists
 
 
 class RegistryError(Exception):
@@ -94,13 +95,7 @@ def resolve(client: Any, group_name: str, selector: str | int) -> ModelVersion |
         if not approved:
             return None
         return describe(client, max(approved, key=_version_of)["ModelPackageArn"])
-    matching = [s for s in summaries if _version_of(s) == number]
-    if not matching:
-        raise RegistryError(
-            f"model package group {group_name!r}: version {number} does not exist "
-            f"(versions: {_describe_existing(summaries)})"
-        )
-    chosen = matching[0]
+    chosen = _numbered(summaries, group_name, number)
     if chosen.get("ModelApprovalStatus") != APPROVED:
         raise RegistryError(
             f"model package group {group_name!r}: version {number} is {chosen.get('ModelApprovalStatus')}, "
@@ -113,13 +108,17 @@ def resolve(client: Any, group_name: str, selector: str | int) -> ModelVersion |
 def get_version(client: Any, group_name: str, number: int) -> ModelVersion:
     """Version `number` whatever its status; RegistryError naming what exists if it is missing."""
     summaries = list(_summaries(client, group_name))
-    matching = [s for s in summaries if _version_of(s) == number]
-    if not matching:
-        raise RegistryError(
-            f"model package group {group_name!r}: version {number} does not exist "
-            f"(versions: {_describe_existing(summaries)})"
-        )
-    return describe(client, matching[0]["ModelPackageArn"])
+    return describe(client, _numbered(summaries, group_name, number)["ModelPackageArn"])
+
+
+def _numbered(summaries: list[dict[str, Any]], group_name: str, number: int) -> dict[str, Any]:
+    for summary in summaries:
+        if _version_of(summary) == number:
+            return summary
+    raise RegistryError(
+        f"model package group {group_name!r}: version {number} does not exist "
+        f"(versions: {_describe_existing(summaries)})"
+    )
 
 
 def describe(client: Any, package_arn: str) -> ModelVersion:
@@ -225,9 +224,12 @@ def _bad_selector(group_name: str, selector: Any) -> str:
 
 
 def _describe_existing(summaries: list[dict[str, Any]]) -> str:
+    """`1 Approved, 2 Rejected`; a long history shows its newest SHOWN_VERSIONS."""
     if not summaries:
         return "none"
-    return ", ".join(f"{_version_of(s)} {s.get('ModelApprovalStatus', '?')}" for s in summaries)
+    shown = ", ".join(f"{_version_of(s)} {s.get('ModelApprovalStatus', '?')}" for s in summaries[-SHOWN_VERSIONS:])
+    hidden = len(summaries) - SHOWN_VERSIONS
+    return f"{hidden} older, then {shown}" if hidden > 0 else shown
 
 
 # ---------------------------------------------------------------------------------------------
