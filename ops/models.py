@@ -14,7 +14,7 @@ Every command takes `--outputs FILE` too (see ops/outputs.py). From the stack's 
             parameters `DatasetVersion`, default `latest`, and `GitCommit`, from
             `git rev-parse HEAD` or `unknown`) and, unless --no-wait, prints each step's status
             change with the elapsed time until the execution ends; then the version it
-            registered, or the failing step and its reason. Training never runs elsewhere.
+            registered, or the failing step and its reason. (Training never runs in `pulumi up`.)
 - list      the versions (version, status, created, dataset, accuracy and other metrics, where
             deployed: each endpoint's live Model compared by package ARN or artifact).
 - approve   sets a version Approved: the approval event starts the deploy workflow, and stacks
@@ -265,10 +265,10 @@ def command_train(args: argparse.Namespace, stack: Stack, ctx: Context) -> int:
         print(f"\nstopped watching; the execution goes on: {arn}", file=out)
         return EXIT_INTERRUPTED
     if outcome.status != "Succeeded":
-        failed = [(s.get("StepName", "?"), failing_reason(s)) for s in outcome.steps if failing_reason(s)]
-        where = "; ".join(f"step {name}: {reason}" for name, reason in failed) or (
-            outcome.failure_reason or "no reason given"
-        )
+        failed = [s for s in outcome.steps if s.get("StepStatus") == "Failed" or failing_reason(s)]
+        where = "; ".join(
+            f"step {s.get('StepName', '?')}: {failing_reason(s) or 'failed, no reason given'}" for s in failed
+        ) or (outcome.failure_reason or "no reason given")
         raise CommandError(f"execution {ENDINGS.get(outcome.status, outcome.status)}: {where}\n  {arn}")
     version = registered_version(client, outcome.steps)
     if version is None:

@@ -22,7 +22,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from components.model_versions import LATEST_APPROVED, resolve
-from ops.models import elapsed, main, watch
+from ops.models import elapsed, git_commit, main, watch
 from tests.registry_fixtures import BUCKET, GROUP, IMAGE, REGION, artifact_bytes, create_group, register_version
 
 SECONDARY = "us-west-2"
@@ -663,3 +663,17 @@ def test_train_ending_without_a_failed_step_gives_the_execution_reason(outputs_f
         err=err,
     )
     assert (code, err.getvalue()) == (1, f"error: stack prod: {expected}\n  {EXECUTION}\n")
+
+
+def test_git_commit_is_head_or_unknown():
+    class Result:
+        def __init__(self, code: int, stdout: str) -> None:
+            self.returncode, self.stdout = code, stdout
+
+    assert git_commit(lambda *a, **k: Result(0, "a" * 40 + "\n")) == "a" * 40
+    assert git_commit(lambda *a, **k: Result(128, "")) == "unknown"  # not a git checkout
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    assert git_commit(missing) == "unknown"
