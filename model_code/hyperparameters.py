@@ -32,6 +32,12 @@ class Hyperparameters:
     label: str = "target"
     holdout_fraction: float = 0.2
     checkpoint_every_epochs: int = 1
+    # Data gates: a label with more distinct values than this is refused (a continuous label
+    # would otherwise train into one class per value), and each class must get at least
+    # `min_holdout_rows_per_class` rows of the stratified holdout, so the holdout accuracy
+    # that gates registration measures every class.
+    max_classes: int = 100
+    min_holdout_rows_per_class: int = 5
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -81,6 +87,8 @@ RULES: dict[str, Rule] = {
     "label": Rule(str),
     "holdout_fraction": Rule(float, 0, 0.5, low_open=True),
     "checkpoint_every_epochs": Rule(int, 1, 10_000),
+    "max_classes": Rule(int, 2, 10_000),
+    "min_holdout_rows_per_class": Rule(int, 1, 1_000_000),
 }
 assert set(RULES) == {f.name for f in dataclasses.fields(Hyperparameters)}
 

@@ -1,4 +1,8 @@
-"""Classification metrics on class-index labels and predicted probabilities."""
+"""Classification metrics on class-index labels and predicted probabilities.
+
+A true index of -1 marks a row whose label the model does not know (a champion scored on a
+newer label set): it is never the predicted class, and its probability counts as 0.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,16 @@ import numpy as np
 EPSILON = 1e-15
 
 
+UNKNOWN_CLASS = -1
+
+
 def accuracy(true_index: np.ndarray, proba: np.ndarray) -> float:
     return float(np.mean(proba.argmax(axis=1) == true_index))
 
 
 def log_loss(true_index: np.ndarray, proba: np.ndarray) -> float:
-    picked = proba[np.arange(len(true_index)), true_index]
+    known = true_index != UNKNOWN_CLASS
+    picked = np.where(known, proba[np.arange(len(true_index)), np.where(known, true_index, 0)], 0.0)
     return float(-np.mean(np.log(np.clip(picked, EPSILON, 1.0))))
 
 

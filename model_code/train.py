@@ -33,6 +33,8 @@ from model_code.softmax_regression import (
     split_order,
 )
 
+NOT_FINGERPRINTED = ("checkpoint_every_epochs", "max_classes", "min_holdout_rows_per_class")
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -125,10 +127,7 @@ def check_input_data_config(paths: OptMl) -> None:
 
 def prepare(table: Table, hp: Hyperparameters) -> Prepared:
     classes, label_index = np.unique(table.labels, return_inverse=True)
-    if len(classes) < 2:
-        raise UserError(
-            f"label column '{table.label_name}' has a single class ('{classes[0]}'); training needs at least 2"
-        )
+    check_classes(table.label_name, classes, hp.max_classes)
     rows = len(table.labels)
     holdout_rows = round(rows * hp.holdout_fraction)
     if holdout_rows < 1 or rows - holdout_rows < 2:
@@ -137,8 +136,8 @@ def prepare(table: Table, hp: Hyperparameters) -> Prepared:
             f"and {rows - holdout_rows} training rows; need at least 1 and 2 (add rows or raise "
             f"holdout_fraction)"
         )
-    order = split_order(hp.seed, rows)
-    holdout, train = order[:holdout_rows], order[holdout_rows:]
+    holdout, train = stratified_split(label_index, len(classes), holdout_rows, hp.seed)
+    check_holdout_per_class(table, classes, label_index, holdout, hp)
     train_raw, holdout_raw = table.features[train], table.features[holdout]
     mean = train_raw.mean(axis=0)
     std = train_raw.std(axis=0)
@@ -156,10 +155,73 @@ def prepare(table: Table, hp: Hyperparameters) -> Prepared:
     )
 
 
+def check_classes(label_name: str, classes: np.ndarray, max_classes: int) -> None:
+    if len(classes) < 2:
+        raise UserError(f"label column '{label_name}' has a single class ('{classes[0]}'); training needs at least 2")
+    if len(classes) > max_classes:
+        shown = ", ".join(f"'{c}'" for c in classes[:5])
+        raise UserError(
+            f"label column '{label_name}' has {len(classes)} distinct values, more than max_classes "
+            f"{max_classes} (first values: {shown}, ...); a continuous label is not a class: bin it into "
+            f"classes, pick the right label column, or raise the hyperparameter max_classes"
+        )
+
+
+def stratified_split(
+    label_index: np.ndarray, classes: int, holdout_rows: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(holdout, train) row indices: `holdout_rows` rows in all, each class in proportion.
+
+    Each class gets floor(its share) rows, and the rows left over go to the classes with the
+    largest remainders (ties: the class that sorts first), so the total is exact. Within a
+    class the rows are taken in the order of the seeded permutation `split_order(seed, rows)`,
+    so the split is a function of (seed, labels) and a resumed run sees the same one. Both
+    index arrays keep that permutation's order.
+    """
+    rows = len(label_index)
+    counts = np.bincount(label_index, minlength=classes)
+    shares = counts * holdout_rows / rows
+    quota = np.floor(shares).astype(np.int64)
+    leftover = holdout_rows - int(quota.sum())
+    by_remainder = sorted(range(classes), key=lambda c: (-(shares[c] - quota[c]), c))
+    for c in by_remainder[:leftover]:
+        quota[c] += 1
+    order = split_order(seed, rows)
+    rank_in_class = np.empty(rows, dtype=np.int64)
+    seen = np.zeros(classes, dtype=np.int64)
+    for position in order:
+        c = label_index[position]
+        rank_in_class[position] = seen[c]
+        seen[c] += 1
+    in_holdout = rank_in_class[order] < quota[label_index[order]]
+    return order[in_holdout], order[~in_holdout]
+
+
+def check_holdout_per_class(
+    table: Table, classes: np.ndarray, label_index: np.ndarray, holdout: np.ndarray, hp: Hyperparameters
+) -> None:
+    """Every class needs `min_holdout_rows_per_class` holdout rows and at least one training row."""
+    counts = np.bincount(label_index, minlength=len(classes))
+    in_holdout = np.bincount(label_index[holdout], minlength=len(classes))
+    short = [
+        f"'{classes[c]}' {in_holdout[c]} of {counts[c]}"
+        for c in range(len(classes))
+        if in_holdout[c] < hp.min_holdout_rows_per_class or in_holdout[c] == counts[c]
+    ]
+    if short:
+        raise UserError(
+            f"label column '{table.label_name}': the stratified holdout (holdout_fraction {hp.holdout_fraction}) "
+            f"gives these classes fewer than min_holdout_rows_per_class {hp.min_holdout_rows_per_class} holdout "
+            f"rows, or no training row (class: holdout rows of rows): {', '.join(short)}; add rows of those "
+            f"classes, raise holdout_fraction, or lower min_holdout_rows_per_class"
+        )
+
+
 def run_fingerprint(table: Table, hp: Hyperparameters) -> str:
     """Identifies the data and the hyperparameters that shape training, so a checkpoint
-    written for another run is never resumed. checkpoint_every_epochs does not count."""
-    settings = {k: v for k, v in hp.as_dict().items() if k != "checkpoint_every_epochs"}
+    written for another run is never resumed. checkpoint_every_epochs and the data gates
+    (max_classes, min_holdout_rows_per_class) do not shape training and do not count."""
+    settings = {k: v for k, v in hp.as_dict().items() if k not in NOT_FINGERPRINTED}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     digest.update("\x1f".join(table.feature_names).encode())
     digest.update(np.ascontiguousarray(table.features).tobytes())
@@ -186,6 +248,9 @@ def write_outputs(paths: OptMl, table: Table, hp: Hyperparameters, data: Prepare
         "rows": len(table.labels),
         "features": len(table.feature_names),
         "classes": list(data.classes),
+        "holdout_rows_per_class": dict(
+            zip(data.classes, np.bincount(data.holdout_y, minlength=len(data.classes)).tolist(), strict=True)
+        ),
         "hyperparameters": hp.as_dict(),
     }
     write_json_atomic(paths.model_dir / "metrics.json", metrics)

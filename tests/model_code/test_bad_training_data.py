@@ -95,6 +95,50 @@ def too_few_rows_for_holdout(job: Job) -> str:
     )
 
 
+def continuous_label(job: Job) -> str:
+    # A measurement used as the label: 2,000 distinct values would train a 2,000-class model.
+    job.write_csv("d.csv", "a,b,target\n" + "".join(f"{i},{i % 7},{i * 0.37:.2f}\n" for i in range(2000)))
+    return (
+        "label column 'target' has 2000 distinct values, more than max_classes 100 (first values: '0', "
+        "'0.37', '0.74', '1.11', '1.48', ...); a continuous label is not a class: bin it into classes, pick "
+        "the right label column, or raise the hyperparameter max_classes"
+    )
+
+
+def classes_above_a_lowered_limit(job: Job) -> str:
+    job.write_csv("d.csv", "a,b,target\n" + "".join(f"{i},{i % 7},{'abc'[i % 3]}\n" for i in range(90)))
+    job.write_hyperparameters({"max_classes": "2"})
+    return (
+        "label column 'target' has 3 distinct values, more than max_classes 2 (first values: 'a', 'b', 'c', ...); "
+        "a continuous label is not a class: bin it into classes, pick the right label column, or raise the "
+        "hyperparameter max_classes"
+    )
+
+
+def rare_class_in_holdout(job: Job) -> str:
+    # 200 rows, 12 of class 'rare': a 0.2 stratified holdout takes 40 rows, 2 of them 'rare'
+    # (12 * 40 / 200 = 2.4), below the default 5; 'common' gets 38.
+    rows = "".join(f"{i},{i % 7},{'rare' if i % 50 < 3 else 'common'}\n" for i in range(200))
+    job.write_csv("d.csv", "a,b,target\n" + rows)
+    return (
+        "label column 'target': the stratified holdout (holdout_fraction 0.2) gives these classes fewer than "
+        "min_holdout_rows_per_class 5 holdout rows, or no training row (class: holdout rows of rows): "
+        "'rare' 2 of 12; add rows of those classes, raise holdout_fraction, or lower min_holdout_rows_per_class"
+    )
+
+
+def single_row_class(job: Job) -> str:
+    # One row of class '2': its share of a 20-row holdout is 0.49, below the leftover rows'
+    # larger remainders (0.76 for '0' and '1'), so it gets no holdout row even with the gate at 1.
+    job.write_csv("d.csv", "a,b,target\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(40)) + "99,1,2\n")
+    job.write_hyperparameters({"min_holdout_rows_per_class": "1", "holdout_fraction": "0.5"})
+    return (
+        "label column 'target': the stratified holdout (holdout_fraction 0.5) gives these classes fewer than "
+        "min_holdout_rows_per_class 1 holdout rows, or no training row (class: holdout rows of rows): "
+        "'2' 0 of 1; add rows of those classes, raise holdout_fraction, or lower min_holdout_rows_per_class"
+    )
+
+
 def bad_hyperparameters(job: Job) -> str:
     job.write_csv("d.csv", GOOD)
     job.write_hyperparameters({"epochs": "-1", "batch_size": "many"})
@@ -132,6 +176,10 @@ CASES: dict[str, Callable[[Job], str]] = {
         header_name_mismatch,
         single_class,
         too_few_rows_for_holdout,
+        continuous_label,
+        classes_above_a_lowered_limit,
+        rare_class_in_holdout,
+        single_row_class,
         bad_hyperparameters,
         channel_not_configured,
         wrong_content_type,
@@ -149,7 +197,13 @@ def test_bad_input_fails_with_one_line_reason(job: Job, case: str):
     assert not (job.model_dir / "model.npz").exists()
 
 
+# The label tests use 20-40 rows: their holdout has 2-4 rows per class, so they lower the
+# holdout gate (default 5 rows per class) that real training data must pass.
+SMALL_DATA = {"min_holdout_rows_per_class": "1"}
+
+
 def test_numeric_label_spellings_are_one_class(job: Job):
+    job.write_hyperparameters(SMALL_DATA)
     job.write_csv("a.csv", "a,b,target\n" + "".join(f"{i},{i % 3},{'1.0' if i % 2 else '0'}\n" for i in range(20)))
     job.write_csv("b.csv", "a,b,target\n" + "".join(f"{i},{i % 5},{'1' if i % 2 else '0.0'}\n" for i in range(20)))
     result = job.run("train")
@@ -158,6 +212,7 @@ def test_numeric_label_spellings_are_one_class(job: Job):
 
 
 def test_text_labels_are_classes(job: Job):
+    job.write_hyperparameters(SMALL_DATA)
     job.write_csv("a.csv", "a,b,target\n" + "".join(f"{i},{i % 3},{'yes' if i % 2 else 'no'}\n" for i in range(20)))
     result = job.run("train")
     assert result.returncode == 0, result.stderr
@@ -166,6 +221,8 @@ def test_text_labels_are_classes(job: Job):
 
 def test_internal_errors_still_write_a_reason(job: Job):
     job.write_csv("d.csv", GOOD)
+    # 5 rows: a 0.5 holdout gives each class one holdout row, so training reaches the model dir.
+    job.write_hyperparameters({**SMALL_DATA, "holdout_fraction": "0.5"})
     job.model_dir.parent.mkdir(parents=True, exist_ok=True)
     job.model_dir.write_text("a file where the model directory should be")
     result = job.run("train")

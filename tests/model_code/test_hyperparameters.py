@@ -27,6 +27,8 @@ def test_string_values_are_typed():
             "label": " diagnosis ",
             "holdout_fraction": "0.25",
             "checkpoint_every_epochs": "3",
+            "max_classes": "10",
+            "min_holdout_rows_per_class": "20",
         }
     )
     assert parsed == Hyperparameters(
@@ -39,6 +41,8 @@ def test_string_values_are_typed():
         label="diagnosis",
         holdout_fraction=0.25,
         checkpoint_every_epochs=3,
+        max_classes=10,
+        min_holdout_rows_per_class=20,
     )
 
 
@@ -58,7 +62,7 @@ def test_every_problem_is_reported_at_once():
         'learning_rate: expected a number greater than 0 and at most 10 (got "fast"); '
         'momentum: expected a number at least 0 and less than 1 (got "1"); '
         "colour: unknown hyperparameter (allowed: batch_size, checkpoint_every_epochs, epochs, "
-        "holdout_fraction, l2, label, learning_rate, momentum, seed)"
+        "holdout_fraction, l2, label, learning_rate, max_classes, min_holdout_rows_per_class, momentum, seed)"
     )
 
 
@@ -70,6 +74,12 @@ def test_every_problem_is_reported_at_once():
         ("learning_rate", "nan", 'learning_rate: expected a number greater than 0 and at most 10 (got "nan")'),
         ("label", "  ", 'label: expected a non-empty string (got "  ")'),
         ("batch_size", True, "batch_size: expected an integer at least 1 and at most 1000000 (got true)"),
+        ("max_classes", "1", 'max_classes: expected an integer at least 2 and at most 10000 (got "1")'),
+        (
+            "min_holdout_rows_per_class",
+            "0",
+            'min_holdout_rows_per_class: expected an integer at least 1 and at most 1000000 (got "0")',
+        ),
     ],
 )
 def test_bad_value_names_key_value_and_range(key: str, value: object, expected: str):

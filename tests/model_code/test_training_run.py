@@ -25,7 +25,16 @@ def test_training_reaches_the_stated_holdout_accuracy(bundled_run: Job):
 
 def test_metrics_describe_the_run(bundled_run: Job):
     metrics = json.loads((bundled_run.model_dir / "metrics.json").read_text())
-    assert list(metrics) == ["holdout", "train", "epochs", "rows", "features", "classes", "hyperparameters"]
+    assert list(metrics) == [
+        "holdout",
+        "train",
+        "epochs",
+        "rows",
+        "features",
+        "classes",
+        "holdout_rows_per_class",
+        "hyperparameters",
+    ]
     assert metrics["epochs"] == 30
     assert metrics["rows"] == 569
     assert metrics["features"] == 30
@@ -33,6 +42,9 @@ def test_metrics_describe_the_run(bundled_run: Job):
     # holdout_fraction 0.2 of 569 rows: round(113.8) = 114 holdout, 455 training rows.
     assert metrics["holdout"]["rows"] == 114
     assert metrics["train"]["rows"] == 455
+    # Stratified: 212 rows of class 0 and 357 of class 1 share the 114 in proportion (42.47 and
+    # 71.53); the one row left after flooring goes to the larger remainder, class 1.
+    assert metrics["holdout_rows_per_class"] == {"0": 42, "1": 72}
     assert metrics["hyperparameters"] == {
         "epochs": 30,
         "learning_rate": 0.05,
@@ -43,6 +55,8 @@ def test_metrics_describe_the_run(bundled_run: Job):
         "label": "target",
         "holdout_fraction": 0.2,
         "checkpoint_every_epochs": 1,
+        "max_classes": 100,
+        "min_holdout_rows_per_class": 5,
     }
 
 
@@ -90,7 +104,7 @@ def test_evaluate_writes_the_report(bundled_run: Job, bundled_channel: Path, job
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(output.read_text())
-    assert list(report) == ["metrics", "rows", "classes", "confusion_matrix"]
+    assert list(report) == ["metrics", "rows", "classes", "confusion_matrix", "comparison"]
     assert list(report["metrics"]) == ["accuracy", "log_loss"]
     assert report["rows"] == 569
     assert report["classes"] == ["0", "1"]

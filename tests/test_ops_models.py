@@ -1,0 +1,679 @@
+"""`python -m ops.models` on moto (registry, S3, endpoints in two regions), and the training
+progress loop on botocore's Stubber (moto 5.2.5 has no ListPipelineExecutionSteps and never
+moves an execution out of `Executing`).
+
+What moto cannot prove: that approving emits the EventBridge event that starts a deploy, real
+pipeline step transitions and timings, and IAM: the operator role needs the actions listed in
+the README's model-versions section.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from components.model_versions import LATEST_APPROVED, resolve
+from ops.models import elapsed, git_commit, main, watch
+from tests.registry_fixtures import BUCKET, GROUP, IMAGE, REGION, artifact_bytes, create_group, register_version
+
+SECONDARY = "us-west-2"
+SECONDARY_BUCKET = "ml-platform-prod-artifacts-west"
+PIPELINE = "ml-platform-prod-model-build"
+OUTPUTS = {
+    "regions": {"primary": REGION, "secondary": SECONDARY},
+    "model_package_group": GROUP,
+    "pipelines": {"retraining": PIPELINE, "monitoring": "ml-platform-prod-monitoring"},
+    "endpoints": {
+        "primary": {
+            "region": REGION,
+            "endpoint_name": "ml-platform-prod",
+            "endpoint_config_name": "config-east",
+            "variant_name": "primary",
+        },
+        "secondary": {
+            "region": SECONDARY,
+            "endpoint_name": "ml-platform-prod",
+            "endpoint_config_name": "config-west",
+            "variant_name": "primary",
+        },
+    },
+}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        create_group(sagemaker)
+        yield sagemaker, s3
+
+
+@pytest.fixture
+def outputs_file(tmp_path: Path):
+    def write(document: dict = OUTPUTS) -> str:
+        path = tmp_path / "outputs.json"
+        path.write_text(json.dumps(document))
+        return str(path)
+
+    return write
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err, commit=lambda: "0123abcd" * 5)
+    return code, out.getvalue(), err.getvalue()
+
+
+def deploy(region: str, name: str, *, package_arn: str | None = None, model_data_url: str | None = None) -> None:
+    sagemaker = boto3.client("sagemaker", region_name=region)
+    container = {"ModelPackageName": package_arn} if package_arn else {"Image": IMAGE, "ModelDataUrl": model_data_url}
+    sagemaker.create_model(
+        ModelName=f"model-{name}",
+        ExecutionRoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/serving",
+        PrimaryContainer=container,
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"config-{name}",
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": f"model-{name}",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.c5.xlarge",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName="ml-platform-prod", EndpointConfigName=f"config-{name}")
+
+
+# ---------------------------------------------------------------------------------------------
+# list
+
+
+def test_list_shows_versions_newest_first_and_where_each_is_deployed(aws, outputs_file):
+    sagemaker, _ = aws
+    register_version(sagemaker, version=1, status="Approved", accuracy=0.9561)
+    second = register_version(sagemaker, version=2, status="Approved", accuracy=0.9649)
+    register_version(sagemaker, version=3, status="PendingManualApproval", accuracy=0.9737)
+    deploy(REGION, "east", package_arn=second)
+    # The standby serves its own copy of version 2's artifact: same key, its region's bucket.
+    deploy(SECONDARY, "west", model_data_url=f"s3://{SECONDARY_BUCKET}/models/exec-2/output/model.tar.gz")
+    code, out, err = run("list", "--stack", "prod", "--outputs", outputs_file())
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == f"ops models · stack prod · group {GROUP} ({REGION})"
+    cells = [line.split("  ") for line in lines[2:]]
+    rows = [[cell.strip() for cell in row if cell.strip()] for row in cells]
+    assert rows[0] == ["version", "status", "created (UTC)", "dataset", "accuracy", "other metrics", "deployed"]
+    assert [row[:2] + row[3:] for row in rows[1:]] == [
+        ["3", "PendingManualApproval", "v3", "0.9737", "holdout_rows=114", "-"],
+        ["2", "Approved", "v2", "0.9649", "holdout_rows=114", f"primary ({REGION}), secondary ({SECONDARY})"],
+        ["1", "Approved", "v1", "0.9561", "holdout_rows=114", "-"],
+    ]
+    assert len(lines) == 6  # no notes: both endpoints serve a registered version
+
+
+def test_list_json_and_an_endpoint_serving_something_unregistered(aws, outputs_file):
+    sagemaker, _ = aws
+    first = register_version(sagemaker, version=1, status="Approved")
+    deploy(REGION, "east", package_arn=first)
+    deploy(SECONDARY, "west", model_data_url="s3://elsewhere/hand-made/model.tar.gz")
+    code, out, _ = run("list", "--stack", "prod", "--outputs", outputs_file(), "--json")
+    assert code == 0
+    document = json.loads(out)
+    [version] = document["versions"]
+    assert {k: v for k, v in version.items() if k != "created"} == {
+        "version": 1,
+        "status": "Approved",
+        "dataset_version": "v1",
+        "dataset_uri": "s3://ml-platform-prod-datasets/breast-cancer/v1/",
+        "metrics": {"accuracy": 0.95, "holdout_rows": 114.0},
+        "deployed": ["primary"],
+        "arn": first,
+        "model_data_url": f"s3://{BUCKET}/models/exec-1/output/model.tar.gz",
+        "image_uri": IMAGE,
+        "baseline_url": f"s3://{BUCKET}/models/exec-1/baseline.json",
+        "git_commit": f"{1:040x}",
+        "pipeline_execution_arn": f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/retraining/execution/e1",
+    }
+    assert datetime.fromisoformat(version["created"]).tzinfo is not None
+    assert document["endpoints"] == [
+        {
+            "role": "primary",
+            "region": REGION,
+            "endpoint_name": "ml-platform-prod",
+            "package_arn": first,
+            "model_data_url": None,
+            "version": 1,
+            "problem": None,
+        },
+        {
+            "role": "secondary",
+            "region": SECONDARY,
+            "endpoint_name": "ml-platform-prod",
+            "package_arn": None,
+            "model_data_url": "s3://elsewhere/hand-made/model.tar.gz",
+            "version": None,
+            "problem": None,
+        },
+    ]
+    code, out, _ = run("list", "--stack", "prod", "--outputs", outputs_file())
+    assert out.splitlines()[-1] == (
+        f"note: secondary ({SECONDARY}) serves s3://elsewhere/hand-made/model.tar.gz, which is no version of this group"
+    )
+
+
+def test_list_before_the_first_deploy(aws, outputs_file):
+    sagemaker, _ = aws
+    without_endpoints = {k: v for k, v in OUTPUTS.items() if k != "endpoints"}
+    code, out, _ = run("list", "--stack", "prod", "--outputs", outputs_file(without_endpoints))
+    assert code == 0
+    assert out.splitlines()[2] == "no model versions yet; train the first with: python -m ops.models train --stack prod"
+    register_version(sagemaker, version=1)
+    code, out, _ = run("list", "--stack", "prod", "--outputs", outputs_file(without_endpoints))
+    assert out.splitlines()[-1] == "note: the stack declares no endpoint yet (nothing deployed)"
+
+
+def test_list_names_an_endpoint_that_cannot_be_read(aws, outputs_file):
+    sagemaker, _ = aws
+    register_version(sagemaker, version=1, status="Approved")
+    code, out, _ = run("list", "--stack", "prod", "--outputs", outputs_file())
+    assert code == 0
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert notes[0].startswith(f"note: primary ({REGION}): cannot read what ml-platform-prod serves: ")
+    assert "Could not find endpoint" in notes[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# approve / reject
+
+
+def test_approve_sets_approved_with_a_reason(aws, outputs_file):
+    sagemaker, _ = aws
+    arn = register_version(sagemaker, version=1)
+    code, out, err = run("approve", "--stack", "prod", "--outputs", outputs_file(), "1", "--reason", "reviewed")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "version 1: PendingManualApproval -> Approved"
+    described = sagemaker.describe_model_package(ModelPackageName=arn)
+    assert (described["ModelApprovalStatus"], described["ApprovalDescription"]) == ("Approved", "reviewed")
+    code, out, _ = run("approve", "--stack", "prod", "--outputs", outputs_file(), "1")
+    assert (code, out) == (0, "version 1 is already Approved; nothing changed\n")
+
+
+def test_approve_a_missing_version(aws, outputs_file):
+    sagemaker, _ = aws
+    register_version(sagemaker, version=1)
+    code, out, err = run("approve", "--stack", "prod", "--outputs", outputs_file(), "4")
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: stack prod: model package group '{GROUP}': version 4 does not exist "
+        "(versions: 1 PendingManualApproval)\n"
+    )
+
+
+def test_reject_needs_a_reason_and_says_what_latest_approved_becomes(aws, outputs_file, capsys):
+    sagemaker, _ = aws
+    register_version(sagemaker, version=1, status="Approved")
+    register_version(sagemaker, version=2, status="Approved")
+    with pytest.raises(SystemExit) as exited:
+        main(["reject", "--stack", "prod", "--outputs", outputs_file(), "2"])
+    assert exited.value.code == 2
+    assert "the following arguments are required: --reason" in capsys.readouterr().err
+    code, out, _ = run("reject", "--stack", "prod", "--outputs", outputs_file(), "2", "--reason", "drift")
+    assert code == 0
+    assert out == (
+        "version 2: Approved -> Rejected (drift)\n"
+        "it was latest-approved; latest-approved is now 1: run `pulumi up --stack prod` to deploy that\n"
+    )
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1.5"])
+def test_version_numbers_are_checked(outputs_file, capsys, bad):
+    with pytest.raises(SystemExit) as exited:
+        main(["approve", "--stack", "prod", "--outputs", outputs_file(), "--", bad])
+    assert exited.value.code == 2
+    assert f"argument N: must be a model version number >= 1 (got {bad!r})" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# rollback
+
+
+def _sha256_of(s3, url: str) -> str:
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return hashlib.sha256(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest()
+
+
+def test_rollback_rejects_the_latest_and_serves_the_previous_artifact_byte_for_byte(aws, outputs_file):
+    sagemaker, s3 = aws
+    register_version(sagemaker, version=1, status="Approved", s3=s3)
+    register_version(sagemaker, version=2, status="Approved", s3=s3)
+    register_version(sagemaker, version=3, status="Rejected", s3=s3)
+    register_version(sagemaker, version=4, status="Approved", s3=s3)
+    served_before = resolve(sagemaker, GROUP, LATEST_APPROVED)
+    assert served_before.version == 4
+
+    code, out, err = run("rollback", "--stack", "prod", "--outputs", outputs_file(), "--reason", "5xx after deploy")
+    assert (code, err) == (0, "")
+
+    after = resolve(sagemaker, GROUP, LATEST_APPROVED)
+    assert after.version == 2
+    assert _sha256_of(s3, after.model_data_url) == hashlib.sha256(artifact_bytes(2)).hexdigest()
+    assert _sha256_of(s3, after.model_data_url) != _sha256_of(s3, served_before.model_data_url)
+    rejected = sagemaker.describe_model_package(ModelPackageName=served_before.arn)
+    assert (rejected["ModelApprovalStatus"], rejected["ApprovalDescription"]) == ("Rejected", "5xx after deploy")
+    lines = out.splitlines()
+    assert lines[:3] == [
+        "rejected version 4 (5xx after deploy)",
+        "latest-approved is now version 2:",
+        f"  version 2 · Approved · created {after.created:%Y-%m-%d %H:%M} UTC",
+    ]
+    assert lines[3] == f"  artifact s3://{BUCKET}/models/exec-2/output/model.tar.gz"
+    assert "    pulumi up --stack prod" in lines
+    assert "    python -m ops.models rollback --stack prod --to 2" in lines
+    # No training was started: rollback never retrains.
+    assert boto3.client("sagemaker", region_name=REGION).list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_rollback_refuses_when_no_earlier_version_is_approved(aws, outputs_file):
+    sagemaker, _ = aws
+    register_version(sagemaker, version=1, status="Rejected")
+    register_version(sagemaker, version=2, status="Approved")
+    code, _, err = run("rollback", "--stack", "prod", "--outputs", outputs_file())
+    assert code == 1
+    assert err == (
+        f"error: stack prod: version 2 is the only approved version of '{GROUP}'; rejecting it would leave "
+        "nothing to serve. Approve an earlier version first, or pin one with --to N "
+        "(versions: 1 Rejected, 2 Approved)\n"
+    )
+    assert resolve(sagemaker, GROUP, LATEST_APPROVED).version == 2  # nothing changed
+
+
+def test_rollback_with_no_versions(aws, outputs_file):
+    code, _, err = run("rollback", "--stack", "prod", "--outputs", outputs_file())
+    assert (code, err) == (
+        1,
+        f"error: stack prod: model package group '{GROUP}' has no approved version to roll back from "
+        "(versions: none)\n",
+    )
+
+
+def test_rollback_to_prints_the_pin_commands(aws, outputs_file):
+    sagemaker, _ = aws
+    register_version(sagemaker, version=1, status="Approved")
+    register_version(sagemaker, version=2, status="Approved")
+    code, out, _ = run("rollback", "--stack", "prod", "--outputs", outputs_file(), "--to", "1")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "version 1 is approved:"
+    assert lines[5:] == [
+        "",
+        "pin it and deploy (commit the changed Pulumi.prod.yaml):",
+        "    pulumi config set --path serving.model 1 --stack prod",
+        "    pulumi up --stack prod",
+        "back to following approvals later:",
+        "    pulumi config set --path serving.model latest-approved --stack prod",
+    ]
+    assert resolve(sagemaker, GROUP, LATEST_APPROVED).version == 2  # pinning changes no status
+
+
+def test_rollback_to_a_version_that_is_not_approved_or_missing(aws, outputs_file):
+    sagemaker, _ = aws
+    register_version(sagemaker, version=1, status="Rejected")
+    code, _, err = run("rollback", "--stack", "prod", "--outputs", outputs_file(), "--to", "1")
+    assert code == 1
+    assert err.startswith(
+        f"error: stack prod: cannot pin version 1: model package group '{GROUP}': version 1 is Rejected, not Approved"
+    )
+    code, _, err = run("rollback", "--stack", "prod", "--outputs", outputs_file(), "--to", "9")
+    assert err == (
+        f"error: stack prod: cannot pin version 9: model package group '{GROUP}': version 9 does not exist "
+        "(versions: 1 Rejected)\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
+
+
+def test_unknown_stack_is_a_clear_error():
+    def pulumi(command, **kwargs):
+        class Result:
+            returncode, stdout, stderr = 255, "", "error: no stack named 'prdo' found"
+
+        return Result()
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["list", "--stack", "prdo"], run=pulumi, out=out, err=err) == 2
+    assert err.getvalue() == (
+        "error: stack prdo: `pulumi stack output --json --stack prdo` failed (exit 255): "
+        "error: no stack named 'prdo' found\n"
+    )
+
+
+def test_outputs_without_a_registry_or_pipeline(aws, outputs_file):
+    no_group = {k: v for k, v in OUTPUTS.items() if k != "model_package_group"}
+    code, _, err = run("list", "--stack", "prod", "--outputs", outputs_file(no_group))
+    assert code == 2
+    assert err.startswith(
+        "error: stack prod: outputs: model_package_group: missing (the stack declares no model registry; "
+    )
+    no_build = {**OUTPUTS, "pipelines": {"monitoring": "m"}}
+    code, _, err = run("train", "--stack", "prod", "--outputs", outputs_file(no_build), "--no-wait")
+    assert (code, err) == (
+        2,
+        "error: stack prod: outputs: pipelines.retraining: missing (the model-build pipeline; "
+        "pipelines present: monitoring)\n",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+
+
+def test_train_starts_the_pipeline_with_the_dataset_and_commit(aws, outputs_file):
+    sagemaker, _ = aws
+    sagemaker.create_pipeline(
+        PipelineName=PIPELINE,
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+        RoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/pipeline",
+        ClientRequestToken="create-pipeline-token-0000000001",
+    )
+    code, out, err = run(
+        "train", "--stack", "prod", "--outputs", outputs_file(), "--dataset-version", "v7", "--no-wait"
+    )
+    assert (code, err) == (0, "")
+    [execution] = sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+    arn = execution["PipelineExecutionArn"]
+    parameters = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    assert parameters == [{"Name": "DatasetVersion", "Value": "v7"}, {"Name": "GitCommit", "Value": "0123abcd" * 5}]
+    assert out.splitlines() == [
+        f"started {arn}",
+        f"  dataset version v7, commit {'0123abcd' * 5}",
+        f"not waiting; follow it with: aws sagemaker describe-pipeline-execution --pipeline-execution-arn {arn}",
+    ]
+
+
+def test_train_defaults_to_the_latest_dataset(aws, outputs_file):
+    sagemaker, _ = aws
+    sagemaker.create_pipeline(
+        PipelineName=PIPELINE,
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+        RoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/pipeline",
+        ClientRequestToken="create-pipeline-token-0000000001",
+    )
+    assert run("train", "--stack", "prod", "--outputs", outputs_file(), "--no-wait")[0] == 0
+    [execution] = sagemaker.list_pipeline_executions(PipelineName=PIPELINE)["PipelineExecutionSummaries"]
+    parameters = sagemaker.list_pipeline_parameters_for_execution(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineParameters"]
+    assert parameters[0] == {"Name": "DatasetVersion", "Value": "latest"}
+
+
+EXECUTION = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/{PIPELINE}/execution/abc123"
+PACKAGE = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/5"
+T0 = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+
+
+def _step(name: str, status: str, **extra) -> dict:
+    return {"StepName": name, "StepStatus": status, "StartTime": T0, **extra}
+
+
+def _stubbed(polls: list[tuple[str, list[dict]]], *, register: bool, failure_reason: str | None = None):
+    """A SageMaker client answering each poll (execution status, steps), then DescribeModelPackage."""
+    client = boto3.client("sagemaker", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stub = Stubber(client)
+    for status, steps in polls:
+        description = {"PipelineExecutionArn": EXECUTION, "PipelineExecutionStatus": status}
+        if failure_reason and status == "Failed":
+            description["FailureReason"] = failure_reason
+        stub.add_response("describe_pipeline_execution", description, {"PipelineExecutionArn": EXECUTION})
+        stub.add_response(
+            "list_pipeline_execution_steps",
+            {"PipelineExecutionSteps": steps},
+            {"PipelineExecutionArn": EXECUTION, "SortOrder": "Ascending"},
+        )
+    if register:
+        stub.add_response(
+            "describe_model_package",
+            {
+                "ModelPackageName": GROUP,
+                "ModelPackageGroupName": GROUP,
+                "ModelPackageVersion": 5,
+                "ModelPackageArn": PACKAGE,
+                "CreationTime": T0,
+                "ModelPackageStatus": "Completed",
+                "ModelPackageStatusDetails": {"ValidationStatuses": []},
+                "ModelApprovalStatus": "PendingManualApproval",
+                "InferenceSpecification": {
+                    "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/models/abc123/model.tar.gz"}],
+                    "SupportedContentTypes": ["text/csv"],
+                    "SupportedResponseMIMETypes": ["application/json"],
+                },
+                "CustomerMetadataProperties": {"dataset_version": "v7", "metric.accuracy": "0.97"},
+            },
+            {"ModelPackageName": PACKAGE},
+        )
+    stub.activate()
+    return client, stub
+
+
+SUCCESS_POLLS = [
+    ("Executing", [_step("Train", "Starting")]),
+    ("Executing", [_step("Train", "Executing")]),
+    ("Executing", [_step("Train", "Succeeded"), _step("Evaluate", "Executing")]),
+    (
+        "Succeeded",
+        [
+            _step("Train", "Succeeded"),
+            _step("Evaluate", "Succeeded"),
+            _step("CheckGates", "Succeeded", Metadata={"Condition": {"Outcome": "True"}}),
+            _step("RegisterModel", "Succeeded", Metadata={"RegisterModel": {"Arn": PACKAGE}}),
+        ],
+    ),
+]
+
+
+def test_watch_prints_each_step_change_once_with_elapsed_time():
+    client, stub = _stubbed(SUCCESS_POLLS, register=False)
+    # A fake clock: each sleep jumps to the next poll's time (0 s, 65 s, 1 h 02 m 05 s, 1 h 05 m).
+    now, poll_times, slept = [0.0], iter([65.0, 3725.0, 3900.0]), []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] = next(poll_times)
+
+    out = io.StringIO()
+    outcome = watch(client, EXECUTION, out, poll_seconds=30, sleep=sleep, clock=lambda: now[0])
+    assert out.getvalue().splitlines() == [
+        "[0:00:00] Train: Starting",
+        "[0:01:05] Train: Executing",
+        "[1:02:05] Train: Succeeded",
+        "[1:02:05] Evaluate: Executing",
+        "[1:05:00] Evaluate: Succeeded",
+        "[1:05:00] CheckGates: Succeeded (outcome True)",
+        "[1:05:00] RegisterModel: Succeeded",
+    ]
+    assert slept == [30, 30, 30]
+    assert outcome.status == "Succeeded"
+    stub.assert_no_pending_responses()
+
+
+def test_train_waits_and_ends_with_the_registered_version(outputs_file):
+    # Stubber answers in order: the start call, then the polls, then DescribeModelPackage.
+    client, stub = _stubbed([], register=False)
+    stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": EXECUTION}, None)
+    for status, steps in SUCCESS_POLLS:
+        stub.add_response(
+            "describe_pipeline_execution",
+            {"PipelineExecutionArn": EXECUTION, "PipelineExecutionStatus": status},
+            {"PipelineExecutionArn": EXECUTION},
+        )
+        stub.add_response(
+            "list_pipeline_execution_steps",
+            {"PipelineExecutionSteps": steps},
+            {"PipelineExecutionArn": EXECUTION, "SortOrder": "Ascending"},
+        )
+    registered, _ = _stubbed([], register=True)
+    stub.add_response(
+        "describe_model_package",
+        registered.describe_model_package(ModelPackageName=PACKAGE),
+        {"ModelPackageName": PACKAGE},
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["train", "--stack", "prod", "--outputs", outputs_file(), "--poll-seconds", "0.001"],
+        clients=lambda service, region: client,
+        commit=lambda: "f" * 40,
+        out=out,
+        err=err,
+    )
+    assert (code, err.getvalue()) == (0, "")
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"started {EXECUTION}"
+    assert lines[-6:] == [
+        "execution succeeded: registered version 5 (PendingManualApproval)",
+        f"  version 5 · PendingManualApproval · created {T0:%Y-%m-%d %H:%M} UTC",
+        f"  artifact s3://{BUCKET}/models/abc123/model.tar.gz",
+        "  dataset  v7 (uri not recorded)",
+        "  metrics  accuracy=0.97",
+        "approve it with: python -m ops.models approve --stack prod 5",
+    ]
+    stub.assert_no_pending_responses()
+
+
+def test_train_fails_with_the_failing_steps_reason(outputs_file):
+    client, stub = _stubbed([], register=False)
+    stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": EXECUTION}, None)
+    final = [
+        _step("Train", "Succeeded"),
+        _step("Evaluate", "Succeeded"),
+        _step("CheckGates", "Succeeded", Metadata={"Condition": {"Outcome": "False"}}),
+        _step(
+            "ChallengerWorse",
+            "Failed",
+            FailureReason="accuracy 0.91 is 0.05 below the approved version's 0.96 (tolerance 0.01)",
+            Metadata={"Fail": {"ErrorMessage": "accuracy 0.91 is 0.05 below the approved version's 0.96"}},
+        ),
+    ]
+    stub.add_response(
+        "describe_pipeline_execution",
+        {"PipelineExecutionArn": EXECUTION, "PipelineExecutionStatus": "Failed", "FailureReason": "Step failure"},
+        {"PipelineExecutionArn": EXECUTION},
+    )
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {"PipelineExecutionSteps": final},
+        {"PipelineExecutionArn": EXECUTION, "SortOrder": "Ascending"},
+    )
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["train", "--stack", "prod", "--outputs", outputs_file()],
+        clients=lambda service, region: client,
+        commit=lambda: "unknown",
+        out=out,
+        err=err,
+    )
+    assert code == 1
+    assert err.getvalue() == (
+        "error: stack prod: execution failed: step ChallengerWorse: accuracy 0.91 is 0.05 below the approved "
+        f"version's 0.96 (tolerance 0.01)\n  {EXECUTION}\n"
+    )
+    assert (
+        out.getvalue()
+        .splitlines()[-1]
+        .endswith("ChallengerWorse: Failed: accuracy 0.91 is 0.05 below the approved version's 0.96 (tolerance 0.01)")
+    )
+
+
+def test_train_when_the_pipeline_does_not_take_the_parameters(outputs_file):
+    client, stub = _stubbed([], register=False)
+    stub.add_client_error(
+        "start_pipeline_execution",
+        service_error_code="ValidationException",
+        service_message="Pipeline parameter GitCommit is not defined in the pipeline definition",
+    )
+    err = io.StringIO()
+    code = main(
+        ["train", "--stack", "prod", "--outputs", outputs_file()],
+        clients=lambda service, region: client,
+        commit=lambda: "unknown",
+        out=io.StringIO(),
+        err=err,
+    )
+    assert code == 1
+    assert err.getvalue() == (
+        "error: stack prod: StartPipelineExecution failed: ValidationException: "
+        "Pipeline parameter GitCommit is not defined in the pipeline definition\n"
+    )
+
+
+def test_elapsed_format():
+    assert [elapsed(s) for s in (0, 59.9, 61, 3600, 36000 + 61)] == [
+        "0:00:00",
+        "0:00:59",
+        "0:01:01",
+        "1:00:00",
+        "10:01:01",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "expected"),
+    [
+        ("Stopped", None, "execution was stopped: no reason given"),
+        (
+            "CompletedWithFailures",
+            "a step failed but the execution went on",
+            "execution completed with failures: a step failed but the execution went on",
+        ),
+    ],
+)
+def test_train_ending_without_a_failed_step_gives_the_execution_reason(outputs_file, status, reason, expected):
+    client, stub = _stubbed([], register=False)
+    stub.add_response("start_pipeline_execution", {"PipelineExecutionArn": EXECUTION}, None)
+    description = {"PipelineExecutionArn": EXECUTION, "PipelineExecutionStatus": status}
+    if reason:
+        description["FailureReason"] = reason
+    stub.add_response("describe_pipeline_execution", description, {"PipelineExecutionArn": EXECUTION})
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {"PipelineExecutionSteps": [_step("Train", "Stopped")]},
+        {"PipelineExecutionArn": EXECUTION, "SortOrder": "Ascending"},
+    )
+    err = io.StringIO()
+    code = main(
+        ["train", "--stack", "prod", "--outputs", outputs_file()],
+        clients=lambda service, region: client,
+        commit=lambda: "unknown",
+        out=io.StringIO(),
+        err=err,
+    )
+    assert (code, err.getvalue()) == (1, f"error: stack prod: {expected}\n  {EXECUTION}\n")
+
+
+def test_git_commit_is_head_or_unknown():
+    class Result:
+        def __init__(self, code: int, stdout: str) -> None:
+            self.returncode, self.stdout = code, stdout
+
+    assert git_commit(lambda *a, **k: Result(0, "a" * 40 + "\n")) == "a" * 40
+    assert git_commit(lambda *a, **k: Result(128, "")) == "unknown"  # not a git checkout
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    assert git_commit(missing) == "unknown"
