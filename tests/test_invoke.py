@@ -257,7 +257,7 @@ def test_a_400_is_the_callers_fault_no_retry_no_failover(aws, transport, clock):
 
     assert str(rejected.value) == (
         "us-east-1 rejected the request: ValidationError (HTTP 400): 1 validation error detected: Value at 'body'"
-        " failed; fix the request, it was not retried"
+        " failed to satisfy constraint; fix the request, it was not retried"
     )
     assert (rejected.value.region, rejected.value.attempts) == (PRIMARY, 1)
     assert rejected.value.error.response["Error"]["Code"] == "ValidationError"
