@@ -595,3 +595,20 @@ def test_prod_api_access_logs_are_kept_a_year(prod):
     assert policies.prod_api_access_logs_kept_a_year(resources(unlogged), "prod") == [
         f"{STAGE} api-secondary: no access log in prod (accessLogSettings names no log group)"
     ]
+
+
+def test_prod_api_log_retention_in_a_preview_joins_through_dependencies():
+    group = Resource(LOG_GROUP, "api-primary-access", inputs={"retentionInDays": 30}, urn="urn:lg")
+    stage = Resource(
+        STAGE,
+        "api-primary",
+        inputs={"accessLogSettings": {"destinationArn": UNKNOWN}},
+        urn="urn:stage",
+        dependencies={"accessLogSettings": ("urn:lg",)},
+    )
+    assert policies.prod_api_access_logs_kept_a_year([group, stage], "prod") == [
+        f"{LOG_GROUP} api-primary-access: API access log of api-primary kept 30 days in prod "
+        "(expected retentionInDays >= 365)"
+    ]
+    unseen = Resource(STAGE, "api-primary", inputs={"accessLogSettings": {"destinationArn": UNKNOWN}}, urn="urn:s")
+    assert policies.prod_api_access_logs_kept_a_year([group, unseen], "prod") == []
