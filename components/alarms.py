@@ -164,51 +164,139 @@ def variant_alarm_specs(
     return specs
 
 
-def health_check_alarm_specs(
-    *, endpoint_name: str, variant_name: str, thresholds: AlarmsConfig, max_5xx_per_minute: int
-) -> list[AlarmSpec]:
-    """Alarms Route 53 health checks can follow. Route 53 accepts only single standard-resolution
-    metrics with standard statistics: no metric math, no percentiles, no composite alarms. So
-    the region's health is 5XX count and average model latency, combined by a calculated health
-    check (Route 53's equivalent of the composite "unhealthy" alarm)."""
-    dims = {"EndpointName": endpoint_name, "VariantName": variant_name}
+# What a Route 53 CLOUDWATCH_METRIC health check reports while its alarm is INSUFFICIENT_DATA,
+# by the alarm's missing-data treatment. "breaching" alarms never sit in INSUFFICIENT_DATA once
+# evaluated; "missing" ones do when their metric stops, and then the check keeps its last state.
+# https://docs.aws.amazon.com/Route53/latest/APIReference/API_HealthCheckConfig.html
+# (InsufficientDataHealthStatus)
+INSUFFICIENT_DATA_HEALTH = {"breaching": "Unhealthy", "missing": "LastKnownStatus"}
 
-    def spec(key: str, metric: str, statistic: str, threshold: float, description: str) -> AlarmSpec:
-        return AlarmSpec(
-            key=key,
-            name=f"{endpoint_name}-{variant_name}-{key}",
-            description=description,
-            threshold=threshold,
-            comparison="GreaterThanThreshold",
-            metric_queries=[],
-            # No traffic is not ill health; the /ping check covers reachability.
-            treat_missing_data="notBreaching",
-            evaluation_periods=thresholds.evaluation_periods,
-            datapoints_to_alarm=thresholds.datapoints_to_alarm,
-            extra={
-                "namespace": NAMESPACE_INVOCATIONS,
-                "metric_name": metric,
-                "statistic": statistic,
-                "period": 60,
-                "dimensions": dims,
-            },
+NAMESPACE_API = "AWS/ApiGateway"
+
+
+def _single_metric(
+    key: str,
+    name: str,
+    description: str,
+    threshold: float,
+    treat_missing_data: str,
+    evaluation_periods: int,
+    datapoints_to_alarm: int,
+    metric: dict[str, Any],
+) -> AlarmSpec:
+    """An alarm Route 53 can follow: one standard-resolution metric, a standard statistic."""
+    if treat_missing_data not in INSUFFICIENT_DATA_HEALTH:
+        raise ValueError(
+            f"health alarm {key}: treat_missing_data must be one of {sorted(INSUFFICIENT_DATA_HEALTH)} "
+            f"(got {treat_missing_data!r}); a health alarm never reads missing data as healthy"
         )
+    return AlarmSpec(
+        key=key,
+        name=name,
+        description=description,
+        threshold=threshold,
+        comparison="GreaterThanThreshold",
+        metric_queries=[],
+        treat_missing_data=treat_missing_data,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=datapoints_to_alarm,
+        extra={**metric, "period": 60},
+    )
+
+
+def health_check_alarm_specs(
+    *,
+    endpoint_name: str,
+    variant_name: str,
+    thresholds: AlarmsConfig,
+    max_5xx_per_minute: int,
+    max_average_latency_ms: float,
+) -> list[AlarmSpec]:
+    """Endpoint alarms Route 53 health checks can follow. Route 53 accepts only single
+    standard-resolution metrics with standard statistics: no metric math, no percentiles, no
+    composite alarms. So the region's endpoint health is 5XX count and *average* model latency
+    (with its own threshold: an average compared with the p99 threshold fires far too late),
+    combined by a calculated health check (Route 53's equivalent of the composite alarm).
+
+    Missing data: SageMaker publishes these only while requests arrive, so silence means either
+    no traffic or a dead endpoint and the metric cannot tell which. It is "missing" (the alarm
+    goes to INSUFFICIENT_DATA, never OK, and the health check keeps its last state); liveness is
+    the `/ping` check, which asks SageMaker for the endpoint's status, and the stage alarms."""
+    dims = {"EndpointName": endpoint_name, "VariantName": variant_name}
+    n, m = thresholds.evaluation_periods, thresholds.datapoints_to_alarm
+
+    def metric(name: str, statistic: str, unit: str | None = None) -> dict[str, Any]:
+        found = {"namespace": NAMESPACE_INVOCATIONS, "metric_name": name, "statistic": statistic, "dimensions": dims}
+        return {**found, "unit": unit} if unit else found
+
+    where = f"{endpoint_name}/{variant_name}"
+    return [
+        _single_metric(
+            "health_5xx",
+            f"{endpoint_name}-{variant_name}-health_5xx",
+            f"more than {max_5xx_per_minute} 5XX responses a minute on {where} (DNS failover)",
+            max_5xx_per_minute,
+            "missing",
+            n,
+            m,
+            metric("Invocation5XXErrors", "Sum"),
+        ),
+        _single_metric(
+            "health_latency",
+            f"{endpoint_name}-{variant_name}-health_latency",
+            f"average ModelLatency above {max_average_latency_ms:g} ms on {where} (DNS failover)",
+            # SageMaker reports latencies in microseconds.
+            max_average_latency_ms * 1000,
+            "missing",
+            n,
+            m,
+            metric("ModelLatency", "Average", "Microseconds"),
+        ),
+    ]
+
+
+def stage_health_alarm_specs(
+    *,
+    name_prefix: str,
+    api_name: Any,
+    stage_name: str,
+    max_5xx_per_minute: int,
+    max_integration_latency_ms: float,
+    evaluation_periods: int,
+    datapoints_to_alarm: int,
+) -> list[AlarmSpec]:
+    """The API stage's own health, for Route 53: 5XXError count and average IntegrationLatency
+    (AWS/ApiGateway, dimensions ApiName and Stage: published without detailed metrics).
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html
+
+    Missing data is "breaching": Route 53 itself calls `/ping` on the stage every few seconds,
+    and API Gateway publishes 5XXError (0 when none failed) and IntegrationLatency for every
+    such call, so a stage that reports nothing is not serving."""
+    dims = {"ApiName": api_name, "Stage": stage_name}
+
+    def metric(name: str, statistic: str) -> dict[str, Any]:
+        return {"namespace": NAMESPACE_API, "metric_name": name, "statistic": statistic, "dimensions": dims}
 
     return [
-        spec(
-            "health_5xx",
-            "Invocation5XXErrors",
-            "Sum",
+        _single_metric(
+            "api_5xx",
+            f"{name_prefix}-api_5xx",
+            f"more than {max_5xx_per_minute} 5XX responses a minute on stage {stage_name} (DNS failover)",
             max_5xx_per_minute,
-            f"more than {max_5xx_per_minute} 5XX responses a minute on {endpoint_name}/{variant_name} (DNS failover)",
+            "breaching",
+            evaluation_periods,
+            datapoints_to_alarm,
+            metric("5XXError", "Sum"),
         ),
-        spec(
-            "health_latency",
-            "ModelLatency",
-            "Average",
-            thresholds.model_latency_p99_ms * 1000,
-            f"average ModelLatency above {thresholds.model_latency_p99_ms:g} ms on {endpoint_name}/{variant_name} "
-            "(DNS failover)",
+        _single_metric(
+            "api_integration_latency",
+            f"{name_prefix}-api_integration_latency",
+            f"average IntegrationLatency above {max_integration_latency_ms:g} ms on stage {stage_name} (DNS failover)",
+            max_integration_latency_ms,
+            "breaching",
+            evaluation_periods,
+            datapoints_to_alarm,
+            metric("IntegrationLatency", "Average"),
         ),
     ]
 
@@ -255,6 +343,7 @@ class VariantAlarms(pulumi.ComponentResource):
             )
             for spec in args.specs
         }
+        self.specs = list(args.specs)
         self.unhealthy_name = args.unhealthy_name
         if args.unhealthy_name is None:
             self.register_outputs({"alarm_names": [spec.name for spec in args.specs]})

@@ -979,6 +979,12 @@ class StandbyConfig(Section):
         return value if value is None else check_instance_type(value, "ProductionVariantInstanceType")
 
 
+# API access logs are the record of who called the model: a year in prod, a month elsewhere.
+PROD_MIN_ACCESS_LOG_RETENTION_DAYS = 365
+DEFAULT_ACCESS_LOG_RETENTION_DAYS = {"prod": PROD_MIN_ACCESS_LOG_RETENTION_DAYS}
+NON_PROD_ACCESS_LOG_RETENTION_DAYS = 30
+
+
 class ApiConfig(Section):
     """The regional API Gateway front door of each region's endpoint."""
 
@@ -987,9 +993,26 @@ class ApiConfig(Section):
     )
     throttle_rate_limit: float = Field(default=100, gt=0, description="Steady requests per second across the stage.")
     throttle_burst_limit: int = Field(default=200, ge=1, description="Burst of requests across the stage.")
-    access_log_retention_days: Literal[
-        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
-    ] = Field(default=30, description="Days the access log keeps entries.")
+    access_log_retention_days: (
+        Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+        | None
+    ) = Field(
+        default=None,
+        description="Days the access log keeps entries; default 365 in prod (the least prod allows), else 30.",
+    )
+    waf_rate_limit_per_ip: int = Field(
+        default=2000,
+        ge=10,
+        le=2_000_000_000,
+        description="Requests one IP may send in `waf_rate_window_seconds` before WAF blocks it (rate-based rule).",
+    )
+    waf_rate_window_seconds: Literal[60, 120, 300, 600] = Field(
+        default=300, description="Window over which WAF counts each IP's requests."
+    )
+    waf_common_rule_set: bool = Field(
+        default=True,
+        description="Add AWS's managed common rule set (its 8 KB body-size rule only counts: payloads may be larger).",
+    )
 
 
 class FailoverConfig(Section):
@@ -1015,7 +1038,22 @@ class FailoverConfig(Section):
         default=3, ge=1, le=10, description="Consecutive failed checks before a region is unhealthy."
     )
     unhealthy_5xx_per_minute: int = Field(
-        default=10, ge=1, description="5XX responses per minute that mark a region unhealthy."
+        default=10, ge=1, description="Endpoint 5XX responses per minute that mark a region unhealthy."
+    )
+    unhealthy_average_latency_ms: float = Field(
+        default=250,
+        gt=0,
+        description="Average ModelLatency (ms) over a minute that marks a region unhealthy; below "
+        "alarms.model_latency_p99_ms (Route 53 cannot follow a percentile).",
+    )
+    unhealthy_api_5xx_per_minute: int = Field(
+        default=10, ge=1, description="API stage 5XX responses per minute (5XXError) that mark a region unhealthy."
+    )
+    unhealthy_api_integration_latency_ms: float = Field(
+        default=5000,
+        gt=0,
+        le=29000,
+        description="Average stage IntegrationLatency (ms) over a minute that marks a region unhealthy.",
     )
 
 
@@ -1696,8 +1734,46 @@ class StackConfig(Section):
                     ),
                 )
             )
+        alarms = info.data.get("alarms")
+        if alarms is not None and value.unhealthy_average_latency_ms >= alarms.model_latency_p99_ms:
+            problems.append(
+                (
+                    "unhealthy_average_latency_ms",
+                    problem(
+                        "an average at or above the p99 alarm threshold fails over only long after the p99 alarm",
+                        value.unhealthy_average_latency_ms,
+                        f"below alarms.model_latency_p99_ms ({alarms.model_latency_p99_ms:g})",
+                    ),
+                )
+            )
         if problems:
             raise ConfigRuleError(problems)
+        return value
+
+    @field_validator("api")
+    @classmethod
+    def _access_logs_kept(cls, value: ApiConfig | None, info: ValidationInfo) -> ApiConfig | None:
+        """Resolve the access-log retention default per environment; prod keeps a year at least."""
+        environment = info.data.get("environment")
+        if value is None or environment is None:
+            return value
+        days = value.access_log_retention_days
+        if days is None:
+            default = DEFAULT_ACCESS_LOG_RETENTION_DAYS.get(environment, NON_PROD_ACCESS_LOG_RETENTION_DAYS)
+            return value.model_copy(update={"access_log_retention_days": default})
+        if environment == "prod" and days < PROD_MIN_ACCESS_LOG_RETENTION_DAYS:
+            raise ConfigRuleError(
+                [
+                    (
+                        "access_log_retention_days",
+                        problem(
+                            "prod keeps API access logs a year at least",
+                            days,
+                            f">= {PROD_MIN_ACCESS_LOG_RETENTION_DAYS}, or unset for the default",
+                        ),
+                    )
+                ]
+            )
         return value
 
     @field_validator("backup")

@@ -2,13 +2,24 @@
 endpoint, and Route 53 failover between the regions.
 
 `RegionalApi`: `POST /invocations` (IAM auth) integrates directly with SageMaker runtime
-`InvokeEndpoint` through a role that may invoke only this endpoint; `GET /ping` (no auth) is
-answered by API Gateway itself, for health checks of the region's front door. The stage
-throttles and writes an access log with retention.
+`InvokeEndpoint` through a role that may invoke and describe only this endpoint; `GET /ping`
+(no auth) asks SageMaker for the endpoint's status (`DescribeEndpoint`) and answers 200 only
+while the endpoint serves, 503 otherwise, so a health check of `/ping` sees SageMaker's real
+state. The stage throttles, traces with X-Ray, writes an access log with retention, and sits
+behind a regional WAFv2 web ACL (per-IP rate limit, AWS's common rule set).
+
+Callers sign with SigV4A (region set: every region of the stack), not SigV4: a SigV4
+signature names one region and the other region's API refuses it ("Credential should be
+scoped to a valid region"), so after a DNS failover every SigV4 caller would get 403 until it
+re-signed. IAM authorization (`AWS_IAM`) is unchanged; see ops/invoke.py for the client.
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html (SigV4a: "signatures
+valid in more than one AWS Region"), https://github.com/aws-samples/sigv4a-signing-examples.
 
 `RegionalFailover`: in each region, an ACM certificate and a regional custom domain for the
 failover name, and a failover record (PRIMARY or SECONDARY) whose health check combines an
-HTTPS check of `/ping` with checks on Route 53-compatible alarms of the endpoint.
+HTTPS check of `/ping` with checks on Route 53-compatible alarms of the endpoint and stage.
+The ACM validation record (the same name and value for the same domain in every region of
+one account) is owned by one of them only.
 """
 
 from __future__ import annotations
@@ -63,8 +74,68 @@ INVOKE_RESPONSES = [
     {"status_code": "502", "selection_pattern": "5\\d{2}"},
 ]
 PING_ROUTE = {"path_part": "ping", "http_method": "GET", "authorization": "NONE"}
-PING_INTEGRATION = {"type": "MOCK", "request_templates": {"application/json": '{"statusCode": 200}'}}
-PING_RESPONSES = [{"status_code": "200", "response_templates": {"application/json": '{"status": "ok"}'}}]
+
+# SageMaker's control-plane API speaks the AWS JSON 1.1 protocol at `api.sagemaker.<region>`
+# with target prefix `SageMaker` (botocore's sagemaker service model: endpointPrefix,
+# jsonVersion, targetPrefix); an API Gateway AWS integration calls it with these headers.
+# https://docs.aws.amazon.com/apigateway/latest/api/API_Integration.html (uri:
+# arn:aws:apigateway:{region}:{subdomain.service}:action/{service_api})
+SAGEMAKER_API_SUBDOMAIN = "api.sagemaker"
+DESCRIBE_ENDPOINT_TARGET = "SageMaker.DescribeEndpoint"
+SAGEMAKER_JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+# Endpoint statuses in which the endpoint answers invocations. "Updating" (a blue/green or
+# rolling deployment), "SystemUpdating", "RollingBack" and "UpdateRollbackFailed" serve on the
+# fleet in place; "Creating", "Deleting", "OutOfService" and "Failed" do not.
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html#sagemaker-DescribeEndpoint-response-EndpointStatus
+SERVING_STATUSES = ("InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed")
+NOT_SERVING_STATUSES = ("Creating", "Deleting", "OutOfService", "Failed")
+
+PING_INTEGRATION = {
+    "type": "AWS",
+    "integration_http_method": "POST",
+    "passthrough_behavior": "NEVER",
+    "request_parameters": {
+        "integration.request.header.X-Amz-Target": f"'{DESCRIBE_ENDPOINT_TARGET}'",
+        "integration.request.header.Content-Type": f"'{SAGEMAKER_JSON_CONTENT_TYPE}'",
+    },
+    # Route 53 counts an HTTPS check failed unless the answer comes within 2 s of connecting:
+    # a slower DescribeEndpoint is a failed check either way, so give up before that.
+    # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html
+    "timeout_milliseconds": 2000,
+}
+
+
+def ping_status_template() -> str:
+    """Mapping template of DescribeEndpoint's 200 answer: 200 while the endpoint serves, else
+    503 through `$context.responseOverride.status`.
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-override-request-response-parameters.html"""
+    serving = " || ".join(f'$status == "{status}"' for status in SERVING_STATUSES)
+    return (
+        "#set($status = $input.path('$.EndpointStatus'))\n"
+        f"#if({serving})\n"
+        '{"status": "ok", "endpoint_status": "$status"}\n'
+        "#else\n"
+        "#set($context.responseOverride.status = 503)\n"
+        '{"status": "unavailable", "endpoint_status": "$status"}\n'
+        "#end"
+    )
+
+
+PING_RESPONSES = [
+    {"status_code": "200", "response_templates": {"application/json": ping_status_template()}},
+    # DescribeEndpoint refused (the endpoint does not exist: ValidationException; throttled;
+    # denied) or failed: the region cannot vouch for its endpoint.
+    {
+        "status_code": "503",
+        "selection_pattern": "[45]\\d{2}",
+        "response_templates": {"application/json": '{"status": "unavailable", "endpoint_status": "unknown"}'},
+    },
+]
+
+
+def ping_request_template(endpoint_name: str) -> dict[str, str]:
+    return {"application/json": json.dumps({"EndpointName": endpoint_name})}
 
 
 def routes_digest(stage_name: str) -> str:
@@ -79,8 +150,68 @@ def invoke_uri(region: str, endpoint_name: str) -> str:
     return f"arn:aws:apigateway:{region}:runtime.sagemaker:path/endpoints/{endpoint_name}/invocations"
 
 
+def describe_uri(region: str) -> str:
+    """API Gateway's URI for SageMaker `DescribeEndpoint` in `region`."""
+    return f"arn:aws:apigateway:{region}:{SAGEMAKER_API_SUBDOMAIN}:action/DescribeEndpoint"
+
+
 def invoke_policy(endpoint_arn: str) -> dict[str, Any]:
-    return document(allow("InvokeThisEndpoint", ["sagemaker:InvokeEndpoint"], endpoint_arn))
+    """Invoke this endpoint (`/invocations`) and read its status (`/ping`), nothing else."""
+    return document(
+        allow("InvokeThisEndpoint", ["sagemaker:InvokeEndpoint"], endpoint_arn),
+        allow("DescribeThisEndpoint", ["sagemaker:DescribeEndpoint"], endpoint_arn),
+    )
+
+
+def web_acl_rules(
+    *, rate_limit_per_ip: int, rate_window_seconds: int, common_rule_set: bool, metric_prefix: str
+) -> list[dict[str, Any]]:
+    """The web ACL's rules: a per-IP rate limit first (a flood of `/ping` or `/invocations`
+    from one address is blocked at the edge of the region, before it spends the stage's
+    throttle and fails the region over), then AWS's common rule set. Its
+    `SizeRestrictions_BODY` (bodies over 8 KB) only counts: inference payloads may be larger.
+    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html
+    https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html"""
+
+    def visibility(name: str) -> dict[str, Any]:
+        return {
+            "cloudwatch_metrics_enabled": True,
+            "metric_name": f"{metric_prefix}-{name}",
+            "sampled_requests_enabled": True,
+        }
+
+    rules: list[dict[str, Any]] = [
+        {
+            "name": "rate-per-ip",
+            "priority": 0,
+            "action": {"block": {}},
+            "statement": {
+                "rate_based_statement": {
+                    "limit": rate_limit_per_ip,
+                    "aggregate_key_type": "IP",
+                    "evaluation_window_sec": rate_window_seconds,
+                }
+            },
+            "visibility_config": visibility("rate-per-ip"),
+        }
+    ]
+    if common_rule_set:
+        rules.append(
+            {
+                "name": "aws-common",
+                "priority": 1,
+                "override_action": {"none": {}},
+                "statement": {
+                    "managed_rule_group_statement": {
+                        "vendor_name": "AWS",
+                        "name": "AWSManagedRulesCommonRuleSet",
+                        "rule_action_overrides": [{"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}}],
+                    }
+                },
+                "visibility_config": visibility("aws-common"),
+            }
+        )
+    return rules
 
 
 def rto_rpo_seconds(
@@ -111,6 +242,15 @@ def rto_rpo_seconds(
 
 
 @dataclass(frozen=True)
+class WebAclArgs:
+    """The stage's regional WAFv2 web ACL: see `web_acl_rules`."""
+
+    rate_limit_per_ip: int
+    rate_window_seconds: int = 300
+    common_rule_set: bool = True
+
+
+@dataclass(frozen=True)
 class RegionalApiArgs:
     """Inputs of `RegionalApi`.
 
@@ -118,8 +258,12 @@ class RegionalApiArgs:
     region / account_id: where the API runs.
     key_arn: the region key, for the access log.
     stage_name, throttle_rate_limit, throttle_burst_limit, access_log_retention_days: from config.
+    web_acl: the WAFv2 web ACL associated with the stage; None declares none.
+    api_name: the REST API's name (API Gateway does not require it unique); it is the
+        `ApiName` dimension of the stage's metrics, so alarms can name it before the API exists.
     """
 
+    api_name: str
     endpoint_name: pulumi.Input[str]
     endpoint_arn: pulumi.Input[str]
     region: str
@@ -129,6 +273,7 @@ class RegionalApiArgs:
     throttle_rate_limit: float
     throttle_burst_limit: int
     access_log_retention_days: int
+    web_acl: WebAclArgs | None = None
 
 
 class RegionalApi(pulumi.ComponentResource):
@@ -165,6 +310,7 @@ class RegionalApi(pulumi.ComponentResource):
 
         self.api = aws.apigateway.RestApi(
             name,
+            name=args.api_name,
             description="ml-platform regional front door",
             endpoint_configuration={"types": "REGIONAL"},
             opts=child,
@@ -174,11 +320,17 @@ class RegionalApi(pulumi.ComponentResource):
             "uri": pulumi.Output.from_input(args.endpoint_name).apply(lambda e: invoke_uri(args.region, e)),
             "credentials": invoke_role.arn,
         }
+        ping_integration = {
+            **PING_INTEGRATION,
+            "uri": describe_uri(args.region),
+            "credentials": invoke_role.arn,
+            "request_templates": pulumi.Output.from_input(args.endpoint_name).apply(ping_request_template),
+        }
         created = [
             self._route(
                 f"{name}-invocations", INVOKE_ROUTE, invoke_integration, INVOKE_RESPONSES, [invoke_role_policy]
             ),
-            self._route(f"{name}-ping", PING_ROUTE, PING_INTEGRATION, PING_RESPONSES, []),
+            self._route(f"{name}-ping", PING_ROUTE, ping_integration, PING_RESPONSES, [invoke_role_policy]),
         ]
         deployment = aws.apigateway.Deployment(
             name,
@@ -199,8 +351,34 @@ class RegionalApi(pulumi.ComponentResource):
             deployment=deployment.id,
             stage_name=args.stage_name,
             access_log_settings={"destination_arn": log_group.arn, "format": json.dumps(ACCESS_LOG_FORMAT)},
+            # Active tracing: API Gateway samples requests into X-Ray (default sampling rule:
+            # the first request each second and 5% of the rest). No role is needed.
+            # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-enabling-xray.html
+            xray_tracing_enabled=True,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
         )
+        if args.web_acl is not None:
+            self.web_acl = aws.wafv2.WebAcl(
+                name,
+                description=f"ml-platform front door {args.region}",
+                scope="REGIONAL",
+                default_action={"allow": {}},
+                rules=web_acl_rules(
+                    rate_limit_per_ip=args.web_acl.rate_limit_per_ip,
+                    rate_window_seconds=args.web_acl.rate_window_seconds,
+                    common_rule_set=args.web_acl.common_rule_set,
+                    metric_prefix=name,
+                ),
+                visibility_config={
+                    "cloudwatch_metrics_enabled": True,
+                    "metric_name": name,
+                    "sampled_requests_enabled": True,
+                },
+                opts=child,
+            )
+            # A stage takes one web ACL; the association is replaced with the stage.
+            # https://docs.aws.amazon.com/waf/latest/APIReference/API_AssociateWebACL.html
+            aws.wafv2.WebAclAssociation(name, resource_arn=self.stage.arn, web_acl_arn=self.web_acl.arn, opts=child)
         aws.apigateway.MethodSettings(
             name,
             rest_api=self.api.id,
@@ -262,6 +440,15 @@ class RegionalApi(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
+class HealthAlarm:
+    """An alarm a Route 53 health check follows, and the health Route 53 assumes while the
+    alarm is INSUFFICIENT_DATA (`Healthy`, `Unhealthy` or `LastKnownStatus`)."""
+
+    name: pulumi.Input[str]
+    insufficient_data_health_status: str
+
+
+@dataclass(frozen=True)
 class RegionalFailoverArgs:
     """Inputs of `RegionalFailover` (declared in the API's region).
 
@@ -269,8 +456,12 @@ class RegionalFailoverArgs:
     hosted_zone_id / domain_name / dns_ttl_seconds: the failover name.
     api: this region's `RegionalApi`; stage_name: its stage.
     region: where the API and its health alarms live.
-    health_alarm_names: Route 53-compatible alarms of this region's endpoint.
+    health_alarms: Route 53-compatible alarms of this region's endpoint and stage.
     health_check_interval_seconds / health_check_failure_threshold: the HTTPS /ping check.
+    validation_record_fqdn: the ACM validation record another region's `RegionalFailover`
+        declared (`validation_record_fqdn` of that one); None declares it here. ACM asks for
+        the same record for the same domain in every region of an account, so exactly one
+        region owns it: two owners would each delete it on their own destroy.
     """
 
     role: str
@@ -280,32 +471,42 @@ class RegionalFailoverArgs:
     api: RegionalApi
     stage_name: str
     region: str
-    health_alarm_names: list[pulumi.Input[str]]
+    health_alarms: list[HealthAlarm]
     health_check_interval_seconds: int
     health_check_failure_threshold: int
+    validation_record_fqdn: pulumi.Input[str] | None = None
 
 
 class RegionalFailover(pulumi.ComponentResource):
     """One region's custom domain, health checks and failover record."""
 
+    validation_record_fqdn: pulumi.Output[str]
+
     def __init__(self, name: str, args: RegionalFailoverArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:frontdoor:RegionalFailover", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         certificate = aws.acm.Certificate(name, domain_name=args.domain_name, validation_method="DNS", opts=child)
-        option = certificate.domain_validation_options[0]
-        # Both regions' certificates ask for the same validation record: let either write it.
-        validation_record = aws.route53.Record(
-            f"{name}-validation",
-            zone_id=args.hosted_zone_id,
-            name=option.resource_record_name,
-            type=option.resource_record_type,
-            records=[option.resource_record_value],
-            ttl=300,
-            allow_overwrite=True,
-            opts=child,
-        )
+        if args.validation_record_fqdn is None:
+            option = certificate.domain_validation_options[0]
+            # ACM generates one validation CNAME per domain name and account, whatever the
+            # region, so the other regions' certificates validate and renew against this one.
+            # https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html
+            validation_record = aws.route53.Record(
+                f"{name}-validation",
+                zone_id=args.hosted_zone_id,
+                name=option.resource_record_name,
+                type=option.resource_record_type,
+                records=[option.resource_record_value],
+                ttl=300,
+                # The record may already exist (written before this stack owned it once).
+                allow_overwrite=True,
+                opts=child,
+            )
+            self.validation_record_fqdn = validation_record.fqdn
+        else:
+            self.validation_record_fqdn = pulumi.Output.from_input(args.validation_record_fqdn)
         validation = aws.acm.CertificateValidation(
-            name, certificate_arn=certificate.arn, validation_record_fqdns=[validation_record.fqdn], opts=child
+            name, certificate_arn=certificate.arn, validation_record_fqdns=[self.validation_record_fqdn], opts=child
         )
         domain = aws.apigateway.DomainName(
             name,
@@ -332,13 +533,12 @@ class RegionalFailover(pulumi.ComponentResource):
             aws.route53.HealthCheck(
                 f"{name}-alarm-{index}",
                 type="CLOUDWATCH_METRIC",
-                cloudwatch_alarm_name=alarm_name,
+                cloudwatch_alarm_name=alarm.name,
                 cloudwatch_alarm_region=args.region,
-                # While the alarm has too little data, keep the last known health.
-                insufficient_data_health_status="LastKnownStatus",
+                insufficient_data_health_status=alarm.insufficient_data_health_status,
                 opts=child,
             )
-            for index, alarm_name in enumerate(args.health_alarm_names)
+            for index, alarm in enumerate(args.health_alarms)
         ]
         checks = [ping_check, *alarm_checks]
         self.health_check = aws.route53.HealthCheck(
@@ -363,4 +563,6 @@ class RegionalFailover(pulumi.ComponentResource):
             health_check_id=self.health_check.id,
             opts=child,
         )
-        self.register_outputs({"health_check_id": self.health_check.id})
+        self.register_outputs(
+            {"health_check_id": self.health_check.id, "validation_record": self.validation_record_fqdn}
+        )

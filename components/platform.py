@@ -16,15 +16,25 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import (
+    INSUFFICIENT_DATA_HEALTH,
     ROLLBACK_ALARMS,
     VariantAlarms,
     VariantAlarmsArgs,
     health_check_alarm_specs,
+    stage_health_alarm_specs,
     variant_alarm_specs,
 )
 from components.backup import BackupVault, RegionBackup, RegionBackupArgs
 from components.config import PROJECT, ServingConfig, StackConfig
-from components.frontdoor import RegionalApi, RegionalApiArgs, RegionalFailover, RegionalFailoverArgs, rto_rpo_seconds
+from components.frontdoor import (
+    HealthAlarm,
+    RegionalApi,
+    RegionalApiArgs,
+    RegionalFailover,
+    RegionalFailoverArgs,
+    WebAclArgs,
+    rto_rpo_seconds,
+)
 from components.image import ModelImage, ModelImageArgs, image_in_region, repository_name
 from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import (
@@ -280,6 +290,7 @@ def serve(
                         variant_name=role_serving.variant_name,
                         thresholds=config.alarms,
                         max_5xx_per_minute=config.failover.unhealthy_5xx_per_minute,
+                        max_average_latency_ms=config.failover.unhealthy_average_latency_ms,
                     ),
                     topic_arn=site.alerts.topic_arn,
                 ),
@@ -323,33 +334,64 @@ def front_doors(
     health: dict[str, VariantAlarms],
     account: Any,
 ) -> dict[str, Any]:
-    """Regional APIs and, with failover configured, Route 53 failover between them."""
-    if config.api is None:
+    """Regional APIs and, with failover configured, Route 53 failover between them. A region
+    without an endpoint (no model version to serve yet) gets no front door: nothing would
+    answer behind it, and its absent failover record leaves the name to the other region."""
+    api_config = config.api
+    if api_config is None:
         return {}
+    # The endpoint's name (`build`'s endpoint_name): the API and its alarms carry it.
+    api_name = f"{PROJECT}-{pulumi.get_stack()}"
+    web_acl = WebAclArgs(
+        rate_limit_per_ip=api_config.waf_rate_limit_per_ip,
+        rate_window_seconds=api_config.waf_rate_window_seconds,
+        common_rule_set=api_config.waf_common_rule_set,
+    )
     apis = {
         role: RegionalApi(
             f"api-{role}",
             RegionalApiArgs(
+                api_name=api_name,
                 endpoint_name=endpoint.endpoint_name,
                 endpoint_arn=endpoint.endpoint.arn,
                 region=sites[role].region,
                 account_id=account,
                 key_arn=sites[role].key.arn,
-                stage_name=config.api.stage_name,
-                throttle_rate_limit=config.api.throttle_rate_limit,
-                throttle_burst_limit=config.api.throttle_burst_limit,
-                access_log_retention_days=config.api.access_log_retention_days,
+                stage_name=api_config.stage_name,
+                throttle_rate_limit=api_config.throttle_rate_limit,
+                throttle_burst_limit=api_config.throttle_burst_limit,
+                access_log_retention_days=api_config.access_log_retention_days or 30,
+                web_acl=web_acl,
             ),
             opts=sites[role].opts,
         )
         for role, endpoint in endpoints.items()
+        if endpoint is not None
     }
     outputs: dict[str, Any] = {"api_invoke_urls": {role: api.invoke_url for role, api in apis.items()}}
     failover = config.failover
-    if failover is None:
+    if failover is None or not apis:
         return outputs
+    validation_record_fqdn = None
     for role, api in apis.items():
-        RegionalFailover(
+        stage_alarms = VariantAlarms(
+            f"api-health-{role}",
+            VariantAlarmsArgs(
+                specs=stage_health_alarm_specs(
+                    name_prefix=f"{api_name}-{role}",
+                    api_name=api_name,
+                    stage_name=api_config.stage_name,
+                    max_5xx_per_minute=failover.unhealthy_api_5xx_per_minute,
+                    max_integration_latency_ms=failover.unhealthy_api_integration_latency_ms,
+                    evaluation_periods=config.alarms.evaluation_periods,
+                    datapoints_to_alarm=config.alarms.datapoints_to_alarm,
+                ),
+                topic_arn=sites[role].alerts.topic_arn,
+            ),
+            opts=sites[role].opts,
+        )
+        specs = [*health[role].specs, *stage_alarms.specs] if role in health else stage_alarms.specs
+        door = RegionalFailover(
             f"failover-{role}",
             RegionalFailoverArgs(
                 role=role.upper(),
@@ -357,14 +399,19 @@ def front_doors(
                 domain_name=failover.domain_name,
                 dns_ttl_seconds=failover.dns_ttl_seconds,
                 api=api,
-                stage_name=config.api.stage_name,
+                stage_name=api_config.stage_name,
                 region=sites[role].region,
-                health_alarm_names=[alarm.name for alarm in health[role].alarms.values()],
+                health_alarms=[
+                    HealthAlarm(spec.name, INSUFFICIENT_DATA_HEALTH[spec.treat_missing_data]) for spec in specs
+                ],
                 health_check_interval_seconds=failover.health_check_interval_seconds,
                 health_check_failure_threshold=failover.health_check_failure_threshold,
+                # The first region with a front door owns the ACM validation record.
+                validation_record_fqdn=validation_record_fqdn,
             ),
             opts=sites[role].opts,
         )
+        validation_record_fqdn = door.validation_record_fqdn
     outputs["recovery_objectives"] = rto_rpo_seconds(
         alarm_period_seconds=60,
         datapoints_to_alarm=config.alarms.datapoints_to_alarm,

@@ -1,9 +1,20 @@
-"""S3 storage: the datasets, artifacts and capture buckets of a region, and replication.
+"""S3 storage: the datasets, artifacts and capture buckets of a region, their access log,
+and replication.
 
-Every bucket: SSE-KMS with the region key and S3 Bucket Keys, versioning, ACLs disabled, a
-full public-access block, a TLS-only bucket policy that also refuses puts asking for another
-encryption or another key, and lifecycle tiers from config. `BucketReplication` copies a
-bucket to its replica in the secondary region, re-encrypting with the secondary key.
+Every data bucket: SSE-KMS with the region key and S3 Bucket Keys, versioning, ACLs disabled,
+a full public-access block, a TLS-only bucket policy that also refuses puts asking for another
+encryption or another key, lifecycle tiers from config, and S3 server access logging into the
+region's `AccessLogBucket`. `BucketReplication` copies a bucket to its replica in the
+secondary region, re-encrypting with the secondary key.
+
+Why server access logs, not a CloudTrail trail with S3 data events: they record every request
+(requester, operation, key, status, bytes) at no charge beyond storage, whereas data events
+cost per event on buckets written by every training run and every captured invocation; they
+stay in the region with the data; and they need no change to the region key's policy. Their
+delivery is best effort (AWS: "most log records are delivered within a few hours"), which is
+what an access record for audit needs; a trail would be the choice for alerting on reads in
+near real time.
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/logging-with-S3.html
 """
 
 from __future__ import annotations
@@ -163,6 +174,54 @@ def replication_rule(replica_bucket_arn: str, replica_key_arn: str, time_control
     }
 
 
+def access_log_lifecycle_rules(expiration_days: int) -> list[dict[str, Any]]:
+    """Access logs: Standard-IA after 30 days (S3's minimum), Glacier Instant Retrieval after 90
+    (still readable at once for an investigation), deleted after `expiration_days`."""
+    if expiration_days <= 90:
+        raise ValueError(f"access log expiration_days must be above 90, after the tiers (got {expiration_days})")
+    return [
+        {
+            "id": "access-log-tiers",
+            "status": "Enabled",
+            "filter": {},
+            "transitions": [
+                {"days": 30, "storage_class": "STANDARD_IA"},
+                {"days": 90, "storage_class": "GLACIER_IR"},
+            ],
+            "expiration": {"days": expiration_days},
+            "noncurrent_version_expiration": {"noncurrent_days": 30},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
+    ]
+
+
+def access_log_bucket_policy(bucket_arn: str, source_bucket_arns: list[str], account_id: str) -> dict[str, Any]:
+    """TLS only; S3's logging service may put log objects, only on behalf of the source buckets
+    of this account. With ACLs disabled (BucketOwnerEnforced) the grant must be a bucket policy.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general"""
+    return document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "S3ServerAccessLogsPolicy",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": sorted(source_bucket_arns)},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        },
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Components
 
@@ -250,16 +309,90 @@ class DataBucket(pulumi.ComponentResource):
 
 
 @dataclass(frozen=True)
+class AccessLogBucketArgs:
+    """Inputs of `AccessLogBucket`.
+
+    source_bucket_arns: the buckets that log into it (the policy admits only their logs).
+    account_id: the account owning them.
+    expiration_days: how long log objects are kept.
+    protect: `protect` and `retain_on_delete` on the bucket.
+    """
+
+    source_bucket_arns: list[pulumi.Input[str]]
+    account_id: pulumi.Input[str]
+    expiration_days: int = 365
+    protect: bool = False
+
+
+class AccessLogBucket(pulumi.ComponentResource):
+    """A region's S3 server access log bucket. SSE-S3, not SSE-KMS: S3 delivers server access
+    logs only to a target bucket whose default encryption is SSE-S3 (AES256). It has no logging
+    of its own (a bucket logging to itself loops), no Object Lock (a target cannot have it),
+    versioning, a full public-access block, ACLs disabled, and lifecycle tiers.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"""
+
+    def __init__(self, name: str, args: AccessLogBucketArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:storage:AccessLogBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=stateful(self, args.protect))
+        bucket_id = self.bucket.id
+        aws.s3.BucketOwnershipControls(
+            name, bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
+        )
+        access_block = aws.s3.BucketPublicAccessBlock(
+            name,
+            bucket=bucket_id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        self.versioning = aws.s3.BucketVersioning(
+            name, bucket=bucket_id, versioning_configuration={"status": "Enabled"}, opts=child
+        )
+        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+            name,
+            bucket=bucket_id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            name,
+            bucket=bucket_id,
+            rules=access_log_lifecycle_rules(args.expiration_days),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
+        )
+        policy = pulumi.Output.all(self.bucket.arn, args.account_id, *args.source_bucket_arns).apply(
+            lambda a: json.dumps(access_log_bucket_policy(a[0], list(a[2:]), a[1]))
+        )
+        self.policy = aws.s3.BucketPolicy(
+            name, bucket=bucket_id, policy=policy, opts=pulumi.ResourceOptions(parent=self, depends_on=[access_block])
+        )
+        self.arn = self.bucket.arn
+        self.bucket_name = self.bucket.bucket
+        self.register_outputs({"arn": self.arn, "bucket_name": self.bucket_name})
+
+
+@dataclass(frozen=True)
 class StorageArgs:
-    """Inputs of `Storage`: the region key, the lifecycle config, and protection."""
+    """Inputs of `Storage`: the region key, the lifecycle config, and protection.
+
+    account_id: the account (the access log bucket admits logs only on its behalf); None reads
+        it from the provider's credentials.
+    access_log_expiration_days: how long the region's S3 server access logs are kept.
+    """
 
     key_arn: pulumi.Input[str]
     config: StorageConfig
     protect: bool = False
+    account_id: pulumi.Input[str] | None = None
+    access_log_expiration_days: int = 365
 
 
 class Storage(pulumi.ComponentResource):
-    """The datasets, artifacts and capture buckets of one region."""
+    """The datasets, artifacts and capture buckets of one region, each logging its requests
+    (S3 server access logs) into the region's access log bucket under `<class>/`."""
 
     buckets: dict[str, DataBucket]
 
@@ -273,7 +406,36 @@ class Storage(pulumi.ComponentResource):
             )
             for cls in BUCKET_CLASSES
         }
-        self.register_outputs({cls: bucket.bucket_name for cls, bucket in self.buckets.items()})
+        account_id = args.account_id
+        if account_id is None:
+            account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+        self.access_logs = AccessLogBucket(
+            f"access-logs-{name}",
+            AccessLogBucketArgs(
+                source_bucket_arns=[bucket.arn for bucket in self.buckets.values()],
+                account_id=account_id,
+                expiration_days=args.access_log_expiration_days,
+                protect=args.protect,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for cls, bucket in self.buckets.items():
+            aws.s3.BucketLogging(
+                f"{cls}-{name}",
+                bucket=bucket.bucket.id,
+                target_bucket=self.access_logs.bucket.id,
+                target_prefix=f"{cls}/",
+                # Keys partitioned by the time of the request: <prefix><account>/<region>/<bucket>/yyyy/mm/dd/.
+                target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
+                # S3 checks the target's policy when logging is switched on.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_logs.policy]),
+            )
+        self.register_outputs(
+            {
+                **{cls: bucket.bucket_name for cls, bucket in self.buckets.items()},
+                "access_logs": self.access_logs.bucket_name,
+            }
+        )
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,27 @@ as a success.
 Every call returns the body and which region served it, with the attempts it took. When no
 region serves it, `AllRegionsFailedError` lists each region's last error. One client may be
 shared by threads: the breakers are locked, and boto3 clients are thread-safe.
+
+Through the regional front doors instead of the SDK (the same retries, breakers and failover):
+
+    client = FailoverClient.from_front_doors(read_outputs("prod"))
+
+POSTs to each region's `POST /invocations` (the `api_invoke_urls` output, primary first),
+signed with SigV4A for the stack's regions (`X-Amz-Region-Set: us-east-1,us-west-2`), so the
+same signature is accepted by either region's API: before a failover, after it, and when DNS
+(`failover.domain_name`, `FrontDoorClient(url=...)` on its own) moves between them. A SigV4
+signature names one region, and the other region's API Gateway refuses it with 403
+("Credential should be scoped to a valid region"). Signing needs `awscrt` (pinned).
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html
 """
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,24 +56,32 @@ from enum import Enum
 from typing import Any
 
 import boto3
+import botocore.session
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.httpsession import URLLib3Session
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
-from ops.outputs import endpoints
+from ops.outputs import OutputsError, endpoints, role_order, section
 
 logger = logging.getLogger("ops.invoke")
 
 # botocore's list of throttling error codes (standard retry mode), plus SageMaker's own 429.
 _THROTTLING = ThrottledRetryableChecker()
 RETRYABLE_CODES = frozenset({"ModelNotReadyException"})
+ENDPOINT_NOT_FOUND = re.compile(r"^Endpoint \S+ of account \S+ not found")
 
 
 @dataclass(frozen=True)
 class RegionEndpoint:
+    """One region to try. `url`: its front door's `POST /invocations` URL, for clients made by
+    `front_door_client_factory`; None for the SDK client (it calls SageMaker runtime)."""
+
     region: str
     endpoint_name: str
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +230,10 @@ def is_retryable(error: Exception) -> bool:
         return True
     if _THROTTLING.is_retryable(RetryContext(attempt_number=1, parsed_response=error.response)):
         return True
+    # A deleted endpoint answers ValidationError (400) "Endpoint <name> of account <id> not
+    # found.": the region cannot serve, another region can (the same body is fine there).
+    if code == "ValidationError" and ENDPOINT_NOT_FOUND.match(error.response.get("Error", {}).get("Message", "")):
+        return True
     # ModelError (424): the container answered with an error; its own 5XX is the region's problem.
     original = error.response.get("OriginalStatusCode")
     return code == "ModelError" and isinstance(original, int) and original >= 500
@@ -220,6 +247,99 @@ def runtime_client(region: str, timeouts: Timeouts) -> Any:
         retries={"mode": "standard", "total_max_attempts": 1},
     )
     return boto3.client("sagemaker-runtime", region_name=region, config=config)
+
+
+# -------------------------------------------------------------------------------------------
+# The regional front doors, signed with SigV4A
+
+FRONT_DOOR_SERVICE = "execute-api"
+
+
+def sigv4a_signer(credentials: Any, region_set: Sequence[str]) -> Any:
+    """botocore's SigV4A signer (`awscrt` under it) for API Gateway, valid in every region of
+    `region_set`: it signs `X-Amz-Region-Set` with them, and any of those regions accepts it."""
+    from botocore.crt.auth import CrtSigV4AsymAuth  # needs awscrt
+
+    if not region_set:
+        raise ValueError("a SigV4A region set needs at least one region (got none)")
+    return CrtSigV4AsymAuth(credentials, FRONT_DOOR_SERVICE, ",".join(region_set))
+
+
+class FrontDoorClient:
+    """`invoke_endpoint` over HTTPS to one front door URL, signed with SigV4A; an HTTP error
+    is raised as botocore's `ClientError` (HTTP status, `x-amzn-ErrorType` as the code), a
+    connection or timeout error as botocore's, so `FailoverClient` treats both alike."""
+
+    def __init__(
+        self,
+        url: str,
+        region_set: Sequence[str],
+        timeouts: Timeouts,
+        credentials: Any = None,
+        session: Any = None,
+    ) -> None:
+        self.url = url
+        if credentials is None:
+            credentials = botocore.session.get_session().get_credentials()
+        if credentials is None:
+            raise NoCredentialsError()
+        self._signer = sigv4a_signer(credentials, region_set)
+        self._http = session or URLLib3Session(timeout=(timeouts.connect_seconds, timeouts.read_seconds))
+
+    def invoke_endpoint(  # the SDK's parameter names, so FailoverClient calls both alike
+        self,
+        *,
+        EndpointName: str,  # noqa: N803
+        Body: bytes | str,  # noqa: N803
+        ContentType: str,  # noqa: N803
+        Accept: str,  # noqa: N803
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """POST the body; `EndpointName` is the API's own (each front door fronts one endpoint)."""
+        body = Body.encode() if isinstance(Body, str) else Body
+        headers = {"Content-Type": ContentType, "Accept": Accept}
+        if "CustomAttributes" in extra:
+            headers["X-Amzn-SageMaker-Custom-Attributes"] = extra["CustomAttributes"]
+        request = AWSRequest(method="POST", url=self.url, data=body, headers=headers)
+        self._signer.add_auth(request)
+        response = self._http.send(request.prepare())
+        payload = response.content
+        if response.status_code >= 400:
+            code = (response.headers.get("x-amzn-ErrorType") or f"HTTP{response.status_code}").split(":")[0]
+            try:
+                message = json.loads(payload).get("message") or json.loads(payload).get("Message") or ""
+            except (ValueError, AttributeError):
+                message = payload.decode(errors="replace")[:200]
+            raise ClientError(
+                {
+                    "Error": {"Code": code, "Message": message},
+                    "ResponseMetadata": {"HTTPStatusCode": response.status_code, "HTTPHeaders": dict(response.headers)},
+                },
+                "InvokeFrontDoor",
+            )
+        return {"Body": io.BytesIO(payload), "ContentType": response.headers.get("Content-Type")}
+
+
+def front_door_client_factory(
+    urls: Mapping[str, str], region_set: Sequence[str], credentials: Any = None, session: Any = None
+) -> Callable[[str, Timeouts], FrontDoorClient]:
+    """A `client_factory` for `FailoverClient`: region -> a SigV4A client of its front door."""
+
+    def make(region: str, timeouts: Timeouts) -> FrontDoorClient:
+        return FrontDoorClient(urls[region], region_set, timeouts, credentials=credentials, session=session)
+
+    return make
+
+
+def front_door_targets(outputs: Mapping[str, Any]) -> list[RegionEndpoint]:
+    """The front doors from the stack's `api_invoke_urls` output (role -> URL), primary first,
+    each with its region and endpoint from the `endpoints` output."""
+    urls = section(outputs, "api_invoke_urls", dict[str, str], "the stack declares no api section")
+    by_role = {e.role: e for e in endpoints(outputs)}
+    missing = [role for role in urls if role not in by_role]
+    if missing:
+        raise OutputsError(f"outputs: api_invoke_urls: roles {missing} have no entry in endpoints")
+    return [RegionEndpoint(by_role[r].region, by_role[r].endpoint_name, urls[r]) for r in role_order(urls)]
 
 
 @dataclass
@@ -249,6 +369,17 @@ class FailoverClient:
         """Targets from the stack's `endpoints` output, primary first (see ops.outputs)."""
         targets = [RegionEndpoint(e.region, e.endpoint_name) for e in endpoints(outputs)]
         return cls(targets, **options)
+
+    @classmethod
+    def from_front_doors(
+        cls, outputs: Mapping[str, Any], credentials: Any = None, session: Any = None, **options: Any
+    ) -> FailoverClient:
+        """Targets from the stack's regional front doors (`api_invoke_urls`), primary first,
+        each request signed with SigV4A for every region of the stack."""
+        targets = front_door_targets(outputs)
+        urls = {t.region: t.url for t in targets if t.url}
+        factory = front_door_client_factory(urls, [t.region for t in targets], credentials, session)
+        return cls(targets, client_factory=factory, **options)
 
     def invoke(
         self, body: bytes | str, content_type: str = "text/csv", accept: str = "application/json", **extra: Any

@@ -106,6 +106,12 @@ VAULT_TYPE = "aws:backup/vault:Vault"
 VAULT_LOCK_TYPE = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
 SELECTION_TYPE = "aws:backup/selection:Selection"
 AWS_PROVIDER_TYPE = "pulumi:providers:aws"
+BUCKET_LOGGING_TYPES = frozenset({"aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2"})
+STAGE_TYPE = "aws:apigateway/stage:Stage"
+WEB_ACL_ASSOCIATION_TYPE = "aws:wafv2/webAclAssociation:WebAclAssociation"
+LOG_GROUP_TYPE = "aws:cloudwatch/logGroup:LogGroup"
+# Prod keeps API access logs (who called the model) a year at least.
+PROD_MIN_API_LOG_RETENTION_DAYS = 365
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +290,22 @@ def _quoted(value: Any) -> str:
 # S3 (stack rule: in pulumi-aws v7 a bucket's settings are separate resources naming it)
 
 
+def _log_target_encryption(bucket: Resource, configs: list[Resource]) -> list[str]:
+    """S3 delivers server access logs only to a target whose default encryption is SSE-S3:
+    with SSE-KMS the logs are silently not written.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html"""
+    defaults = [dig(rule, "applyServerSideEncryptionByDefault") for c in configs for rule in as_list(c.get("rules"))]
+    if any(not known(d) for d in defaults):
+        return []
+    found = sorted({str(dig(d, "sseAlgorithm")) for d in defaults if dig(d, "sseAlgorithm") is not None})
+    if found == ["AES256"]:
+        return []
+    return [
+        f"{bucket.label}: a server access log target must use SSE-S3, which S3 log delivery requires "
+        f"(got sseAlgorithm {', '.join(map(repr, found)) or 'none'}; expected 'AES256')"
+    ]
+
+
 def _bucket_encryption(bucket: Resource, configs: list[Resource]) -> list[str]:
     defaults = [dig(rule, "applyServerSideEncryptionByDefault") for c in configs for rule in as_list(c.get("rules"))]
     if any(not known(d) for d in defaults):
@@ -337,16 +359,27 @@ def _bucket_lifecycle(bucket: Resource, configs: list[Resource]) -> list[str]:
     return [f"{bucket.label}: lifecycle configuration has no enabled rule (got statuses {sorted(map(str, statuses))})"]
 
 
+def log_targets(resources: Sequence[Resource]) -> list[Resource]:
+    """Buckets some bucket delivers its S3 server access logs to."""
+    loggings = of_types(resources, BUCKET_LOGGING_TYPES)
+    return [b for b in of_types(resources, BUCKET_TYPES) if any(lg.refers_to("targetBucket", b) for lg in loggings)]
+
+
 def s3_buckets_hardened(resources: Sequence[Resource], environment: str) -> list[str]:
-    """Every bucket has SSE-KMS, versioning Enabled, a full public-access block and lifecycle
-    rules. Settings inline on the bucket (deprecated in pulumi-aws v7) do not count."""
+    """Every bucket has SSE-KMS (SSE-S3 for a server access log target, the only encryption S3
+    log delivery accepts), versioning Enabled, a full public-access block and lifecycle rules.
+    Settings inline on the bucket (deprecated in pulumi-aws v7) do not count."""
     problems: list[str] = []
+    targets = {b.urn or b.name for b in log_targets(resources)}
     for bucket in of_types(resources, BUCKET_TYPES):
 
         def attached(types: Iterable[str] | str, bucket: Resource = bucket) -> list[Resource]:
             return [r for r in of_types(resources, types) if r.refers_to("bucket", bucket)]
 
-        problems += _bucket_encryption(bucket, attached(ENCRYPTION_TYPES))
+        if (bucket.urn or bucket.name) in targets:
+            problems += _log_target_encryption(bucket, attached(ENCRYPTION_TYPES))
+        else:
+            problems += _bucket_encryption(bucket, attached(ENCRYPTION_TYPES))
         problems += _bucket_versioning(bucket, attached(VERSIONING_TYPES))
         problems += _bucket_public_access(bucket, attached(PUBLIC_ACCESS_BLOCK_TYPE))
         problems += _bucket_lifecycle(bucket, attached(LIFECYCLE_TYPES))
@@ -651,15 +684,102 @@ def _selection_covers(selection: Resource, bucket: Resource) -> bool:
 
 
 def prod_buckets_in_backup_selection(resources: Sequence[Resource], environment: str) -> list[str]:
-    """In prod every bucket is listed in an AWS Backup selection."""
+    """In prod every bucket (but an access log target) is listed in an AWS Backup selection."""
     if environment != "prod":
         return []
     selections = of_types(resources, SELECTION_TYPE)
+    # Access log targets hold a record of requests, not data to restore; they are protected,
+    # versioned and kept by their lifecycle instead.
+    targets = {b.urn or b.name for b in log_targets(resources)}
     problems = []
     for bucket in of_types(resources, BUCKET_TYPES):
+        if (bucket.urn or bucket.name) in targets:
+            continue
         if not any(_selection_covers(selection, bucket) for selection in selections):
             arn = min((i for i in bucket.ids() if i.startswith("arn:")), default="its ARN")
             problems.append(f"{bucket.label}: not in any backup selection in prod (no {SELECTION_TYPE} lists {arn})")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Access records and the front door
+
+
+def buckets_have_access_records(resources: Sequence[Resource], environment: str) -> list[str]:
+    """Every bucket that is not itself a log target logs its requests (S3 server access
+    logging) to another bucket of its region; no bucket logs to itself (an endless loop of
+    log objects logging their own delivery)."""
+    loggings = of_types(resources, BUCKET_LOGGING_TYPES)
+    targets = {b.urn or b.name for b in log_targets(resources)}
+    problems = []
+    for bucket in of_types(resources, BUCKET_TYPES):
+        own = [lg for lg in loggings if lg.refers_to("bucket", bucket)]
+        if any(lg.refers_to("targetBucket", bucket) for lg in own):
+            problems.append(f"{bucket.label}: logs its server access records to itself (expected another bucket)")
+            continue
+        if (bucket.urn or bucket.name) in targets:
+            continue
+        if not own:
+            problems.append(
+                f"{bucket.label}: no access record of who read or changed it "
+                f"(no aws:s3/bucketLogging:BucketLogging names it)"
+            )
+    return problems
+
+
+def api_stages_traced(resource: Resource, environment: str) -> list[str]:
+    """API Gateway stages trace with X-Ray."""
+    if resource.type != STAGE_TYPE:
+        return []
+    value = resource.get("xrayTracingEnabled")
+    if value is True or not known(value):
+        return []
+    return [f"{resource.label}: X-Ray tracing is off (got xrayTracingEnabled {_quoted(value)}; expected true)"]
+
+
+def api_stages_behind_waf(resources: Sequence[Resource], environment: str) -> list[str]:
+    """Every API Gateway stage is associated with a WAFv2 web ACL."""
+    associations = of_types(resources, WEB_ACL_ASSOCIATION_TYPE)
+    return [
+        f"{stage.label}: no WAF web ACL (no {WEB_ACL_ASSOCIATION_TYPE} names the stage's ARN)"
+        for stage in of_types(resources, STAGE_TYPE)
+        if not any(a.refers_to("resourceArn", stage) for a in associations)
+    ]
+
+
+def _stage_logs_to(stage: Resource, group: Resource) -> bool:
+    if not stage.same_region(group):
+        return False
+    destination = stage.get("accessLogSettings", "destinationArn")
+    if isinstance(destination, str):
+        return destination in group.ids()
+    if destination is UNKNOWN or not known(stage.get("accessLogSettings")):
+        return bool(group.urn) and group.urn in stage.dependencies.get("accessLogSettings", stage.depends_on)
+    return False
+
+
+def prod_api_access_logs_kept_a_year(resources: Sequence[Resource], environment: str) -> list[str]:
+    """In prod every API stage writes an access log, kept 365 days at least."""
+    if environment != "prod":
+        return []
+    groups = of_types(resources, LOG_GROUP_TYPE)
+    problems = []
+    for stage in of_types(resources, STAGE_TYPE):
+        logs = [g for g in groups if _stage_logs_to(stage, g)]
+        if not logs:
+            # Only a destination known to be absent is a violation; an unknown one is not seen yet.
+            if stage.get("accessLogSettings", "destinationArn") is None:
+                problems.append(f"{stage.label}: no access log in prod (accessLogSettings names no log group)")
+            continue
+        for group in logs:
+            days = group.get("retentionInDays")
+            # No retention (None or 0) keeps the log forever.
+            if not known(days) or days in (None, 0) or days >= PROD_MIN_API_LOG_RETENTION_DAYS:
+                continue
+            problems.append(
+                f"{group.label}: API access log of {stage.name} kept {days:g} days in prod "
+                f"(expected retentionInDays >= {PROD_MIN_API_LOG_RETENTION_DAYS})"
+            )
     return problems
 
 
@@ -743,9 +863,33 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "prod-buckets-in-backup-selection",
-        "In prod every S3 bucket is in an AWS Backup selection.",
+        "In prod every S3 bucket (but an access log target) is in an AWS Backup selection.",
         "stack",
         prod_buckets_in_backup_selection,
+    ),
+    Rule(
+        "s3-access-records",
+        "Every S3 bucket logs its requests (server access logging) to another bucket; none logs to itself.",
+        "stack",
+        buckets_have_access_records,
+    ),
+    Rule(
+        "api-stage-waf",
+        "Every API Gateway stage is associated with a WAFv2 web ACL.",
+        "stack",
+        api_stages_behind_waf,
+    ),
+    Rule(
+        "api-stage-tracing",
+        "API Gateway stages trace with X-Ray.",
+        "resource",
+        api_stages_traced,
+    ),
+    Rule(
+        "prod-api-access-log-retention",
+        f"In prod API stages write access logs kept {PROD_MIN_API_LOG_RETENTION_DAYS} days at least.",
+        "stack",
+        prod_api_access_logs_kept_a_year,
     ),
 )
 

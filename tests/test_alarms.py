@@ -235,3 +235,73 @@ def test_webhook_subscriptions_keep_the_url_secret():
     assert hook.inputs["protocol"] == "https"
     assert hook.inputs["endpoint"] == "https://hooks.example.com/x"
     assert hook.secret_inputs == ("endpoint",)
+
+
+def test_health_alarms_never_read_missing_data_as_healthy():
+    from components.alarms import (
+        INSUFFICIENT_DATA_HEALTH,
+        _single_metric,
+        health_check_alarm_specs,
+        stage_health_alarm_specs,
+    )
+
+    endpoint = health_check_alarm_specs(
+        endpoint_name="e",
+        variant_name="v",
+        thresholds=AlarmsConfig(model_latency_p99_ms=400, evaluation_periods=4, datapoints_to_alarm=2),
+        max_5xx_per_minute=7,
+        max_average_latency_ms=120,
+    )
+    stage = stage_health_alarm_specs(
+        name_prefix="e-primary",
+        api_name="e",
+        stage_name="v1",
+        max_5xx_per_minute=9,
+        max_integration_latency_ms=1500,
+        evaluation_periods=4,
+        datapoints_to_alarm=2,
+    )
+    # SageMaker metrics exist only with traffic: silence is INSUFFICIENT_DATA, never OK. The
+    # stage's metrics are fed by Route 53's own /ping calls: silence is a failing stage.
+    assert [
+        (s.name, s.treat_missing_data, INSUFFICIENT_DATA_HEALTH[s.treat_missing_data]) for s in endpoint + stage
+    ] == [
+        ("e-v-health_5xx", "missing", "LastKnownStatus"),
+        ("e-v-health_latency", "missing", "LastKnownStatus"),
+        ("e-primary-api_5xx", "breaching", "Unhealthy"),
+        ("e-primary-api_integration_latency", "breaching", "Unhealthy"),
+    ]
+    assert [(s.threshold, s.extra) for s in endpoint] == [
+        (
+            7,
+            {
+                "namespace": "AWS/SageMaker",
+                "metric_name": "Invocation5XXErrors",
+                "statistic": "Sum",
+                "dimensions": {"EndpointName": "e", "VariantName": "v"},
+                "period": 60,
+            },
+        ),
+        (
+            120_000,
+            {
+                "namespace": "AWS/SageMaker",
+                "metric_name": "ModelLatency",
+                "statistic": "Average",
+                "dimensions": {"EndpointName": "e", "VariantName": "v"},
+                "unit": "Microseconds",
+                "period": 60,
+            },
+        ),
+    ]
+    assert [(s.threshold, s.extra["metric_name"], s.extra["statistic"], s.extra["dimensions"]) for s in stage] == [
+        (9, "5XXError", "Sum", {"ApiName": "e", "Stage": "v1"}),
+        (1500, "IntegrationLatency", "Average", {"ApiName": "e", "Stage": "v1"}),
+    ]
+    assert {(s.evaluation_periods, s.datapoints_to_alarm) for s in endpoint + stage} == {(4, 2)}
+    with pytest.raises(ValueError) as caught:
+        _single_metric("k", "n", "d", 1, "notBreaching", 1, 1, {})
+    assert str(caught.value) == (
+        "health alarm k: treat_missing_data must be one of ['breaching', 'missing'] (got 'notBreaching'); "
+        "a health alarm never reads missing data as healthy"
+    )

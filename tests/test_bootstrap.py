@@ -580,10 +580,12 @@ def test_documents_builder_returns_every_iam_document():
 def test_bootstrap_passes_the_platform_policy_rules(bootstrap):
     # Environment `ci` is not a stack environment, so the prod rules apply (protection included).
     violations = policies.evaluate(resources_of(bootstrap), "ci")
-    # The one exception: the state bucket keeps its history in versions (90 days of noncurrent
-    # ones) and is not part of the platform's AWS Backup plans.
+    # The exceptions: the state bucket keeps its history in versions (90 days of noncurrent
+    # ones) and is not part of the platform's AWS Backup plans; and it has no S3 server access
+    # logging yet (bootstrap/ declares no log bucket: an open finding of the s3-access-records rule).
     assert [(v.rule, v.resource) for v in violations] == [
-        ("prod-buckets-in-backup-selection", "aws:s3/bucket:Bucket state")
+        ("prod-buckets-in-backup-selection", "aws:s3/bucket:Bucket state"),
+        ("s3-access-records", "aws:s3/bucket:Bucket state"),
     ]
 
 

@@ -57,7 +57,11 @@ def http_error(status: int, code: str, message: str, **fields):
 
 UNAVAILABLE = http_error(503, "ServiceUnavailable", "Service is unavailable")
 THROTTLED = http_error(400, "ThrottlingException", "Rate exceeded")
-INVALID = http_error(400, "ValidationError", "Endpoint ml-platform-prod of account 123456789012 not found.")
+INVALID = http_error(
+    400, "ValidationError", "1 validation error detected: Value at 'body' failed to satisfy constraint"
+)
+# A deleted endpoint: the region's fault, not the caller's (see is_retryable).
+ENDPOINT_GONE = http_error(400, "ValidationError", "Endpoint ml-platform-prod of account 123456789012 not found.")
 
 
 def disconnected(url: str):
@@ -252,8 +256,8 @@ def test_a_400_is_the_callers_fault_no_retry_no_failover(aws, transport, clock):
         client.invoke(ROW)
 
     assert str(rejected.value) == (
-        "us-east-1 rejected the request: ValidationError (HTTP 400): Endpoint ml-platform-prod of account"
-        " 123456789012 not found.; fix the request, it was not retried"
+        "us-east-1 rejected the request: ValidationError (HTTP 400): 1 validation error detected: Value at 'body'"
+        " failed to satisfy constraint; fix the request, it was not retried"
     )
     assert (rejected.value.region, rejected.value.attempts) == (PRIMARY, 1)
     assert rejected.value.error.response["Error"]["Code"] == "ValidationError"
@@ -395,3 +399,25 @@ def test_which_answers_are_retried(status, code, extra, retryable):
         "InvokeEndpoint",
     )
     assert is_retryable(error) is retryable
+
+
+def test_a_deleted_endpoint_fails_over_but_other_validation_errors_do_not():
+    def validation(message: str) -> ClientError:
+        return ClientError(
+            {"Error": {"Code": "ValidationError", "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+            "InvokeEndpoint",
+        )
+
+    assert is_retryable(validation("Endpoint ml-platform-prod of account 123456789012 not found.")) is True
+    assert is_retryable(validation("1 validation error detected: Value at 'body' failed")) is False
+
+
+def test_a_deleted_primary_endpoint_fails_over_to_the_secondary(aws, transport, clock):
+    transport.faults[PRIMARY] = [ENDPOINT_GONE] * 3
+    answer(SECONDARY, '{"predictions": [1]}')
+    client = failover(transport, clock)
+    result = client.invoke(ROW)
+    assert (result.region, result.attempts) == (SECONDARY, 4)
+    assert client.breakers[PRIMARY].last_error == (
+        "ValidationError (HTTP 400): Endpoint ml-platform-prod of account 123456789012 not found."
+    )

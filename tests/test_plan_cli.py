@@ -69,7 +69,7 @@ def test_json_plan_matches_the_text_plan(prod_json):
     } == {
         "aws:kms/alias:Alias": 2,
         "aws:kms/key:Key": 2,
-        "aws:s3/bucket:Bucket": 6,
+        "aws:s3/bucket:Bucket": 8,  # three data buckets and an access log bucket per region
         "aws:sagemaker/endpoint:Endpoint": 2,
         "aws:sagemaker/endpointConfiguration:EndpointConfiguration": 2,
         "aws:sagemaker/model:Model": 2,

@@ -65,6 +65,10 @@ def test_main_builds_one_mandatory_pack_of_every_rule(monkeypatch):
         "required-default-tags": ("ResourceValidationPolicy", mandatory),
         "endpoint-latency-and-error-alarms": ("StackValidationPolicy", mandatory),
         "prod-buckets-in-backup-selection": ("StackValidationPolicy", mandatory),
+        "s3-access-records": ("StackValidationPolicy", mandatory),
+        "api-stage-waf": ("StackValidationPolicy", mandatory),
+        "api-stage-tracing": ("ResourceValidationPolicy", mandatory),
+        "prod-api-access-log-retention": ("StackValidationPolicy", mandatory),
     }
 
 

@@ -54,7 +54,7 @@ def test_non_compliant_stack_exits_1_listing_each_violation(project):
     result = plan("--root", str(project), "--stack", "bare")
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
-    start = lines.index("policy (13 rules, environment dev): 4 mandatory, 0 advisory violation(s)")
+    start = lines.index("policy (17 rules, environment dev): 5 mandatory, 0 advisory violation(s)")
     rule = "  mandatory  s3-buckets-hardened"
     assert lines[start + 1 : start + 5] == [
         f"{rule}: {BUCKET}: no lifecycle rules (no aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration)",
@@ -62,6 +62,10 @@ def test_non_compliant_stack_exits_1_listing_each_violation(project):
         f"{rule}: {BUCKET}: no server-side encryption configuration with aws:kms",
         f"{rule}: {BUCKET}: versioning is not enabled (no aws:s3/bucketVersioning:BucketVersioning)",
     ]
+    assert lines[start + 5] == (
+        f"  mandatory  s3-access-records: {BUCKET}: no access record of who read or changed it "
+        "(no aws:s3/bucketLogging:BucketLogging names it)"
+    )
     assert lines[-1].startswith("2 resources in 1 region(s), planned in ")
 
 
@@ -82,4 +86,5 @@ def test_json_plan_carries_the_violations_and_exits_1(project):
         "no public-access block (no aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock)",
         "no server-side encryption configuration with aws:kms",
         "versioning is not enabled (no aws:s3/bucketVersioning:BucketVersioning)",
+        "no access record of who read or changed it (no aws:s3/bucketLogging:BucketLogging names it)",
     ]

@@ -517,9 +517,94 @@ def test_every_rule_is_mandatory_except_the_marked_ones():
     levels = {rule.name: {env: rule.level(env) for env in policies.ENVIRONMENTS} for rule in policies.RULES}
     assert levels.pop("training-spot-with-checkpoints") == {"dev": ADVISORY, "staging": MANDATORY, "prod": MANDATORY}
     assert {level for per_env in levels.values() for level in per_env.values()} == {MANDATORY}
-    assert len(levels) == 12
+    assert len(levels) == 16
 
 
 def test_an_unknown_environment_gets_the_prod_rules(prod):
     broken = mutated(prod, BUCKET, "datasets-primary", protect=False)
     assert [v.rule for v in evaluate(resources(broken), "qa") if v.level == MANDATORY] == ["stateful-protected-in-prod"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Access records, WAF, tracing, prod API log retention
+
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+STAGE = "aws:apigateway/stage:Stage"
+ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def test_access_log_target_passes_with_sse_s3_and_is_exempt_from_backup(prod):
+    # The committed prod stack: SSE-S3 log buckets, not in any backup selection, no violation.
+    assert policies.s3_buckets_hardened(resources(prod), "prod") == []
+    assert policies.prod_buckets_in_backup_selection(resources(prod), "prod") == []
+    assert policies.buckets_have_access_records(resources(prod), "prod") == []
+    assert sorted(b.name for b in policies.log_targets(resources(prod))) == [
+        "access-logs-primary",
+        "access-logs-secondary",
+    ]
+
+
+def test_access_log_target_on_sse_kms_loses_its_logs(prod):
+    rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "k"}}]
+    broken = mutated(prod, SSE, "access-logs-primary", inputs={"rules": rules})
+    assert policies.s3_buckets_hardened(resources(broken), "prod") == [
+        "aws:s3/bucket:Bucket access-logs-primary: a server access log target must use SSE-S3, which S3 log "
+        "delivery requires (got sseAlgorithm 'aws:kms'; expected 'AES256')"
+    ]
+
+
+def test_bucket_without_an_access_record_or_logging_to_itself(prod):
+    unlogged = mutated(prod, LOGGING, "capture-secondary", drop=True)
+    assert policies.buckets_have_access_records(resources(unlogged), "prod") == [
+        f"{BUCKET} capture-secondary: no access record of who read or changed it (no {LOGGING} names it)"
+    ]
+    to_itself = mutated(prod, LOGGING, "datasets-primary", inputs={"targetBucket": "datasets-primary-mock"})
+    assert policies.buckets_have_access_records(resources(to_itself), "prod") == [
+        f"{BUCKET} datasets-primary: logs its server access records to itself (expected another bucket)"
+    ]
+
+
+def test_api_stage_without_waf_or_tracing(prod):
+    assert policies.api_stages_behind_waf(resources(prod), "prod") == []
+    unguarded = mutated(prod, ASSOCIATION, "api-secondary", drop=True)
+    assert policies.api_stages_behind_waf(resources(unguarded), "prod") == [
+        f"{STAGE} api-secondary: no WAF web ACL (no {ASSOCIATION} names the stage's ARN)"
+    ]
+    untraced = mutated(prod, STAGE, "api-primary", without=("xrayTracingEnabled",))
+    assert [v.message for v in evaluate(resources(untraced), "dev") if v.rule == "api-stage-tracing"] == [
+        f"{STAGE} api-primary: X-Ray tracing is off (got xrayTracingEnabled null; expected true)"
+    ]
+
+
+def test_prod_api_access_logs_are_kept_a_year(prod):
+    assert policies.prod_api_access_logs_kept_a_year(resources(prod), "prod") == []
+    short = mutated(prod, LOG_GROUP, "api-primary-access", inputs={"retentionInDays": 90})
+    assert policies.prod_api_access_logs_kept_a_year(resources(short), "prod") == [
+        f"{LOG_GROUP} api-primary-access: API access log of api-primary kept 90 days in prod "
+        "(expected retentionInDays >= 365)"
+    ]
+    assert policies.prod_api_access_logs_kept_a_year(resources(short), "dev") == []
+    forever = mutated(prod, LOG_GROUP, "api-primary-access", without=("retentionInDays",))
+    assert policies.prod_api_access_logs_kept_a_year(resources(forever), "prod") == []
+    unlogged = mutated(prod, STAGE, "api-secondary", inputs={"accessLogSettings": None})
+    assert policies.prod_api_access_logs_kept_a_year(resources(unlogged), "prod") == [
+        f"{STAGE} api-secondary: no access log in prod (accessLogSettings names no log group)"
+    ]
+
+
+def test_prod_api_log_retention_in_a_preview_joins_through_dependencies():
+    group = Resource(LOG_GROUP, "api-primary-access", inputs={"retentionInDays": 30}, urn="urn:lg")
+    stage = Resource(
+        STAGE,
+        "api-primary",
+        inputs={"accessLogSettings": {"destinationArn": UNKNOWN}},
+        urn="urn:stage",
+        dependencies={"accessLogSettings": ("urn:lg",)},
+    )
+    assert policies.prod_api_access_logs_kept_a_year([group, stage], "prod") == [
+        f"{LOG_GROUP} api-primary-access: API access log of api-primary kept 30 days in prod "
+        "(expected retentionInDays >= 365)"
+    ]
+    unseen = Resource(STAGE, "api-primary", inputs={"accessLogSettings": {"destinationArn": UNKNOWN}}, urn="urn:s")
+    assert policies.prod_api_access_logs_kept_a_year([group, unseen], "prod") == []

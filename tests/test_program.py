@@ -123,7 +123,7 @@ def test_exports(stack):
             },
         },
         "api_invoke_urls": {
-            role: f"https://api-{role}-mock.execute-api.{region}.amazonaws.com/v1/invocations"
+            role: f"https://ml-platform-prod.execute-api.{region}.amazonaws.com/v1/invocations"
             for role, region in (("primary", "us-east-1"), ("secondary", "us-west-2"))
         },
         "pipelines": {"retraining": "ml-platform-prod-retraining", "monitoring": "ml-platform-prod-monitoring"},

@@ -12,6 +12,8 @@ from moto.iam.policy_validation import BaseIAMPolicyValidator, IAMPolicyDocument
 
 from components.config import LifecycleTiers, StorageConfig
 from components.storage import (
+    access_log_bucket_policy,
+    access_log_lifecycle_rules,
     bucket_policy,
     intelligent_tiering_tierings,
     lifecycle_rules,
@@ -261,6 +263,10 @@ def buckets_of(synthesis, region):
     return {b.name for b in synthesis.of_type("aws:s3/bucket:Bucket") if b.region == region}
 
 
+def data_buckets(synthesis):
+    return [b for b in synthesis.of_type("aws:s3/bucket:Bucket") if not b.name.startswith("access-logs-")]
+
+
 def attached(synthesis, type_, bucket_name):
     """The settings resource of `type_` pointing at the bucket named `bucket_name`."""
     bucket_id = synthesis.one("aws:s3/bucket:Bucket", bucket_name).outputs["bucket"]
@@ -270,7 +276,12 @@ def attached(synthesis, type_, bucket_name):
 
 def test_dev_has_three_buckets_and_no_replication(stack):
     dev = stack("dev")
-    assert buckets_of(dev, "us-east-1") == {"datasets-primary", "artifacts-primary", "capture-primary"}
+    assert buckets_of(dev, "us-east-1") == {
+        "datasets-primary",
+        "artifacts-primary",
+        "capture-primary",
+        "access-logs-primary",
+    }
     assert dev.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
     assert {(b.protect, b.retain_on_delete) for b in dev.of_type("aws:s3/bucket:Bucket")} == {(False, False)}
 
@@ -279,7 +290,7 @@ def test_dev_has_three_buckets_and_no_replication(stack):
 def test_every_bucket_is_encrypted_versioned_blocked_and_tiered(stack, name):
     synthesis = stack(name)
     keys = {k.region: k.outputs["arn"] for k in synthesis.of_type("aws:kms/key:Key")}
-    for bucket in synthesis.of_type("aws:s3/bucket:Bucket"):
+    for bucket in data_buckets(synthesis):
         sse = attached(
             synthesis,
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -319,7 +330,12 @@ def test_dev_capture_expiry_comes_from_the_stack_file(stack):
 
 def test_prod_replicates_datasets_and_artifacts_to_secondary_with_the_secondary_key(stack):
     prod = stack("prod")
-    assert buckets_of(prod, "us-west-2") == {"datasets-secondary", "artifacts-secondary", "capture-secondary"}
+    assert buckets_of(prod, "us-west-2") == {
+        "datasets-secondary",
+        "artifacts-secondary",
+        "capture-secondary",
+        "access-logs-secondary",
+    }
     secondary_key = prod.one("aws:kms/key:Key", "key-secondary").outputs["arn"]
     configs = {c.name: c for c in prod.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")}
     assert set(configs) == {"datasets-replication", "artifacts-replication"}
@@ -359,3 +375,127 @@ def test_prod_replicates_datasets_and_artifacts_to_secondary_with_the_secondary_
 
 def test_prod_protects_every_bucket(stack):
     assert {(b.protect, b.retain_on_delete) for b in stack("prod").of_type("aws:s3/bucket:Bucket")} == {(True, True)}
+
+
+def test_access_log_lifecycle_tiers_and_expiry():
+    assert access_log_lifecycle_rules(365) == [
+        {
+            "id": "access-log-tiers",
+            "status": "Enabled",
+            "filter": {},
+            "transitions": [
+                {"days": 30, "storage_class": "STANDARD_IA"},
+                {"days": 90, "storage_class": "GLACIER_IR"},
+            ],
+            "expiration": {"days": 365},
+            "noncurrent_version_expiration": {"noncurrent_days": 30},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
+    ]
+    with pytest.raises(ValueError) as caught:
+        access_log_lifecycle_rules(60)
+    assert str(caught.value) == "access log expiration_days must be above 90, after the tiers (got 60)"
+    params = {"Bucket": "access-logs-x", "LifecycleConfiguration": {"Rules": access_log_lifecycle_rules(365)}}
+    mapped = request("s3", "PutBucketLifecycleConfiguration", params)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="access-logs-x")
+        s3.put_bucket_lifecycle_configuration(**mapped)
+        assert s3.get_bucket_lifecycle_configuration(Bucket="access-logs-x")["Rules"][0]["Expiration"] == {"Days": 365}
+
+
+def test_access_log_bucket_policy_admits_only_s3_logging_for_the_stacks_buckets():
+    policy = access_log_bucket_policy("arn:aws:s3:::access-logs-x", [REPLICA, BUCKET], "123456789012")
+    assert policy["Statement"][1] == {
+        "Sid": "S3ServerAccessLogsPolicy",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::access-logs-x/*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": [BUCKET, REPLICA]},
+            "StringEquals": {"aws:SourceAccount": "123456789012"},
+        },
+    }
+    assert policy["Statement"][0]["Sid"] == "DenyInsecureTransport"
+    BaseIAMPolicyValidator(json.dumps(policy)).validate()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="access-logs-x")
+        s3.put_bucket_policy(Bucket="access-logs-x", Policy=json.dumps(policy))
+        assert json.loads(s3.get_bucket_policy(Bucket="access-logs-x")["Policy"]) == policy
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_every_data_bucket_logs_its_requests_to_its_regions_sse_s3_log_bucket(stack, name):
+    synthesis = stack(name)
+    account = "123456789012"
+    for region in {b.region for b in synthesis.of_type("aws:s3/bucket:Bucket")}:
+        role = "primary" if region == "us-east-1" else "secondary"
+        log_bucket = synthesis.one("aws:s3/bucket:Bucket", f"access-logs-{role}")
+        assert log_bucket.region == region
+        assert (log_bucket.protect, log_bucket.retain_on_delete) == ((name == "prod"),) * 2
+        sse = attached(
+            synthesis,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            log_bucket.name,
+        )
+        # SSE-S3: S3 server access log delivery does not write to an SSE-KMS target.
+        assert sse.inputs["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
+        assert attached(synthesis, "aws:s3/bucketVersioning:BucketVersioning", log_bucket.name).inputs[
+            "versioningConfiguration"
+        ] == {"status": "Enabled"}
+        ownership = attached(synthesis, "aws:s3/bucketOwnershipControls:BucketOwnershipControls", log_bucket.name)
+        assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+        lifecycle = attached(
+            synthesis, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", log_bucket.name
+        )
+        assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 365}
+        sources = [f"{cls}-{role}" for cls in ("datasets", "artifacts", "capture")]
+        policy = attached(synthesis, "aws:s3/bucketPolicy:BucketPolicy", log_bucket.name)
+        assert json.loads(policy.inputs["policy"]) == access_log_bucket_policy(
+            log_bucket.outputs["arn"],
+            [synthesis.one("aws:s3/bucket:Bucket", source).outputs["arn"] for source in sources],
+            account,
+        )
+        target = log_bucket.outputs["bucket"]
+        for source in sources:
+            logging = attached(synthesis, "aws:s3/bucketLogging:BucketLogging", source)
+            assert logging.region == region
+            assert {k: v for k, v in logging.inputs.items() if k != "bucket"} == {
+                "targetBucket": target,
+                "targetPrefix": f"{source.split('-')[0]}/",
+                "targetObjectKeyFormat": {"partitionedPrefix": {"partitionDateSource": "EventTime"}},
+            }
+            assert policy.urn in logging.depends_on
+        # The log bucket never logs to itself (or anywhere).
+        assert [
+            r for r in synthesis.of_type("aws:s3/bucketLogging:BucketLogging") if r.inputs["bucket"] == target
+        ] == []
+
+
+def test_bucket_logging_is_a_valid_s3_request_and_moto_delivers_to_the_target():
+    params = {
+        "Bucket": "datasets-primary-x",
+        "BucketLoggingStatus": {
+            "LoggingEnabled": {
+                "TargetBucket": "access-logs-x",
+                "TargetPrefix": "datasets/",
+                "TargetObjectKeyFormat": {"PartitionedPrefix": {"PartitionDateSource": "EventTime"}},
+            }
+        },
+    }
+    mapped = request("s3", "PutBucketLogging", params)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("datasets-primary-x", "access-logs-x"):
+            s3.create_bucket(Bucket=bucket)
+        policy = access_log_bucket_policy("arn:aws:s3:::access-logs-x", [BUCKET], "123456789012")
+        # moto checks that the target's policy grants logging.s3.amazonaws.com before it turns
+        # logging on, but it reads every statement's Principal as an object: give it the grant
+        # alone (the TLS deny's Principal "*" is a string).
+        grant = {**policy, "Statement": [policy["Statement"][1]]}
+        s3.put_bucket_policy(Bucket="access-logs-x", Policy=json.dumps(grant))
+        s3.put_bucket_logging(**mapped)
+        enabled = s3.get_bucket_logging(Bucket="datasets-primary-x")["LoggingEnabled"]
+        assert (enabled["TargetBucket"], enabled["TargetPrefix"]) == ("access-logs-x", "datasets/")
