@@ -172,8 +172,13 @@ def start_servers(model_dir: Path, workers: int, baseline: Path | None = None) -
     ]
     if baseline is not None:
         servers.append(serve_command("baseline", baseline.resolve(), model_dir, workers))
-    for server in servers:
-        wait_ready(server)
+    try:
+        for server in servers:
+            wait_ready(server)
+    except BaseException:
+        for server in servers:
+            stop(server)
+        raise
     return servers
 
 
@@ -321,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         workdir = Path(tmp)
-        model_dir = args.model_dir or train_demo_model(workdir / "opt_ml")
+        model_dir = (args.model_dir or train_demo_model(workdir / "opt_ml")).resolve()
         bodies = {rows: payloads(rows) for rows in ROWS}
         scripts = {}
         for rows, body in bodies.items():

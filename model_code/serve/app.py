@@ -46,7 +46,10 @@ def create_app(settings: ServeSettings | None = None, load: ModelLoader = load_m
         # uvicorn starts accepting connections only once this yields, so a worker takes no request
         # before its model is loaded (or has failed to load: then it answers 503 with the reason).
         # Workers share one listening socket, and only accepting workers take connections from it:
-        # one 200 from /ping means that every worker that can be reached can predict.
+        # one 200 from /ping means that every worker that can be reached can predict. SageMaker
+        # keeps pinging a starting container until its start-up health-check timeout
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html,
+        # "How Your Container Should Respond to Health Check (Ping) Requests").
         # The load runs in a daemon thread, so a load that hangs never holds up the exit.
         loop = asyncio.get_running_loop()
         loaded = loop.create_future()

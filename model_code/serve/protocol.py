@@ -146,13 +146,13 @@ class ServingProtocol(HttpToolsProtocol):
             size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
             if size > limits.max_header_bytes:
                 raise _RefusalError(self._head_too_large())
-        super().on_headers_complete()
+        HttpToolsProtocol.on_headers_complete(self)
         self.cycle.transport = self._cycle_transport  # type: ignore[assignment]
         self.phase = BODY
         self.deadline = self.loop.time() + limits.body_timeout
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        HttpToolsProtocol.on_message_complete(self)
         self.phase = IDLE
         self.deadline = None
 

@@ -32,7 +32,9 @@ MAX_DRAIN_TIMEOUT_SECONDS = 25
 DEFAULT_MAX_HEADER_BYTES = 64 * 1024
 DEFAULT_MAX_HEADERS = 100
 # Slow clients: a head must arrive within 10 s; a body within 60 s, SageMaker's own limit for a
-# whole real-time invocation (a body sent slower than that could never be answered in time).
+# whole real-time invocation (a body sent slower than that could never be answered in time):
+# "A customer's model containers must respond to requests within 60 seconds."
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html
 DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
 DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
 
