@@ -591,6 +591,22 @@ def test_404_and_405_answer_the_same_json_shape(client: TestClient):
     assert client.get("/openapi.json").status_code == 404
 
 
+def test_a_bug_outside_invocations_is_a_json_500(model_dir: Path):
+    app = create_app(ServeSettings(model_dir=model_dir))
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken, methods=["GET"])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/broken")
+    assert (response.status_code, response.headers["content-type"], response.json()) == (
+        500,
+        "application/json",
+        error("internal_error", "internal server error; see the server log"),
+    )
+
+
 class _FailingModel(Model):
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         raise RuntimeError("weights are on fire")
