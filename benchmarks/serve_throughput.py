@@ -1,6 +1,7 @@
 """The inference server against the SageMaker scikit-learn container's way of serving, side by side.
 
     .venv/bin/python benchmarks/serve_throughput.py [--model-dir build/model] [--duration 3] [--repeats 3] [--workers N]
+        [--baseline DIR]
 
 Starts both servers on 127.0.0.1 with the same model and the same number of worker processes:
 - ours: `python -m model_code serve` (FastAPI app, uvicorn with uvloop and httptools);
@@ -15,7 +16,13 @@ rounds (errors are summed). The load average before and after is printed to judg
 It also prints the in-process ceiling: `Model.predict_proba` alone on the same payloads, and our
 whole request path without HTTP (decode, predict, encode).
 
-Before timing, both servers must return exactly `Model.predict_proba`'s numbers for both
+With `--baseline DIR` (another checkout of this repository, e.g. a `git worktree` of main), that
+checkout's `python -m model_code serve` runs as a third server, "baseline", in the same rounds,
+so a change to the server is measured against the code before it under the same load from
+elsewhere; ours must then also reach at least 95% of the baseline's 1-row, concurrency-64
+throughput.
+
+Before timing, the servers must return exactly `Model.predict_proba`'s numbers for both
 payloads. Targets (exit 1 if one is missed): at 1 row and concurrency 64, at least 5x the
 reference's throughput and at most a third of its p99; no errors anywhere; at most 300 MB
 peak RSS per worker. Without --model-dir, a model is trained on the bundled breast-cancer
@@ -60,6 +67,7 @@ ROWS = (1, 100)
 TARGET_SPEEDUP = 5.0
 TARGET_P99_RATIO = 1 / 3
 TARGET_RSS_MB = 300
+TARGET_BASELINE_RATIO = 0.95
 WRK_LUA = """
 local f = assert(io.open("{body}", "rb"))
 wrk.method = "POST"
@@ -121,17 +129,25 @@ def payloads(rows: int) -> bytes:
     return "".join(",".join(f"{v:.10g}" for v in row) + "\n" for row in data).encode()
 
 
-def start_servers(model_dir: Path, workers: int) -> list[Server]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    ours_port, reference_port = free_port(), free_port()
-    ours_env = {
-        **env,
+def serve_command(name: str, checkout: Path, model_dir: Path, workers: int) -> Server:
+    """`python -m model_code serve` from `checkout` on a free port."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(checkout),
         "ML_PLATFORM_SERVE_HOST": "127.0.0.1",
-        "ML_PLATFORM_SERVE_PORT": str(ours_port),
+        "ML_PLATFORM_SERVE_PORT": str(port),
         "ML_PLATFORM_SERVE_WORKERS": str(workers),
         "ML_PLATFORM_SERVE_MODEL_DIR": str(model_dir),
         "ML_PLATFORM_SERVE_LOG_LEVEL": "warning",
     }
+    process = subprocess.Popen([sys.executable, "-m", "model_code", "serve"], env=env, cwd=checkout)
+    return Server(name, process, port, "spawn_main")
+
+
+def start_servers(model_dir: Path, workers: int, baseline: Path | None = None) -> list[Server]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    reference_port = free_port()
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     reference_cmd = [
         gunicorn,
@@ -146,12 +162,7 @@ def start_servers(model_dir: Path, workers: int) -> list[Server]:
         "benchmarks.reference_server:create_app()",
     ]
     servers = [
-        Server(
-            "ours",
-            subprocess.Popen([sys.executable, "-m", "model_code", "serve"], env=ours_env, cwd=REPO_ROOT),
-            ours_port,
-            "spawn_main",
-        ),
+        serve_command("ours", REPO_ROOT, model_dir, workers),
         Server(
             "reference",
             subprocess.Popen(reference_cmd, env={**env, "BENCH_MODEL_DIR": str(model_dir)}, cwd=REPO_ROOT),
@@ -159,8 +170,15 @@ def start_servers(model_dir: Path, workers: int) -> list[Server]:
             "gunicorn",
         ),
     ]
-    for server in servers:
-        wait_ready(server)
+    if baseline is not None:
+        servers.append(serve_command("baseline", baseline.resolve(), model_dir, workers))
+    try:
+        for server in servers:
+            wait_ready(server)
+    except BaseException:
+        for server in servers:
+            stop(server)
+        raise
     return servers
 
 
@@ -300,14 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, help="a trained model directory (default: train one)")
     parser.add_argument("--duration", type=int, default=3, help="whole seconds per wrk run (default 3)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of every run; medians are printed (default 3)")
-    parser.add_argument("--workers", type=int, default=available_cpus(), help="worker processes for both servers")
+    parser.add_argument("--workers", type=int, default=available_cpus(), help="worker processes for each server")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose server runs in the same rounds")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get update && apt-get install -y wrk")
 
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         workdir = Path(tmp)
-        model_dir = args.model_dir or train_demo_model(workdir / "opt_ml")
+        model_dir = (args.model_dir or train_demo_model(workdir / "opt_ml")).resolve()
         bodies = {rows: payloads(rows) for rows in ROWS}
         scripts = {}
         for rows, body in bodies.items():
@@ -316,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             scripts[rows].write_text(WRK_LUA.format(body=workdir / f"{rows}.csv"))
 
         ceiling = in_process_rates(model_dir, bodies)
-        servers = start_servers(model_dir, args.workers)
+        servers = start_servers(model_dir, args.workers, args.baseline)
         try:
             check_predictions(servers, model_dir, bodies)
             for server in servers:  # warm-up: connections, caches, the first allocations
@@ -373,13 +392,14 @@ def report(
         f"\nbench-serve: {args.workers} worker processes each, CSV payloads, wrk {args.duration} s per run, "
         f"median of {args.repeats} rounds"
     )
+    names = [name for name in ("ours", "baseline", "reference") if (1, 64, name) in results]
     print(f"{'payload':<9}{'conc':>5}  {'server':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs ref':>8}")
     for rows in ROWS:
         for concurrency in CONCURRENCY:
             reference = results[rows, concurrency, "reference"]
-            for name in ("ours", "reference"):
+            for name in names:
                 r = results[rows, concurrency, name]
-                ratio = f"{r.rps / reference.rps:.1f}x" if name == "ours" else ""
+                ratio = f"{r.rps / reference.rps:.1f}x" if name != "reference" else ""
                 label = f"{rows} row" + ("s" if rows > 1 else "")
                 print(
                     f"{label:<9}{concurrency:>5}  {name:<10}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
@@ -399,6 +419,7 @@ def report(
 
 def targets_met(results: Results, rss: dict[str, list[float]]) -> bool:
     ours, reference = results[1, 64, "ours"], results[1, 64, "reference"]
+    baseline = results.get((1, 64, "baseline"))
     checks = [
         (
             f"1-row throughput at c64 >= {TARGET_SPEEDUP:g}x reference",
@@ -421,6 +442,14 @@ def targets_met(results: Results, rss: dict[str, list[float]]) -> bool:
             f"{max(rss['ours'], default=0):.1f} MB",
         ),
     ]
+    if baseline is not None:
+        checks.append(
+            (
+                f"1-row throughput at c64 >= {TARGET_BASELINE_RATIO:.0%} of the baseline's",
+                ours.rps >= baseline.rps * TARGET_BASELINE_RATIO,
+                f"{ours.rps:.0f} req/s vs {baseline.rps:.0f} req/s ({ours.rps / baseline.rps:.3f})",
+            )
+        )
     print("\ntargets:")
     for name, ok, value in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {value}")

@@ -12,6 +12,7 @@ off: the contract is SageMaker's, documented in model_code/README.md.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,8 +43,25 @@ def create_app(settings: ServeSettings | None = None, load: ModelLoader = load_m
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # A daemon thread: a slow load never holds up shutdown.
-        threading.Thread(target=predictor.load, name="load-model", daemon=True).start()
+        # uvicorn starts accepting connections only once this yields, so a worker takes no request
+        # before its model is loaded (or has failed to load: then it answers 503 with the reason).
+        # Workers share one listening socket, and only accepting workers take connections from it:
+        # one 200 from /ping means that every worker that can be reached can predict. SageMaker
+        # keeps pinging a starting container until its start-up health-check timeout
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html,
+        # "How Your Container Should Respond to Health Check (Ping) Requests").
+        # The load runs in a daemon thread, so a load that hangs never holds up the exit.
+        loop = asyncio.get_running_loop()
+        loaded = loop.create_future()
+
+        def load() -> None:
+            try:
+                predictor.load()
+            finally:
+                loop.call_soon_threadsafe(loaded.set_result, None)
+
+        threading.Thread(target=load, name="load-model", daemon=True).start()
+        await loaded
         yield
 
     async def ping() -> Response:
@@ -60,6 +78,7 @@ def create_app(settings: ServeSettings | None = None, load: ModelLoader = load_m
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        redirect_slashes=False,  # POST /invocations/ is a 404, not a 307 to /invocations
         lifespan=lifespan,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -74,6 +93,7 @@ def create_app(settings: ServeSettings | None = None, load: ModelLoader = load_m
 
         app.add_api_route("/metrics", scrape, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(Exception, internal_error)
     return app
 
 
@@ -109,3 +129,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     else:
         code, message = "http_error", f"{target}: {exc.detail}"
     return Response(error_body(code, message), status_code=exc.status_code, media_type=JSON, headers=exc.headers)
+
+
+async def internal_error(_request: Request, _exc: Exception) -> Response:
+    """A bug outside /invocations: still the JSON error body (Starlette logs the traceback)."""
+    return Response(
+        error_body("internal_error", "internal server error; see the server log"), status_code=500, media_type=JSON
+    )

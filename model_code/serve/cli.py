@@ -8,6 +8,7 @@ line per invalid variable on stderr.
 
 from __future__ import annotations
 
+import functools
 import logging
 import logging.config
 import os
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from model_code.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from model_code.serve.logs import log_config, log_to_stderr
 from model_code.serve.metrics import make_multiprocess_directory, remove_multiprocess_directory
+from model_code.serve.protocol import Limits, ServingProtocol
 from model_code.serve.settings import ServeSettings, describe_errors, unknown_variables
 from model_code.serve.supervisor import Supervisor, ignore_stop_signals
 
@@ -79,7 +81,17 @@ def uvicorn_config(settings: ServeSettings) -> uvicorn.Config:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=functools.partial(
+            ServingProtocol,
+            limits=Limits(
+                max_header_bytes=settings.max_header_bytes,
+                max_headers=settings.max_headers,
+                header_timeout=settings.header_timeout_seconds,
+                body_timeout=settings.body_timeout_seconds,
+                discard_bytes=settings.max_payload_bytes,
+            ),
+        ),
+        ws="none",
         lifespan="on",
         log_config=log_config(settings.log_level, settings.access_log),
         log_level=settings.log_level,

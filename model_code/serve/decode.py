@@ -20,6 +20,7 @@ import io
 import json
 import math
 import re
+import sys
 
 import numpy as np
 import orjson
@@ -35,6 +36,8 @@ _CSV_NUMBER_BYTES = b"0123456789+-.eE, \t\r\n"
 _JSON_NUMBER_BYTES = b"0123456789-.eE,[] \t\r\n"
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _CACHE_LIMIT = 64
+# orjson reads at most 1024 levels; the standard library (the fallback) stops at Python's recursion limit.
+_JSON_MAX_DEPTH = 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 _JSON_KINDS = {
     bool: "a boolean",
@@ -185,6 +188,18 @@ class Decoder:
                 document = json.loads(_utf8(body))
             except json.JSONDecodeError as exc:
                 raise bad_request("malformed_input", f"the body is not valid JSON: {exc}") from exc
+            except RecursionError:
+                raise bad_request(
+                    "malformed_input",
+                    f"the JSON is nested too deeply (more than {_JSON_MAX_DEPTH} levels of arrays or objects); "
+                    f"send an array of rows, each an array of {self.width} numbers",
+                ) from None
+            except ValueError:  # an integer longer than Python reads (sys.get_int_max_str_digits)
+                raise bad_request(
+                    "non_finite",
+                    f"a number in the body has more than {sys.get_int_max_str_digits()} digits, too large for a "
+                    f"64-bit float; values must be finite numbers",
+                ) from None
         if not isinstance(document, list):
             raise bad_request(
                 "malformed_input",
@@ -238,8 +253,7 @@ class Decoder:
             except OverflowError:
                 shown = f"{str(value)[:20]}..."
                 raise self._non_finite(row, column, shown, "is too large for a 64-bit float") from None
-        shown = orjson.dumps(value).decode()
-        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        shown = _shown(value)
         raise bad_request("non_numeric", f"{self._where(row, column)}: {shown} ({_json_kind(value)}) is not a number")
 
     # --- shared ------------------------------------------------------------------------
@@ -266,6 +280,18 @@ def _utf8(body: bytes) -> str:
         raise bad_request(
             "malformed_input", f"the body is not UTF-8 text (byte 0x{body[exc.start]:02x} at offset {exc.start})"
         ) from exc
+
+
+def _shown(value: object) -> str:
+    """A JSON value as the caller sent it, cut to 40 characters; lone surrogates as their escapes."""
+    try:
+        shown = orjson.dumps(value).decode()
+    except TypeError:  # a lone surrogate, or nesting deeper than orjson writes (254 levels)
+        try:
+            shown = json.dumps(value)  # escapes lone surrogates as \udXXX
+        except (RecursionError, ValueError):
+            shown = "[...]" if isinstance(value, list) else "{...}"
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _json_kind(value: object) -> str:

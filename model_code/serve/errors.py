@@ -22,7 +22,10 @@ class ApiError(Exception):
 
 
 def error_body(code: str, message: str) -> bytes:
-    return orjson.dumps({"error": code, "message": message})
+    try:
+        return orjson.dumps({"error": code, "message": message})
+    except TypeError:  # a lone surrogate quoted from the request: written as its escape text, \ud800
+        return orjson.dumps({"error": code, "message": message.encode("utf-8", "backslashreplace").decode("utf-8")})
 
 
 def bad_request(code: str, message: str) -> ApiError:

@@ -10,6 +10,7 @@ config is a plain dict because uvicorn applies it again in every worker process.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -43,7 +44,10 @@ class JsonFormatter(logging.Formatter):
                 document[key] = value
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(document, default=str).decode()
+        try:
+            return orjson.dumps(document, default=str).decode()
+        except TypeError:  # a lone surrogate (quoted from a request): the standard library escapes it
+            return json.dumps(document, default=str, separators=(",", ":"))
 
 
 def log_config(level: str, access_log: bool) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """One worker's model: loading, ready or failed, and the prediction call around it.
 
-`load()` runs once per worker process, in a background thread started by the app's lifespan,
-so the server answers `/ping` with 503 while the model loads instead of refusing connections.
-A load that fails leaves the worker up, answering 503 with the reason, and logs it.
+`load()` runs once per worker process, in a thread the app's lifespan waits for: a worker
+accepts connections only after it (app.py). A load that fails leaves the worker up, answering
+503 with the reason, and logs it. LOADING is what a request would see before then (the app
+called without its lifespan, as in tests).
 """
 
 from __future__ import annotations

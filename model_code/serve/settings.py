@@ -27,6 +27,17 @@ DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # gets at most 25 s, the rest is for closing sockets and the processes exiting.
 MAX_DRAIN_TIMEOUT_SECONDS = 25
 
+# Request heads: nginx's default buffers hold 4 x 8 KiB, gunicorn allows 100 header fields. A
+# SageMaker request carries a handful of headers (custom attributes are at most 1024 characters).
+DEFAULT_MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_MAX_HEADERS = 100
+# Slow clients: a head must arrive within 10 s; a body within 60 s, SageMaker's own limit for a
+# whole real-time invocation (a body sent slower than that could never be answered in time):
+# "A customer's model containers must respond to requests within 60 seconds."
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS = 60.0
+
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
 
@@ -93,6 +104,29 @@ class ServeSettings(BaseSettings):
         description="after SIGTERM, how long requests in flight may take to finish",
     )
     keep_alive_seconds: int = Field(5, ge=1, le=3600, description="idle time before a keep-alive connection is closed")
+    max_header_bytes: int = Field(
+        DEFAULT_MAX_HEADER_BYTES,
+        ge=1024,
+        le=1024**2,
+        description="request line and headers larger than this get 431 and the connection is closed",
+    )
+    max_headers: int = Field(
+        DEFAULT_MAX_HEADERS, ge=8, le=1000, description="requests with more header fields get 431 and are closed"
+    )
+    header_timeout_seconds: float = Field(
+        DEFAULT_HEADER_TIMEOUT_SECONDS,
+        gt=0,
+        le=3600,
+        description="time for a request's line and headers to arrive, from their first byte (or from the "
+        "connection's opening); then 408 and the connection is closed",
+    )
+    body_timeout_seconds: float = Field(
+        DEFAULT_BODY_TIMEOUT_SECONDS,
+        gt=0,
+        le=3600,
+        description="time for a request's whole body to arrive once its headers have; then 408 and the "
+        "connection is closed",
+    )
     metrics: bool = Field(
         False,
         description="Prometheus metrics of /invocations on GET /metrics (the Kubernetes Deployment turns them on); "

@@ -10,8 +10,10 @@ uvicorn has a supervisor of its own; this one exists for three behaviours it lac
   would fail the same way, in a tight loop;
 - workers never outlive the supervisor: if it is killed outright (SIGKILL, OOM killer), each
   worker drains and exits instead of holding the port as an orphan.
-Each worker has a pipe to the supervisor (its lifeline): it reports "serving" through it, and
-end-of-file on it means the supervisor is gone.
+Each worker has a pipe to the supervisor (its lifeline): it reports "serving" through it once
+it accepts connections (after its model load has finished, app.py), and end-of-file on it means
+the supervisor is gone. Request limits and timeouts live in each worker's protocol (protocol.py),
+not here.
 
 Workers are spawned, not forked: a fresh interpreter per worker, nothing inherited from the
 parent but the socket, the pipe and the environment.

@@ -196,3 +196,38 @@ def start_server(
             user=user,
         )
     return ServerProcess(process, port, log_path)
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Send bytes on a fresh connection; read until the server closes it (or resets it: then
+    whatever arrived before the reset)."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+    return b"".join(chunks)
+
+
+def parse_response(answer: bytes) -> tuple[bytes, dict[str, str], bytes]:
+    """(status line, lower-cased headers, body) of one raw HTTP/1.1 response."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.split(b"\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status_line, headers, body
+
+
+def worker_rss_bytes(pids: Sequence[int]) -> int:
+    """The resident memory of these processes together (VmRSS)."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total

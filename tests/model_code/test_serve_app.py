@@ -78,21 +78,38 @@ def test_ping_is_200_once_the_model_is_loaded(client: TestClient):
     assert response.headers["content-type"] == "application/json"
 
 
-def test_ping_is_503_while_the_model_loads_then_200(model_dir: Path):
+def test_startup_finishes_only_once_the_model_is_loaded(model_dir: Path):
+    # uvicorn accepts connections only after the lifespan's startup: no request reaches a worker
+    # whose model is still loading.
     release = threading.Event()
 
     def slow_load(directory: Path) -> Model:
         release.wait(10)
         return load_model(directory)
 
-    with TestClient(create_app(ServeSettings(model_dir=model_dir), load=slow_load)) as client:
-        loading = error("model_not_ready", f"the model is still loading from {model_dir}; retry shortly")
-        response = client.get("/ping")
-        assert (response.status_code, response.json()) == (503, loading)
-        response = client.post("/invocations", content=b"1", headers=CSV)
-        assert (response.status_code, response.json()) == (503, loading)
+    client = TestClient(create_app(ServeSettings(model_dir=model_dir), load=slow_load))
+    started = threading.Event()
+    thread = threading.Thread(target=lambda: (client.__enter__(), started.set()))
+    thread.start()
+    try:
+        assert not started.wait(0.5), "the startup finished before the model was loaded"
         release.set()
-        wait_until(lambda: client.get("/ping").status_code == 200, 10, "the model to load")
+        assert started.wait(10)
+        response = client.get("/ping")
+        assert (response.status_code, response.json()) == (200, {"status": "ready"})
+    finally:
+        release.set()
+        thread.join()
+        client.__exit__(None, None, None)
+
+
+def test_without_its_startup_the_app_answers_503_model_not_ready(model_dir: Path):
+    client = TestClient(create_app(ServeSettings(model_dir=model_dir)))  # no `with`: no lifespan
+    loading = error("model_not_ready", f"the model is still loading from {model_dir}; retry shortly")
+    response = client.get("/ping")
+    assert (response.status_code, response.json()) == (503, loading)
+    response = client.post("/invocations", content=b"1", headers=CSV)
+    assert (response.status_code, response.json()) == (503, loading)
 
 
 def test_ping_is_503_with_the_reason_when_there_is_no_model(tmp_path: Path):
@@ -471,6 +488,75 @@ def test_400_nan_and_infinity(client: TestClient, rows: np.ndarray):
         assert _bad(client, body, headers) == (400, error("non_finite", message)), body
 
 
+NESTED_TOO_DEEPLY = (
+    "the JSON is nested too deeply (more than 1024 levels of arrays or objects); send an array of rows, "
+    "each an array of 30 numbers"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 1025 + b"]" * 1025,
+        b"[" * 5000 + b"]" * 5000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 5000 + b"1" + b"}" * 5000,
+    ],
+    ids=["arrays-1025", "arrays-5000", "arrays-100000", "objects-5000"],
+)
+def test_400_for_json_nested_deeper_than_1024(client: TestClient, body: bytes):
+    # orjson refuses more than 1024 levels; the standard library's fallback raised RecursionError.
+    assert _bad(client, body, JSON) == (400, error("malformed_input", NESTED_TOO_DEEPLY))
+
+
+def test_400_for_a_nested_value_where_a_number_belongs(client: TestClient, rows: np.ndarray):
+    # 300 levels: orjson reads them but writes at most 254, which the error message once needed.
+    deep = json.loads("[" * 300 + "]" * 300)
+    body = json.dumps([[deep, *rows[0].tolist()[1:]]]).encode()
+    assert _bad(client, body, JSON) == (
+        400,
+        error("non_numeric", f"row 1, column 1 (mean_radius): {'[' * 37}... (an array) is not a number"),
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[[" + b"1" * 5000 + b",]]", b"[[NaN," + b"1" * 5000 + b"]]"],
+    ids=["trailing-comma", "after-nan"],
+)
+def test_400_for_an_integer_of_more_than_4300_digits(client: TestClient, body: bytes):
+    # orjson refuses these bodies; the standard library then hit Python's int-digits limit (ValueError).
+    assert _bad(client, body, JSON) == (
+        400,
+        error(
+            "non_finite",
+            "a number in the body has more than 4300 digits, too large for a 64-bit float; values must be finite "
+            "numbers",
+        ),
+    )
+
+
+def test_400_for_a_lone_surrogate_in_a_value(client: TestClient, rows: np.ndarray):
+    body = b'[["\\ud800",' + ",".join(repr(v) for v in rows[0].tolist()[1:]).encode() + b"]]"
+    assert _bad(client, body, JSON) == (
+        400,
+        error("non_numeric", 'row 1, column 1 (mean_radius): "\\ud800" (a string) is not a number'),
+    )
+
+
+def test_400_for_a_lone_surrogate_in_a_record_key(client: TestClient, model: Model):
+    response = client.post("/invocations", content=b'[{"\\ud800": 1}]', headers=JSON)
+    assert response.headers["content-type"] == "application/json"
+    assert (response.status_code, response.json()) == (
+        400,
+        error(
+            "wrong_feature_names",
+            f"row 1 does not have the model's features: missing {features(model)}; unexpected \\ud800 "
+            f"(features: {features(model)})",
+        ),
+    )
+
+
 def test_400_when_values_overflow_the_model(client: TestClient, rows: np.ndarray):
     body = csv_body(rows[:1]) + ",".join(["1e308"] * 30).encode()
     assert _bad(client, body, CSV) == (
@@ -493,8 +579,32 @@ def test_404_and_405_answer_the_same_json_shape(client: TestClient):
         error("method_not_allowed", f"GET /invocations is not allowed; {routes}"),
     )
     assert response.headers["allow"] == "POST"
+    # No redirect to the path without its trailing slash (FastAPI's default is a 307).
+    response = client.post("/invocations/", content=b"1", headers=CSV, follow_redirects=False)
+    assert (response.status_code, response.json()) == (
+        404,
+        error("not_found", f"no route for POST /invocations/; {routes}"),
+    )
+    response = client.get("/ping/", follow_redirects=False)
+    assert (response.status_code, response.json()) == (404, error("not_found", f"no route for GET /ping/; {routes}"))
     assert client.get("/docs").status_code == 404
     assert client.get("/openapi.json").status_code == 404
+
+
+def test_a_bug_outside_invocations_is_a_json_500(model_dir: Path):
+    app = create_app(ServeSettings(model_dir=model_dir))
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken, methods=["GET"])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/broken")
+    assert (response.status_code, response.headers["content-type"], response.json()) == (
+        500,
+        "application/json",
+        error("internal_error", "internal server error; see the server log"),
+    )
 
 
 class _FailingModel(Model):

@@ -3,7 +3,10 @@ error must be the JSON error shape, and no worker may die (same worker PIDs befo
 
 Bodies are drawn from raw bytes, near-valid CSV and JSON (wrong counts, huge and tiny numbers,
 NaN, text, nesting), and valid rows; headers from valid, near-valid and arbitrary printable
-values. Hypothesis keeps no example database (no files written) and runs a fixed budget.
+values. A second property sends /invocations arbitrary bytes and arbitrary JSON (any text, lone
+surrogates escaped or raw, nesting to 3000 levels, integers of 4000 to 6000 digits); after both,
+every line the server logged must be one JSON object. Hypothesis keeps no example database (no
+files written) and runs a fixed budget.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def server(bundled_run: Job, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         bundled_run.model_dir,
         tmp_path_factory.mktemp("fuzz"),
         workers=2,
-        env={"ML_PLATFORM_SERVE_MAX_PAYLOAD_BYTES": str(LIMIT)},
+        env={"ML_PLATFORM_SERVE_MAX_PAYLOAD_BYTES": str(LIMIT), "ML_PLATFORM_SERVE_ACCESS_LOG": "true"},
     )
     try:
         process.wait_workers_ready(2)
@@ -113,8 +116,63 @@ def test_no_input_gets_a_5xx_or_kills_a_worker(server: ServerProcess, body, cont
         assert predictions is None or all(len(p["probabilities"]) == 2 for p in predictions)
 
 
+# Any text, lone surrogates included (Hypothesis leaves them out of text unless asked).
+any_text = st.text(st.characters() | st.characters(categories=["Cs"]), max_size=20)
+any_json = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | any_text,
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(any_text, children, max_size=5),
+    max_leaves=30,
+)
+
+
+def _json_text(value: object, ensure_ascii: bool) -> bytes:
+    # ensure_ascii writes lone surrogates as \ud800 escapes; without it they are raw, invalid UTF-8.
+    return json.dumps(value, allow_nan=True, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
+
+
+def _nested(depth: int, opener: bytes, inner: bytes, closer: bytes) -> bytes:
+    return opener * depth + inner + closer * depth
+
+
+invocation_bodies = st.one_of(
+    st.binary(max_size=2000),
+    st.builds(_json_text, any_json, st.booleans()),
+    st.builds(_json_text, st.lists(st.dictionaries(any_text, st.floats(), max_size=4), max_size=3), st.booleans()),
+    st.builds(_nested, st.integers(1, 3000), st.just(b"["), st.sampled_from([b"", b"1", b"[1]"]), st.just(b"]")),
+    st.builds(_nested, st.integers(1, 1500), st.just(b'{"a":'), st.just(b"1"), st.just(b"}")),
+    # Integers longer than Python reads (4300 digits), bare and in bodies orjson refuses.
+    st.builds(
+        lambda digits, before, after: b"[[" + before + b"9" * digits + after + b"]]",
+        st.integers(4000, 6000),
+        st.sampled_from([b"", b"NaN,", b"-", b'"x",']),
+        st.sampled_from([b"", b",", b",Infinity"]),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(body=invocation_bodies, content_type=st.sampled_from(["application/json", "text/csv"]))
+def test_any_bytes_or_json_to_invocations_get_an_answer_never_a_5xx(server: ServerProcess, body, content_type):
+    response = server.client.post("/invocations", content=body, headers={"content-type": content_type})
+    assert response.status_code < 500, (response.status_code, response.text)
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/json"
+        document = response.json()
+        assert set(document) == {"error", "message"}
+        assert document["error"] in ERROR_CODES
+
+
+def test_every_log_line_is_one_json_object(server: ServerProcess):
+    # After the fuzz tests (file order): lone surrogates and tracebacks never broke a line.
+    lines = server.log_lines()
+    assert lines
+    for line in lines:
+        assert isinstance(json.loads(line), dict), line
+    assert not [line for line in lines if '"level":"error"' in line]
+
+
 def test_the_workers_that_started_are_the_ones_still_serving(server: ServerProcess):
-    # Runs after the fuzz test (file order): no worker died and was replaced meanwhile.
+    # Runs after the fuzz tests (file order): no worker died and was replaced meanwhile.
     assert server.ping_status() == 200
     replaced = [line for line in server.log_lines() if "starting a replacement" in line]
     assert replaced == []

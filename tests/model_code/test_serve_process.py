@@ -35,6 +35,7 @@ from tests.model_code.serve_helpers import (
     csv_body,
     expected_json,
     json_rows_body,
+    parse_response,
     start_server,
     wait_until,
     without_generated_id,
@@ -108,10 +109,17 @@ def test_every_log_line_is_a_json_object(served: ServerProcess):
 
 def test_invalid_http_gets_400_and_the_server_stays_up(served: ServerProcess):
     workers = served.worker_pids()
-    answer = raw_request(served.port, b"NOT HTTP AT ALL\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 400 ")
-    answer = raw_request(served.port, b"POST /invocations HTTP/1.1\r\nContent-Length: nope\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 400 ")
+    for request, problem in [
+        (b"NOT HTTP AT ALL\r\n\r\n", "Invalid method encountered"),
+        (b"POST /invocations HTTP/1.1\r\nContent-Length: nope\r\n\r\n", "Invalid character in Content-Length"),
+    ]:
+        status_line, headers, body = parse_response(raw_request(served.port, request))
+        assert (status_line, headers["connection"], headers["content-type"], json.loads(body)) == (
+            b"HTTP/1.1 400 Bad Request",
+            "close",
+            "application/json",
+            {"error": "malformed_request", "message": f"the request is not valid HTTP/1.1: {problem}"},
+        )
     assert served.ping_status() == 200
     assert served.worker_pids() == workers
 

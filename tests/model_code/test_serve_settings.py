@@ -48,6 +48,10 @@ def test_defaults_follow_the_sagemaker_contract(env: pytest.MonkeyPatch):
         "access_log": False,
         "drain_timeout_seconds": 20,
         "keep_alive_seconds": 5,
+        "max_header_bytes": 65536,
+        "max_headers": 100,
+        "header_timeout_seconds": 10.0,
+        "body_timeout_seconds": 60.0,
         "metrics": False,
     }
 
@@ -68,6 +72,10 @@ def test_every_setting_comes_from_its_variable(env: pytest.MonkeyPatch):
         "ACCESS_LOG": "true",
         "DRAIN_TIMEOUT_SECONDS": "7",
         "KEEP_ALIVE_SECONDS": "60",
+        "MAX_HEADER_BYTES": "16384",
+        "MAX_HEADERS": "50",
+        "HEADER_TIMEOUT_SECONDS": "2.5",
+        "BODY_TIMEOUT_SECONDS": "30",
         "METRICS": "true",
     }
     for name, value in values.items():
@@ -82,6 +90,10 @@ def test_every_setting_comes_from_its_variable(env: pytest.MonkeyPatch):
         "access_log": True,
         "drain_timeout_seconds": 7,
         "keep_alive_seconds": 60,
+        "max_header_bytes": 16384,
+        "max_headers": 50,
+        "header_timeout_seconds": 2.5,
+        "body_timeout_seconds": 30.0,
         "metrics": True,
     }
 
@@ -99,6 +111,8 @@ def test_invalid_values_are_all_reported_one_line_per_variable(env: pytest.Monke
     env.setenv("ML_PLATFORM_SERVE_WORKERS", "0")
     env.setenv("ML_PLATFORM_SERVE_LOG_LEVEL", "loud")
     env.setenv("ML_PLATFORM_SERVE_DRAIN_TIMEOUT_SECONDS", "26")
+    env.setenv("ML_PLATFORM_SERVE_MAX_HEADER_BYTES", "100")
+    env.setenv("ML_PLATFORM_SERVE_HEADER_TIMEOUT_SECONDS", "0")
     with pytest.raises(ValidationError) as caught:
         ServeSettings()
     assert describe_errors(caught.value.errors()) == [
@@ -108,6 +122,8 @@ def test_invalid_values_are_all_reported_one_line_per_variable(env: pytest.Monke
         "(got '0')",
         "ML_PLATFORM_SERVE_LOG_LEVEL: Input should be 'debug', 'info', 'warning', 'error' or 'critical' (got 'loud')",
         "ML_PLATFORM_SERVE_DRAIN_TIMEOUT_SECONDS: Input should be less than or equal to 25 (got '26')",
+        "ML_PLATFORM_SERVE_MAX_HEADER_BYTES: Input should be greater than or equal to 1024 (got '100')",
+        "ML_PLATFORM_SERVE_HEADER_TIMEOUT_SECONDS: Input should be greater than 0 (got '0')",
     ]
 
 
@@ -165,8 +181,10 @@ def test_a_misspelt_variable_is_an_error_not_ignored():
     [line] = [json.loads(line) for line in result.stderr.splitlines()]
     assert line["message"] == (
         "invalid setting: ML_PLATFORM_SERVE_WORKER: not a setting (got '2'); the settings are "
-        "ML_PLATFORM_SERVE_ACCESS_LOG, ML_PLATFORM_SERVE_DRAIN_TIMEOUT_SECONDS, ML_PLATFORM_SERVE_HOST, "
-        "ML_PLATFORM_SERVE_KEEP_ALIVE_SECONDS, ML_PLATFORM_SERVE_LOG_LEVEL, ML_PLATFORM_SERVE_MAX_PAYLOAD_BYTES, "
+        "ML_PLATFORM_SERVE_ACCESS_LOG, ML_PLATFORM_SERVE_BODY_TIMEOUT_SECONDS, "
+        "ML_PLATFORM_SERVE_DRAIN_TIMEOUT_SECONDS, ML_PLATFORM_SERVE_HEADER_TIMEOUT_SECONDS, ML_PLATFORM_SERVE_HOST, "
+        "ML_PLATFORM_SERVE_KEEP_ALIVE_SECONDS, ML_PLATFORM_SERVE_LOG_LEVEL, ML_PLATFORM_SERVE_MAX_HEADERS, "
+        "ML_PLATFORM_SERVE_MAX_HEADER_BYTES, ML_PLATFORM_SERVE_MAX_PAYLOAD_BYTES, "
         "ML_PLATFORM_SERVE_METRICS, ML_PLATFORM_SERVE_MODEL_DIR, ML_PLATFORM_SERVE_PORT, ML_PLATFORM_SERVE_WORKERS"
     )
 
@@ -194,6 +212,23 @@ def test_log_lines_are_json_with_extra_fields_and_the_traceback():
     }
     assert line["time"].endswith("Z")
     assert line["exception"].endswith("ValueError: boom")
+
+
+def test_a_lone_surrogate_from_a_request_still_makes_one_json_line():
+    # orjson refuses lone surrogates; the line falls back to the standard library's \u escapes.
+    try:
+        raise ValueError("bad key \ud800")
+    except ValueError:
+        record = logging.LogRecord(
+            "model_code.serve", logging.ERROR, __file__, 1, "refused %s", ("\udcff",), sys.exc_info()
+        )
+    record.key = "\ud800"
+    text = JsonFormatter().format(record)
+    assert "\n" not in text
+    line = json.loads(text)
+    assert (line["message"], line["key"]) == ("refused \udcff", "\ud800")
+    assert line["exception"].endswith("ValueError: bad key \ud800")
+    assert text.encode("utf-8")  # writable to a UTF-8 stream as it is
 
 
 def test_access_lines_carry_the_request_as_fields():
