@@ -214,7 +214,8 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[st
 
 
 def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
-    """The primary serves as configured; the warm standby is the same with its own capacity."""
+    """The primary serves as configured; the warm standby is the same with its own capacity
+    and rollout (ALL_AT_ONCE on fewer than 2 instances: `StandbyConfig.rollout_for`)."""
     serving = config.serving
     roles = {"primary": serving}
     if config.standby is not None:
@@ -229,7 +230,13 @@ def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
             if serving.instance
             else None
         )
-        roles["secondary"] = serving.model_copy(update={"instance": instance, "autoscaling": standby.autoscaling})
+        roles["secondary"] = serving.model_copy(
+            update={
+                "instance": instance,
+                "autoscaling": standby.autoscaling,
+                "rollout": standby.rollout_for(serving.rollout),
+            }
+        )
     return roles
 
 
