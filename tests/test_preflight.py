@@ -148,7 +148,7 @@ DECLARED = Declared("primary", "us-east-1", "serving", "primary", "ml.c5.xlarge"
 @pytest.mark.parametrize("status", ["Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"])
 def test_an_endpoint_in_progress_is_refused_until_in_service(status):
     live = Live(status, "config-a", {"primary": "ml.c5.xlarge"}, {"primary": 2}, frozenset({"primary"}))
-    found, refusal = check_region("prod", DECLARED, ENDPOINT, live)
+    _, refusal = check_region("prod", DECLARED, ENDPOINT, live)
     assert refusal.reason == f"endpoint ml-platform-prod is {status}; SageMaker refuses an update until it is InService"
     assert refusal.procedure == (
         "Wait until it is InService (aws sagemaker wait endpoint-in-service --region us-east-1 "
