@@ -16,7 +16,8 @@ from components.config import (
     parse_stack_config,
 )
 from components.rollout import ENDPOINT_WAITER_SECONDS, rollout_estimate, traffic_steps
-from ops.plan import load_config
+from ops.deployability import rollout_estimates
+from ops.plan import load_config, plan_document, render_text
 
 DIGEST = "sha256:" + "ab" * 32
 BASE = {
@@ -241,3 +242,40 @@ def test_rollout_longer_than_sagemakers_own_limit_is_refused():
         "serving.rollout.maximum_execution_timeout_seconds: SageMaker rolls back an update that runs longer; "
         "the rollout of the endpoint can take 2700 s (got 1800; expected >= 2700)"
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# `make plan` prints the estimate and the first-deploy order
+
+
+def test_plan_prints_the_rollout_estimate_and_the_first_deploy_order(stack):
+    text = render_text(plan_document(load_config("prod"), stack("prod")))
+    estimate = text.split("rollout-time estimate per endpoint update")[1].split("first deploy")[0]
+    assert estimate.splitlines()[1:7] == [
+        "  primary (us-east-1), 2 instance(s), CANARY:",
+        "    provision the new fleet                                       600 s",
+        "    2 traffic step(s) x bake 600 s (CANARY)                      1200 s",
+        "    termination wait (old fleet kept for rollback)                900 s",
+        "    terminate the old fleet                                       300 s",
+        "    total                                                        3000 s  (provider waits 3600 s; "
+        "SageMaker limit 7200 s)",
+    ]
+    assert "  secondary (us-west-2), 1 instance(s), ALL_AT_ONCE:" in estimate
+    order = text.split("first deploy on a fresh account, in order\n")[1].splitlines()
+    assert [line.split(". ", 1)[0].strip() for line in order[:9]] == [str(i) for i in range(1, 10)]
+    assert order[0].startswith("  1. bootstrap, once per account")
+    assert order[4] == (
+        "  5. `python -m ops.preflight --stack prod` (no endpoint yet: passes), then `pulumi up --stack prod` "
+        "(keys, buckets, registry, pipelines, alarms, front doors)"
+    )
+    assert order[8].startswith("  9. deploy: `python -m ops.preflight --stack prod`, `pulumi up --stack prod`")
+
+
+def test_plan_json_carries_the_estimates():
+    estimates = rollout_estimates(load_config("prod"))
+    assert [(e["role"], e["traffic_routing"], e["total_seconds"]) for e in estimates] == [
+        ("primary", "CANARY", 3000),
+        ("secondary", "ALL_AT_ONCE", 2400),
+    ]
+    assert {e["provider_wait_seconds"] for e in estimates} == {3600}
+    assert rollout_estimates(load_config("k8s")) == []
