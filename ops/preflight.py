@@ -61,6 +61,36 @@ READ_CONFIG = Config(connect_timeout=5, read_timeout=20, retries={"mode": "stand
 ClientFactory = Callable[[str, str], Any]  # (service name, region) -> boto3 client
 
 
+def read_policy(*, partition: str, account_id: str, regions: list[str], stack: str) -> dict[str, Any]:
+    """The IAM reads this command needs, for the CI preview and deploy roles of `stack`.
+    DescribeScalableTargets has no resource-level permissions; it is pinned to the regions."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PreflightReadsTheEndpoint",
+                "Effect": "Allow",
+                "Action": ["sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig"],
+                "Resource": [
+                    arn
+                    for region in sorted(regions)
+                    for arn in (
+                        f"arn:{partition}:sagemaker:{region}:{account_id}:endpoint/{PROJECT}-{stack}",
+                        f"arn:{partition}:sagemaker:{region}:{account_id}:endpoint-config/*",
+                    )
+                ],
+            },
+            {
+                "Sid": "PreflightReadsScalableTargets",
+                "Effect": "Allow",
+                "Action": "application-autoscaling:DescribeScalableTargets",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestedRegion": sorted(regions)}},
+            },
+        ],
+    }
+
+
 def default_clients(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region, config=READ_CONFIG)
 

@@ -13,8 +13,19 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from ops.preflight import EXIT_AWS, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, Declared, Live, check_region, preflight
+from ops.preflight import (
+    EXIT_AWS,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Declared,
+    Live,
+    check_region,
+    preflight,
+    read_policy,
+)
 from ops.synth import ROOT
+from tests.iam_lint import findings
 
 ENDPOINT = "ml-platform-prod"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -199,3 +210,14 @@ def test_a_kubernetes_stack_has_no_endpoint_to_check():
         "stack k8s: serving.platform kubernetes has no SageMaker endpoint; nothing to check\n",
         "",
     )
+
+
+def test_the_reads_it_needs_lint_clean_against_aws_tables():
+    policy = read_policy(partition="aws", account_id="123456789012", regions=["us-west-2", "us-east-1"], stack="prod")
+    assert policy["Statement"][0]["Resource"] == [
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint/ml-platform-prod",
+        "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/*",
+        "arn:aws:sagemaker:us-west-2:123456789012:endpoint/ml-platform-prod",
+        "arn:aws:sagemaker:us-west-2:123456789012:endpoint-config/*",
+    ]
+    assert findings(policy) == []
