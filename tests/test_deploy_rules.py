@@ -279,3 +279,19 @@ def test_plan_json_carries_the_estimates():
     ]
     assert {e["provider_wait_seconds"] for e in estimates} == {3600}
     assert rollout_estimates(load_config("k8s")) == []
+
+
+# --------------------------------------------------------------------------------------------
+# After an automatic rollback the endpoint runs on the previous Model and EndpointConfiguration
+
+
+def test_replaced_models_and_endpoint_configs_stay_in_aws(stack):
+    """Pulumi drops a replaced resource with retain_on_delete from its state without deleting
+    it (RUNBOOK.md, After an automatic rollback, deletes them once unused). The endpoint itself
+    is not retained: deleting the stack must delete it."""
+    for name in ("dev", "prod"):
+        synthesis = stack(name)
+        for type_ in ("aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
+            found = synthesis.of_type(type_)
+            assert found and all(r.retain_on_delete for r in found), (name, type_)
+        assert not any(r.retain_on_delete for r in synthesis.of_type("aws:sagemaker/endpoint:Endpoint"))
