@@ -285,6 +285,9 @@ class ModelEndpoint(pulumi.ComponentResource):
             tags={SERVING_ROLE_TAG: "standby" if args.standby else "active"},
             opts=retained,
         )
+        # No custom_timeouts: the provider's endpoint resource declares no Timeouts block and waits
+        # a fixed 60 minutes for InService; config rules keep the rollout within it
+        # (components/rollout.py). Model and EndpointConfiguration have no waiters either.
         self.endpoint = aws.sagemaker.Endpoint(
             name,
             name=args.endpoint_name,
