@@ -93,6 +93,13 @@ def sagemaker_job_output_key(key_arn: str) -> list[dict[str, Any]]:
     ]
 
 
+# Where SageMaker publishes a training job's metrics (its MetricDefinitions) with the job's
+# role: CreateTrainingJob's execution role needs cloudwatch:PutMetricData
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html, CreateTrainingJob API:
+# execution role permissions; https://docs.aws.amazon.com/sagemaker/latest/dg/training-metrics.html).
+TRAINING_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+
+
 def put_metric_data(namespace: str) -> dict[str, Any]:
     """Publish CloudWatch metrics into one namespace only. PutMetricData has no resource-level
     permissions; `cloudwatch:namespace` is the condition key AWS provides to scope it

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from components.iam import put_metric_data, sagemaker_job_output_key, service_trust_policy
+from components.iam import TRAINING_METRICS_NAMESPACE, put_metric_data, sagemaker_job_output_key, service_trust_policy
 from components.monitoring import PUBLISHERS
 from tests.iam_lint import findings
 
@@ -71,6 +71,10 @@ def test_training_metrics_are_limited_to_one_namespace():
     }
     # parliament knows cloudwatch:namespace is a condition key of PutMetricData.
     assert findings({"Version": "2012-10-17", "Statement": [statement]}) == []
+    # SageMaker publishes a training job's metric definitions here, with the job's role.
+    assert put_metric_data(TRAINING_METRICS_NAMESPACE)["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}
+    }
 
 
 def test_prod_api_roles_trust_api_gateway_without_conditions(stack):
