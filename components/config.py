@@ -25,6 +25,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from components.rollout import ENDPOINT_WAITER_SECONDS, RolloutEstimate, rollout_estimate
+
 PROJECT = "ml-platform"
 
 # AWS tag values: letters, digits, spaces and `_ . : / = + - @`, up to 256 characters.
@@ -83,6 +85,108 @@ def count_within_bounds(count: int, scaling: Any) -> str | None:
         return None
     return problem(
         "must lie within the autoscaling bounds", count, f"{scaling.min_capacity} <= count <= {scaling.max_capacity}"
+    )
+
+
+# CloudWatch PutMetricAlarm: "An alarm's total current evaluation period can be no longer than
+# seven days, so Period multiplied by EvaluationPeriods can't be more than 604,800 seconds. For
+# alarms with a period of less than one hour (3,600 seconds), the total evaluation period can't be
+# longer than one day (86,400 seconds)."
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html (Period)
+ALARM_WINDOW_MAX_SECONDS = 604_800
+ALARM_WINDOW_MAX_SECONDS_SUB_HOUR_PERIOD = 86_400
+
+
+def alarm_window_problem(period_seconds: int, evaluation_periods: int) -> str | None:
+    """The problem with an alarm whose period x evaluation periods CloudWatch rejects, if any."""
+    limit = ALARM_WINDOW_MAX_SECONDS if period_seconds >= 3600 else ALARM_WINDOW_MAX_SECONDS_SUB_HOUR_PERIOD
+    window = period_seconds * evaluation_periods
+    if window <= limit:
+        return None
+    return problem(
+        f"CloudWatch limits period x evaluation periods to {limit} s for a {period_seconds} s period "
+        f"({period_seconds} x {evaluation_periods} = {window} s)",
+        evaluation_periods,
+        f"<= {limit // period_seconds}",
+    )
+
+
+# SageMaker deployment guardrails: "the canary size should be less than or equal to 50% of the
+# new fleet's capacity"; LinearStepSize "must be 10-50% of the variant's total instance count"
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green-canary.html,
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html).
+# One instance cannot be split: the canary or a step would be the whole fleet.
+SHIFTING_MIN_INSTANCES = 2
+
+
+def traffic_shifting_problem(routing: str, instance_count: int, where: str) -> str | None:
+    """The problem with CANARY/LINEAR on fewer than 2 instances, if any."""
+    if routing in ("CANARY", "LINEAR") and instance_count < SHIFTING_MIN_INSTANCES:
+        return problem(
+            f"{routing} shifts at most 50% of the variant's instances per step, so it needs at least "
+            f"{SHIFTING_MIN_INSTANCES} instances; {where} is {instance_count}",
+            routing,
+            f"ALL_AT_ONCE, or {where} >= {SHIFTING_MIN_INSTANCES}",
+        )
+    return None
+
+
+def scheduled_minimum_problems(schedules: Iterable[Any]) -> list[tuple[str, str]]:
+    """Scheduled actions that would scale an instance variant below 1 instance.
+    Application Auto Scaling's MinCapacity may be 0 only for the resources it lists (SageMaker
+    serverless provisioned concurrency and inference components among them), not for an
+    instance variant's DesiredInstanceCount, which SageMaker keeps at 1 or more
+    (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html,
+    MinCapacity; https://docs.aws.amazon.com/autoscaling/application/APIReference/API_ScalableTargetAction.html)."""
+    return [
+        (
+            f"autoscaling.schedules[{i}].min_capacity",
+            problem("an instance variant keeps at least 1 instance", schedule.min_capacity, ">= 1"),
+        )
+        for i, schedule in enumerate(schedules)
+        if schedule.min_capacity < 1
+    ]
+
+
+def rollout_time_problem(rollout: Any, instance_count: int, where: str) -> tuple[str, str] | None:
+    """The problem with a rollout that can outlast the provider's fixed endpoint wait, or
+    SageMaker's own `maximum_execution_timeout_seconds`, if any (see components/rollout.py)."""
+    estimate = estimate_rollout(rollout, instance_count).total_seconds
+    if estimate > ENDPOINT_WAITER_SECONDS:
+        return (
+            "rollout",
+            problem(
+                f"the rollout of {where} can take {estimate} s, longer than the provider waits for an endpoint "
+                f"update ({ENDPOINT_WAITER_SECONDS} s, fixed; custom_timeouts does not change it); see "
+                "`make plan` for the phases",
+                estimate,
+                f"<= {ENDPOINT_WAITER_SECONDS} s: shorter wait_interval_seconds or termination_wait_seconds, "
+                "fewer steps, or bigger batches",
+            ),
+        )
+    if estimate > rollout.maximum_execution_timeout_seconds:
+        return (
+            "rollout.maximum_execution_timeout_seconds",
+            problem(
+                f"SageMaker rolls back an update that runs longer; the rollout of {where} can take {estimate} s",
+                rollout.maximum_execution_timeout_seconds,
+                f">= {estimate}",
+            ),
+        )
+    return None
+
+
+def estimate_rollout(rollout: Any, instance_count: int) -> RolloutEstimate:
+    """`components.rollout.rollout_estimate` for a RolloutConfig and the variant's instance count."""
+    step = rollout.canary_size_percent if rollout.traffic_routing == "CANARY" else rollout.linear_step_percent
+    return rollout_estimate(
+        strategy=rollout.strategy,
+        traffic_routing=rollout.traffic_routing,
+        instance_count=instance_count,
+        step_percent=step,
+        rolling_batch_percent=rollout.rolling_batch_percent,
+        wait_interval_seconds=rollout.wait_interval_seconds,
+        termination_wait_seconds=rollout.termination_wait_seconds,
     )
 
 
@@ -675,7 +779,7 @@ class RolloutConfig(Section):
         default=None, ge=1, le=100, description="CANARY: share of capacity that takes traffic first (<= 50)."
     )
     linear_step_percent: int | None = Field(
-        default=None, ge=1, le=100, description="LINEAR: share of capacity shifted per step (<= 50)."
+        default=None, ge=1, le=100, description="LINEAR: share of capacity shifted per step (10-50)."
     )
     wait_interval_seconds: int = Field(default=300, ge=0, le=3600, description="Bake time between shifts.")
     termination_wait_seconds: int = Field(
@@ -689,14 +793,18 @@ class RolloutConfig(Section):
     @model_validator(mode="after")
     def _sizes(self) -> RolloutConfig:
         problems = []
-        needed = {"CANARY": "canary_size_percent", "LINEAR": "linear_step_percent"}
-        for routing, key in needed.items():
+        # LinearStepSize "must be 10-50% of the variant's total instance count"; CanarySize
+        # "less than or equal to 50%" (API_TrafficRoutingConfig, see SHIFTING_MIN_INSTANCES).
+        needed = {"CANARY": ("canary_size_percent", 1), "LINEAR": ("linear_step_percent", 10)}
+        for routing, (key, least) in needed.items():
             value = getattr(self, key)
             if self.traffic_routing == routing and value is None:
                 problems.append(
                     (
                         key,
-                        problem(f"required with traffic_routing {routing}", None, "a percentage of capacity, 1 to 50"),
+                        problem(
+                            f"required with traffic_routing {routing}", None, f"a percentage of capacity, {least} to 50"
+                        ),
                     )
                 )
             elif self.traffic_routing != routing and value is not None:
@@ -704,6 +812,10 @@ class RolloutConfig(Section):
             elif value is not None and value > 50:
                 problems.append(
                     (key, problem("guardrail: at most half the capacity may take new traffic at once", value, "<= 50"))
+                )
+            elif value is not None and value < least:
+                problems.append(
+                    (key, problem("SageMaker takes a linear step of 10-50% of the variant's instances", value, ">= 10"))
                 )
         if problems:
             raise ConfigRuleError(problems)
@@ -830,7 +942,18 @@ class ServingConfig(Section):
                         problem("rolling updates are not supported for serverless variants", "rolling", "blue_green"),
                     )
                 )
+        if self.instance is not None:
+            count = self.instance.initial_instance_count
+            shifting = traffic_shifting_problem(
+                self.rollout.traffic_routing, count, "serving.instance.initial_instance_count"
+            )
+            if shifting and self.rollout.strategy == "blue_green":
+                problems.append(("rollout.traffic_routing", shifting))
+            too_long = rollout_time_problem(self.rollout, count, "the endpoint")
+            if too_long:
+                problems.append(too_long)
         if self.instance is not None and self.autoscaling is not None:
+            problems += scheduled_minimum_problems(self.autoscaling.schedules)
             outside = count_within_bounds(self.instance.initial_instance_count, self.autoscaling)
             if outside:
                 problems.append(("instance.initial_instance_count", outside))
@@ -897,6 +1020,15 @@ class AlarmsConfig(Section):
     no_traffic_minutes: int | None = Field(
         default=None, ge=5, le=1440, description="Alarm when no invocation arrives for this long; none disables it."
     )
+
+    @field_validator("evaluation_periods")
+    @classmethod
+    def _within_cloudwatch_window(cls, value: int, info: ValidationInfo) -> int:
+        period = info.data.get("period_seconds")
+        outside = alarm_window_problem(period, value) if period else None
+        if outside:
+            raise ConfigRuleError([("", outside)])
+        return value
 
     @field_validator("datapoints_to_alarm")
     @classmethod
@@ -972,11 +1104,31 @@ class StandbyConfig(Section):
     autoscaling: AutoscalingConfig | None = Field(
         default=None, description="Autoscaling of the standby (it grows when traffic fails over)."
     )
+    rollout: RolloutConfig | None = Field(
+        default=None,
+        description="Rollout of the standby; default: serving.rollout, with ALL_AT_ONCE traffic routing when the "
+        "standby has fewer than 2 instances (CANARY and LINEAR need 2).",
+    )
 
     @field_validator("instance_type")
     @classmethod
     def _known_instance_type(cls, value: str | None) -> str | None:
         return value if value is None else check_instance_type(value, "ProductionVariantInstanceType")
+
+    def rollout_for(self, serving_rollout: RolloutConfig) -> RolloutConfig:
+        """The standby's own rollout, else the primary's; CANARY and LINEAR fall back to
+        ALL_AT_ONCE (same bake and termination wait) on fewer than 2 instances, where
+        SageMaker cannot split the fleet."""
+        if self.rollout is not None:
+            return self.rollout
+        if (
+            serving_rollout.traffic_routing in ("CANARY", "LINEAR")
+            and self.initial_instance_count < SHIFTING_MIN_INSTANCES
+        ):
+            return serving_rollout.model_copy(
+                update={"traffic_routing": "ALL_AT_ONCE", "canary_size_percent": None, "linear_step_percent": None}
+            )
+        return serving_rollout
 
 
 # API access logs are the record of who called the model: a year in prod, a month elsewhere.
@@ -1111,6 +1263,16 @@ class RetrainingConfig(Section):
     @classmethod
     def _known_instance_type(cls, value: str) -> str:
         return check_instance_type(value, "ProcessingInstanceType")
+
+    @field_validator("drift_evaluation_periods")
+    @classmethod
+    def _within_cloudwatch_window(cls, value: int, info: ValidationInfo) -> int:
+        # The drift alarm's period is the monitoring interval (components/retraining.py).
+        hours = info.data.get("monitoring_interval_hours")
+        outside = alarm_window_problem(hours * 3600, value) if hours else None
+        if outside:
+            raise ConfigRuleError([("", outside)])
+        return value
 
     @field_validator("drift_datapoints_to_alarm")
     @classmethod
@@ -1705,10 +1867,26 @@ class StackConfig(Section):
                 [("", problem("a standby needs regions.secondary", "set", "regions.secondary, or no standby"))]
             )
         serving = info.data.get("serving")
-        if value is not None and serving is not None and serving.instance is not None and value.autoscaling is not None:
+        if value is None or serving is None or serving.instance is None:
+            return value
+        problems = []
+        if value.autoscaling is not None:
+            problems += scheduled_minimum_problems(value.autoscaling.schedules)
             outside = count_within_bounds(value.initial_instance_count, value.autoscaling)
             if outside:
-                raise ConfigRuleError([("initial_instance_count", outside)])
+                problems.append(("initial_instance_count", outside))
+        rollout = value.rollout_for(serving.rollout)
+        shifting = traffic_shifting_problem(
+            rollout.traffic_routing, value.initial_instance_count, "standby.initial_instance_count"
+        )
+        if shifting and rollout.strategy == "blue_green":
+            problems.append(("rollout.traffic_routing", shifting))
+        where = "the standby" if value.rollout is not None else "the standby (inherited from serving.rollout)"
+        too_long = rollout_time_problem(rollout, value.initial_instance_count, where)
+        if too_long:
+            problems.append(too_long)
+        if problems:
+            raise ConfigRuleError(problems)
         return value
 
     @field_validator("failover")

@@ -17,17 +17,33 @@ def allow(sid: str, actions: list[str], resources: list[str] | str, condition: d
     return statement
 
 
+# Service principals whose documented role trust policy has no aws:SourceAccount condition.
+# A condition on a key the service does not send when it assumes the role makes AssumeRole
+# fail (for API Gateway: every request through the integration, and the stage's logging).
+# API Gateway: the trust policies AWS documents for the CloudWatch logging role and for an
+# integration's credentials role name only the principal
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html,
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/integration-request-basic-setup.html).
+# Every other service keeps the aws:SourceAccount guard
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourceaccount);
+# check a new service's own documented trust policy before adding it here or relying on it.
+UNCONDITIONED_TRUST = frozenset({"apigateway.amazonaws.com"})
+
+
 def service_trust_policy(service: str, account_id: str) -> dict[str, Any]:
-    """Trust `service` to assume the role, only on behalf of this account (confused deputy guard)."""
-    return document(
-        {
-            "Sid": "ServiceAssumesRoleForThisAccount",
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-        }
-    )
+    """Trust `service` to assume the role, only on behalf of this account (confused deputy
+    guard) where the service documents `aws:SourceAccount` (see UNCONDITIONED_TRUST)."""
+    statement: dict[str, Any] = {
+        "Sid": "ServiceAssumesRoleForThisAccount",
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if service in UNCONDITIONED_TRUST:
+        statement["Sid"] = "ServiceAssumesRole"
+    else:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return document(statement)
 
 
 def trust_json(service: str, account_id: Any) -> Any:
@@ -56,6 +72,46 @@ def kms_via_s3(key_arn: str, region: str, actions: list[str], bucket_arns: list[
 def use_key(key_arn: str) -> dict[str, Any]:
     """What a SageMaker job or model needs of the region key (grants for its volumes)."""
     return allow("UseRegionKey", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], key_arn)
+
+
+def sagemaker_job_output_key(key_arn: str) -> list[dict[str, Any]]:
+    """For the role a SageMaker training or processing job runs as when the job passes a KMS
+    key for its output (OutputDataConfig.KmsKeyId / ProcessingOutputConfig.KmsKeyId):
+    "If you use a KMS key ID or an alias of your KMS key, the Amazon SageMaker execution role
+    must include permissions to call kms:Encrypt"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_OutputDataConfig.html), on top
+    of what the job needs to read (Decrypt), write S3 objects under SSE-KMS (GenerateDataKey)
+    and encrypt its volumes (DescribeKey, and CreateGrant for AWS resources only)."""
+    return [
+        allow("UseJobOutputKey", ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"], key_arn),
+        allow(
+            "GrantJobVolumesTheKey",
+            ["kms:CreateGrant"],
+            key_arn,
+            {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+    ]
+
+
+# Where SageMaker publishes a training job's metrics (its MetricDefinitions) with the job's
+# role: CreateTrainingJob's execution role needs cloudwatch:PutMetricData
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html, CreateTrainingJob API:
+# execution role permissions; https://docs.aws.amazon.com/sagemaker/latest/dg/training-metrics.html).
+TRAINING_METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
+
+
+def put_metric_data(namespace: str) -> dict[str, Any]:
+    """Publish CloudWatch metrics into one namespace only. PutMetricData has no resource-level
+    permissions; `cloudwatch:namespace` is the condition key AWS provides to scope it
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html,
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html).
+    A SageMaker training job that publishes its own metrics needs this in its role."""
+    return allow(
+        "PutMetricsInNamespace",
+        ["cloudwatch:PutMetricData"],
+        "*",
+        {"StringEquals": {"cloudwatch:namespace": namespace}},
+    )
 
 
 def pull_image(repository_arn: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ def key_policy(
     account_id: str, partition: str, service_principals: tuple[str, ...] = (), logs_region: str | None = None
 ) -> dict:
     """The key policy: this account administers the key through IAM, and the named AWS
-    services may use it only on behalf of this account (`aws:SourceAccount`).
+    services (the alerts topic's publishers) may use it to publish to the encrypted topic.
 
     The root statement is AWS's default key policy; without it the key can become
     unmanageable. It delegates to IAM, so who may use the key is decided by IAM policies
@@ -32,14 +32,22 @@ def key_policy(
         }
     ]
     if service_principals:
+        # The form SNS documents for AWS services publishing to an encrypted topic, with no
+        # condition: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+        # ("Enable compatibility between event sources from AWS services and encrypted topics").
+        # No aws:SourceAccount/aws:SourceArn here: EventBridge documents that those keys are not
+        # supported in the KMS key policy for delivery to an encrypted topic
+        # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions),
+        # and a condition on a key the service does not send drops every notification
+        # silently. The confused-deputy guard is the topic policy's aws:SourceAccount
+        # (components/monitoring.py), which SNS evaluates on every Publish.
         statements.append(
             {
-                "Sid": "ServicesUseKeyForThisAccount",
+                "Sid": "ServicesPublishToEncryptedTopics",
                 "Effect": "Allow",
                 "Principal": {"Service": sorted(service_principals)},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
             }
         )
     if logs_region is not None:
@@ -70,8 +78,8 @@ class RegionKeyArgs:
     alias_name: stable alias, e.g. `alias/ml-platform-prod` (aliases are per region, so the
         same alias can name each region's key).
     account_id, partition: the account that owns the key, and its partition (`aws`).
-    service_principals: AWS services allowed to use the key for this account, e.g.
-        `cloudwatch.amazonaws.com` to publish alarms to an encrypted topic. None by default.
+    service_principals: AWS services allowed to use the key to publish to a topic it
+        encrypts, e.g. `cloudwatch.amazonaws.com` for alarms. None by default.
     rotation_period_in_days: automatic rotation period, 90-2560 days; rotation is always on.
     deletion_window_in_days: waiting period before a deleted key is destroyed, 7-30 days.
     logs_region: the key's region, to let CloudWatch Logs encrypt this account's log groups

@@ -43,6 +43,9 @@ def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
                 "Resource": topic_arn,
             },
             {
+                # SNS evaluates aws:SourceAccount on a service's Publish (confused-deputy guard):
+                # https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
+                # #source-account-versus-source-owner
                 "Sid": "ServicesPublishForThisAccount",
                 "Effect": "Allow",
                 "Principal": {"Service": list(PUBLISHERS)},

@@ -166,6 +166,14 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
     return Lifecycle(image, registry, training)
 
 
+def versioned_arn(bucket: Any) -> pulumi.Output[str]:
+    """The bucket's ARN, resolved only once its versioning is configured: AWS Backup of S3
+    needs versioning on ("You must activate S3 Versioning on your S3 bucket",
+    https://docs.aws.amazon.com/aws-backup/latest/devguide/s3-backups.html), so whatever selects
+    the bucket by this ARN depends on the versioning resource."""
+    return pulumi.Output.all(bucket.arn, bucket.versioning.id).apply(lambda values: values[0])
+
+
 def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[str, Any]:
     """A locked vault and a plan per region; each region copies to the other's vault.
     Returns the outputs the restore drill needs."""
@@ -187,8 +195,8 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[st
                 config=config.backup,
                 key_arn=site.key.arn,
                 topic_arn=site.alerts.topic_arn,
-                bucket_arns=[bucket.arn for bucket in site.storage.buckets.values()],
-                restore_test_arns=[site.storage.buckets["artifacts"].arn],
+                bucket_arns=[versioned_arn(bucket) for bucket in site.storage.buckets.values()],
+                restore_test_arns=[versioned_arn(site.storage.buckets["artifacts"])],
                 account_id=account,
                 copy_vault_arn=vaults[other].arn if other else None,
                 protect=config.protect_stateful,
@@ -202,7 +210,8 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[st
 
 
 def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
-    """The primary serves as configured; the warm standby is the same with its own capacity."""
+    """The primary serves as configured; the warm standby is the same with its own capacity
+    and rollout (ALL_AT_ONCE on fewer than 2 instances: `StandbyConfig.rollout_for`)."""
     serving = config.serving
     roles = {"primary": serving}
     if config.standby is not None:
@@ -217,7 +226,13 @@ def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
             if serving.instance
             else None
         )
-        roles["secondary"] = serving.model_copy(update={"instance": instance, "autoscaling": standby.autoscaling})
+        roles["secondary"] = serving.model_copy(
+            update={
+                "instance": instance,
+                "autoscaling": standby.autoscaling,
+                "rollout": standby.rollout_for(serving.rollout),
+            }
+        )
     return roles
 
 

@@ -215,6 +215,13 @@ class ModelEndpoint(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:serving:ModelEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # A replaced Model or EndpointConfiguration leaves the stack but stays in AWS: after an
+        # automatic rollback the endpoint runs on the previous ones again, and it needs both to
+        # scale out or replace an instance (DeleteEndpointConfig/DeleteModel do not check for a
+        # live endpoint: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeleteEndpointConfig.html,
+        # API_DeleteModel.html). RUNBOOK.md "After an automatic rollback" removes them once the
+        # endpoint no longer uses them.
+        retained = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         config = self.config = args.config
         self.region = args.region
         capture_name, capture_arn = args.capture_bucket
@@ -262,7 +269,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                 if config.vpc
                 else None
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy], retain_on_delete=True),
         )
         self.endpoint_config = aws.sagemaker.EndpointConfiguration(
             name,
@@ -276,8 +283,11 @@ class ModelEndpoint(pulumi.ComponentResource):
             ),
             kms_key_arn=args.key_arn,
             tags={SERVING_ROLE_TAG: "standby" if args.standby else "active"},
-            opts=child,
+            opts=retained,
         )
+        # No custom_timeouts: the provider's endpoint resource declares no Timeouts block and waits
+        # a fixed 60 minutes for InService; config rules keep the rollout within it
+        # (components/rollout.py). Model and EndpointConfiguration have no waiters either.
         self.endpoint = aws.sagemaker.Endpoint(
             name,
             name=args.endpoint_name,

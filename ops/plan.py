@@ -30,6 +30,7 @@ from components.config import (  # noqa: E402
     project_values,
     validate_stack_config,
 )
+from ops.deployability import first_deploy_order, render_deployability, rollout_estimates  # noqa: E402
 from ops.policy_check import policy_report, render_policy  # noqa: E402
 from ops.synth import (  # noqa: E402
     ROOT,
@@ -280,6 +281,8 @@ def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
         "outputs": synthesis.outputs,
         "resource_count": len(synthesis.resources),
         "policy": policy_report(config.environment, synthesis),
+        "rollout_estimates": rollout_estimates(config),
+        "first_deploy_order": first_deploy_order(synthesis.stack),
         "seconds": round(time.perf_counter() - STARTED, 3),
     }
 
@@ -341,6 +344,7 @@ def render_text(doc: dict[str, Any]) -> str:
     out += [f"  {t:<{width}}  {n}" for t, n in doc["counts"].items()]
     out += render_recovery(doc["outputs"].get("recovery_objectives"))
     out += render_policy(doc["policy"])
+    out += render_deployability(doc["rollout_estimates"], doc["first_deploy_order"])
     out += [
         "",
         f"{doc['resource_count']} resources in {len(doc['regions'])} region(s), planned in {doc['seconds']:.2f} s",

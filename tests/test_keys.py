@@ -23,16 +23,17 @@ def test_key_policy_delegates_to_the_account_only():
     }
 
 
-def test_key_policy_lets_named_services_use_the_key_for_this_account_only():
-    policy = key_policy("111122223333", "aws-us-gov", ("sns.amazonaws.com", "cloudwatch.amazonaws.com"))
+def test_key_policy_lets_topic_publishers_use_the_key_in_the_form_sns_documents():
+    policy = key_policy("111122223333", "aws-us-gov", ("events.amazonaws.com", "cloudwatch.amazonaws.com"))
     assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws-us-gov:iam::111122223333:root"}
+    # No aws:SourceAccount: EventBridge does not send it to KMS, so a condition would drop its
+    # notifications silently; the topic policy carries the confused-deputy guard instead.
     assert policy["Statement"][1] == {
-        "Sid": "ServicesUseKeyForThisAccount",
+        "Sid": "ServicesPublishToEncryptedTopics",
         "Effect": "Allow",
-        "Principal": {"Service": ["cloudwatch.amazonaws.com", "sns.amazonaws.com"]},
+        "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
         "Resource": "*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}},
     }
 
 

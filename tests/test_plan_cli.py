@@ -159,10 +159,13 @@ def test_plan_shows_the_settings_that_matter_for_serving_and_resilience(prod_jso
         "capacity": "2xml.c5.xlarge",
         "capture": "20%",
         "kms": "yes",
+        # Kept in AWS when replaced: a rolled-back endpoint runs on it again (RUNBOOK.md).
+        "retain_on_delete": True,
     }
+    # The one-instance standby cannot split its fleet for a canary (components/config.py).
     assert settings[("aws:sagemaker/endpoint:Endpoint", "endpoint-secondary")] == {
         "name": "ml-platform-prod",
-        "rollout": "blue/green CANARY",
+        "rollout": "blue/green ALL_AT_ONCE",
         "rollback_alarms": 2,
     }
     assert settings[("aws:backup/vaultLockConfiguration:VaultLockConfiguration", "vault-primary")] == {

@@ -1,0 +1,79 @@
+"""What `make plan` says about deploying a stack, beyond what it declares: the rollout-time
+estimate of each endpoint against the provider's fixed wait, and the order of a first deploy
+on a fresh account. Plain data from the validated config; `ops.plan` prints it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config import PROJECT, StackConfig, estimate_rollout
+from components.rollout import ENDPOINT_WAITER_SECONDS
+
+
+def rollout_estimates(config: StackConfig) -> list[dict[str, Any]]:
+    """Per SageMaker endpoint (instance variants): the phases of one update and their total."""
+    if config.serving.platform != "sagemaker":
+        return []
+    from components.platform import serving_by_role
+
+    regions = config.regions.by_role()
+    found = []
+    for role, serving in serving_by_role(config).items():
+        if serving.instance is None:
+            continue
+        estimate = estimate_rollout(serving.rollout, serving.instance.initial_instance_count)
+        found.append(
+            {
+                "role": role,
+                "region": regions[role],
+                "instances": serving.instance.initial_instance_count,
+                "traffic_routing": serving.rollout.traffic_routing
+                if serving.rollout.strategy == "blue_green"
+                else "rolling",
+                "phases": [{"phase": name, "seconds": seconds} for name, seconds in estimate.phases],
+                "total_seconds": estimate.total_seconds,
+                "provider_wait_seconds": ENDPOINT_WAITER_SECONDS,
+                "maximum_execution_timeout_seconds": serving.rollout.maximum_execution_timeout_seconds,
+            }
+        )
+    return found
+
+
+def first_deploy_order(stack: str) -> list[str]:
+    """The commands of a first deploy on a fresh account, in order (README.md "Deploying for
+    real" and "Bootstrap" explain each)."""
+    return [
+        "bootstrap, once per account, with administrator credentials: "
+        "`cd bootstrap && pulumi stack init ci && pulumi up` (OIDC provider, CI roles, state bucket, "
+        f"secrets key, the image repository {PROJECT}/{stack}/model with its replication)",
+        "set the repository and environment variables from `pulumi stack output --json` (README.md, CI/CD)",
+        f'`pulumi login "$(cd bootstrap && pulumi stack output backend_url)"` and `pulumi stack init {stack} '
+        '--secrets-provider "$(cd bootstrap && pulumi stack output secrets_provider)"`',
+        "CI builds `model_code/`, pushes it to the repository and pins the pushed digest in `image.uri` "
+        "(deploy workflow; dev may build during `pulumi up` instead)",
+        f"`python -m ops.preflight --stack {stack}` (no endpoint yet: passes), then `pulumi up --stack {stack}` "
+        "(keys, buckets, registry, pipelines, alarms, front doors)",
+        "upload the dataset and holdout to the datasets bucket at `<prefix>/<version>/` "
+        f"(`pulumi stack output buckets --stack {stack}`)",
+        "first training: start the retraining pipeline (README.md, Model versions); it registers the model "
+        "version in the Model Registry",
+        "approve the model version in the Model Registry; approval starts the deploy workflow",
+        f"deploy: `python -m ops.preflight --stack {stack}`, `pulumi up --stack {stack}` (the endpoint serves the "
+        f"approved version), `python -m ops.verify --stack {stack}`",
+    ]
+
+
+def render_deployability(estimates: list[dict[str, Any]], order: list[str]) -> list[str]:
+    out: list[str] = []
+    if estimates:
+        out += ["", "rollout-time estimate per endpoint update (must fit the provider's fixed endpoint wait)"]
+        for e in estimates:
+            out.append(f"  {e['role']} ({e['region']}), {e['instances']} instance(s), {e['traffic_routing']}:")
+            out += [f"    {p['phase']:<58} {p['seconds']:>6} s" for p in e["phases"]]
+            out.append(
+                f"    {'total':<58} {e['total_seconds']:>6} s  (provider waits {e['provider_wait_seconds']} s; "
+                f"SageMaker limit {e['maximum_execution_timeout_seconds']} s)"
+            )
+    out += ["", "first deploy on a fresh account, in order"]
+    out += [f"  {i}. {step}" for i, step in enumerate(order, 1)]
+    return out
