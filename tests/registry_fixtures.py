@@ -1,0 +1,93 @@
+"""A model registry on moto: a group and versions registered the way the model-build pipeline
+registers them (artifact, image, metrics and lineage as customer metadata, drift baseline)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from typing import Any
+
+REGION = "us-east-1"
+GROUP = "ml-platform-prod-models"
+BUCKET = "ml-platform-prod-artifacts"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform@sha256:" + "a" * 64
+INSTANCE_TYPES = ["ml.m5.large", "ml.c5.xlarge"]
+
+
+def create_group(sagemaker: Any, group: str = GROUP) -> None:
+    sagemaker.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription="test group")
+
+
+def artifact_bytes(version: int) -> bytes:
+    """A real, distinct model.tar.gz per version (one member naming the version)."""
+    buffer = io.BytesIO()
+    payload = f"weights of version {version}\n".encode()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("model.json")
+        info.size = len(payload)
+        info.mtime = 0
+        archive.addfile(info, io.BytesIO(payload))
+    return buffer.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def register_version(
+    sagemaker: Any,
+    *,
+    version: int,
+    status: str = "PendingManualApproval",
+    accuracy: float = 0.95,
+    group: str = GROUP,
+    s3: Any = None,
+    extra_metadata: dict[str, str] | None = None,
+) -> str:
+    """Register one package; with `s3`, upload its model.tar.gz first. Returns the package ARN.
+
+    `version` only shapes the names (moto numbers packages itself, 1, 2, ... in creation order):
+    register in order.
+    """
+    key = f"models/exec-{version}/output/model.tar.gz"
+    if s3 is not None:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=artifact_bytes(version))
+    metadata = {
+        "dataset_uri": f"s3://ml-platform-prod-datasets/breast-cancer/v{version}/",
+        "dataset_version": f"v{version}",
+        "git_commit": f"{version:040x}",
+        "pipeline_execution_arn": f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/retraining/execution/e{version}",
+        "metric.accuracy": f"{accuracy:.4f}",
+        "metric.holdout_rows": "114",
+        **(extra_metadata or {}),
+    }
+    response = sagemaker.create_model_package(
+        ModelPackageGroupName=group,
+        ModelPackageDescription=f"version {version}",
+        InferenceSpecification={
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": f"s3://{BUCKET}/{key}"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["application/json"],
+            "SupportedRealtimeInferenceInstanceTypes": INSTANCE_TYPES,
+        },
+        ModelApprovalStatus=status,
+        CustomerMetadataProperties=metadata,
+        DriftCheckBaselines={
+            "ModelDataQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": f"s3://{BUCKET}/models/exec-{version}/baseline.json",
+                }
+            }
+        },
+        ModelMetrics={
+            "ModelQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": f"s3://{BUCKET}/evaluations/exec{version}/evaluation.json",
+                }
+            }
+        },
+    )
+    return response["ModelPackageArn"]
