@@ -176,7 +176,8 @@ class RetrainingPipelineArgs:
     accuracy_threshold: the lowest holdout accuracy that is registered (0 < x <= 1).
     champion_tolerance: how much lower than the champion's the candidate's accuracy on the same
       holdout may be (0 <= x < 1).
-    inference_instance_types: the instance types the stacks serve on (registered as supported).
+    inference_instance_types: the instance types the stacks serve on (registered as supported;
+      empty for serverless or Kubernetes serving).
     region: where the resolve step looks the champion up in the registry.
     """
 
@@ -529,6 +530,14 @@ def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]
     baseline_uri = run_prefix(args, BASELINE_OUTPUT, BASELINE_FILE)
     version = resolved(RESOLVED_VERSION_PATH)
     dataset = resolved(RESOLVED_DATASET_PATH)
+    inference: dict[str, Any] = {
+        "Containers": [{"Image": args.image_uri, "ModelDataUrl": model_data}],
+        "SupportedContentTypes": list(CONTENT_TYPES),
+        "SupportedResponseMIMETypes": list(CONTENT_TYPES),
+    }
+    if args.inference_instance_types:
+        # Serverless and Kubernetes serving have no SageMaker instance type to declare.
+        inference["SupportedRealtimeInferenceInstanceTypes"] = list(args.inference_instance_types)
     return {
         "Name": REGISTER_STEP,
         "Type": "RegisterModel",
@@ -536,17 +545,7 @@ def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]
             "ModelPackageGroupName": args.model_package_group_name,
             "ModelPackageDescription": "Built by the model-build pipeline; gates passed (threshold, champion).",
             "ModelApprovalStatus": args.approval_status,
-            "InferenceSpecification": {
-                "Containers": [
-                    {
-                        "Image": args.image_uri,
-                        "ModelDataUrl": model_data,
-                    }
-                ],
-                "SupportedContentTypes": list(CONTENT_TYPES),
-                "SupportedResponseMIMETypes": list(CONTENT_TYPES),
-                "SupportedRealtimeInferenceInstanceTypes": list(args.inference_instance_types),
-            },
+            "InferenceSpecification": inference,
             "ModelMetrics": {
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": evaluation_uri}}
             },
@@ -765,7 +764,7 @@ def _check_retraining(args: RetrainingPipelineArgs) -> None:
          f">= training.max_runtime_seconds ({spot.max_runtime_seconds})", "spot max wait must cover the max runtime"),
         (1 <= spot.max_retry_attempts <= 30, "training.max_retry_attempts", spot.max_retry_attempts, "1..30", RANGE),
         *_processing_rules("evaluation", args.evaluation),
-        (bool(args.inference_instance_types) and not unknown_realtime, "inference_instance_types",
+        (not unknown_realtime, "inference_instance_types",
          list(args.inference_instance_types), "SageMaker ProductionVariantInstanceTypes such as ml.m5.large", VALID),
     ])  # fmt: skip
 

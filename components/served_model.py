@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from botocore.exceptions import BotoCoreError, ClientError
 
 from components.model_versions import APPROVED, ModelVersion, RegistryError, list_versions, resolve
 
@@ -105,6 +106,12 @@ def resolve_served(selector: str | int, group_name: str, region: str) -> ServedM
             ]
     except RegistryError as exc:
         raise pulumi.RunError(f"serving.model: {exc}") from None
+    except (BotoCoreError, ClientError) as exc:
+        # Never read "cannot see the registry" as "no version": that would remove the endpoint.
+        raise pulumi.RunError(
+            f"serving.model: cannot read the Model Registry group {group_name!r} in {region}: {exc} (the deploying "
+            "credentials need sagemaker:ListModelPackages and sagemaker:DescribeModelPackage)"
+        ) from None
     return ServedModel(selector, group_name, version, earlier[-1] if earlier else None)
 
 

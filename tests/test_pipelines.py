@@ -574,3 +574,27 @@ def test_moto_accepts_the_definitions_and_starts_executions(kind: str, monkeypat
     assert described["PipelineArn"] == arn
     listed = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
     assert listed["PipelineParameters"] == parameters
+
+
+def test_serving_without_sagemaker_instances_registers_no_instance_types():
+    register = step_named(retraining_pipeline_definition(retraining_args(inference_instance_types=())), "RegisterModel")
+    assert "SupportedRealtimeInferenceInstanceTypes" not in register["Arguments"]["InferenceSpecification"]
+
+
+def test_gate_and_lineage_arguments_are_checked():
+    args = retraining_args(
+        champion_tolerance=1.0,
+        dataset_root_s3_uri="s3://datasets/breast-cancer",
+        training=SpotTraining(instance_type="ml.m5.xlarge", hyperparameters={"x" * 300: "1"}),
+    )
+    with pytest.raises(PipelineSpecError) as error:
+        retraining_pipeline_definition(args)
+    assert error.value.problems[0] == (
+        "dataset_root_s3_uri: not valid (got 's3://datasets/breast-cancer'; expected s3://<bucket>/<prefix>/ "
+        "(ending in /))"
+    )
+    assert error.value.problems[1] == "champion_tolerance: out of range (got 1.0; expected >= 0 and < 1)"
+    assert error.value.problems[2].startswith("training.hyperparameters: too long (got '{\"xxxx")
+    assert error.value.problems[2].endswith(
+        "expected at most 256 characters as JSON (a CustomerMetadataProperties value))"
+    )

@@ -264,3 +264,18 @@ def test_the_image_check_waits_for_the_digest_and_fails_with_what_to_do(monkeypa
         f"image {missing} is not in ECR repository ml-platform/prod/model in us-west-2 after 40 s. ECR replication "
         "copies only images pushed after the replication rule existed"
     )
+
+
+def test_a_registry_that_cannot_be_read_fails_instead_of_removing_the_endpoint(monkeypatch):
+    """No credentials (or no permission) must never look like "no approved version"."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with use_registry(lambda region: boto3.client("sagemaker", region_name=region)), pytest.raises(Exception) as caught:
+        prod()
+    assert (
+        "serving.model: cannot read the Model Registry group 'ml-platform-prod' in us-east-1: Unable to locate "
+        "credentials (the deploying credentials need sagemaker:ListModelPackages and sagemaker:DescribeModelPackage)"
+    ) in str(caught.value)
