@@ -41,6 +41,7 @@ BASELINE_METADATA_KEY = "baseline_uri"
 DATASET_URI_KEY, DATASET_VERSION_KEY = "dataset_uri", "dataset_version"
 # ApprovalDescription is at most 1024 characters (botocore's sagemaker ApprovalDescription shape).
 APPROVAL_DESCRIPTION_MAX = 1024
+SHOWN_VERSIONS = 10  # versions an error message lists
 
 
 class RegistryError(Exception):
@@ -94,13 +95,7 @@ def resolve(client: Any, group_name: str, selector: str | int) -> ModelVersion |
         if not approved:
             return None
         return describe(client, max(approved, key=_version_of)["ModelPackageArn"])
-    matching = [s for s in summaries if _version_of(s) == number]
-    if not matching:
-        raise RegistryError(
-            f"model package group {group_name!r}: version {number} does not exist "
-            f"(versions: {_describe_existing(summaries)})"
-        )
-    chosen = matching[0]
+    chosen = _numbered(summaries, group_name, number)
     if chosen.get("ModelApprovalStatus") != APPROVED:
         raise RegistryError(
             f"model package group {group_name!r}: version {number} is {chosen.get('ModelApprovalStatus')}, "
@@ -108,6 +103,22 @@ def resolve(client: Any, group_name: str, selector: str | int) -> ModelVersion |
             f"`python -m ops.models approve --stack <stack> {number}`; versions: {_describe_existing(summaries)})"
         )
     return describe(client, chosen["ModelPackageArn"])
+
+
+def get_version(client: Any, group_name: str, number: int) -> ModelVersion:
+    """Version `number` whatever its status; RegistryError naming what exists if it is missing."""
+    summaries = list(_summaries(client, group_name))
+    return describe(client, _numbered(summaries, group_name, number)["ModelPackageArn"])
+
+
+def _numbered(summaries: list[dict[str, Any]], group_name: str, number: int) -> dict[str, Any]:
+    for summary in summaries:
+        if _version_of(summary) == number:
+            return summary
+    raise RegistryError(
+        f"model package group {group_name!r}: version {number} does not exist "
+        f"(versions: {_describe_existing(summaries)})"
+    )
 
 
 def describe(client: Any, package_arn: str) -> ModelVersion:
@@ -162,9 +173,11 @@ def _baseline_url(response: Mapping[str, Any], metadata: Mapping[str, str]) -> s
 def _summaries(client: Any, group_name: str) -> Iterator[dict[str, Any]]:
     """ListModelPackages summaries of the group, ascending by version ([] if no such group).
 
-    ListModelPackages pages with NextToken (boto3 paginator `list_model_packages`). A group that
-    does not exist lists no packages (an empty list, or a "does not exist" ValidationException,
-    read as the same thing).
+    ListModelPackages pages with NextToken (boto3 paginator `list_model_packages`). Without
+    ModelPackageType it lists unversioned packages only, and versioned summaries carry the ARN
+    but no ModelPackageName (https://github.com/boto/boto3/issues/3069), hence the explicit
+    type and describing by ARN. A group that does not exist lists no packages (an empty list,
+    or a "does not exist" ValidationException, read as the same thing).
     """
     paginator = client.get_paginator("list_model_packages")
     summaries = []
@@ -211,9 +224,12 @@ def _bad_selector(group_name: str, selector: Any) -> str:
 
 
 def _describe_existing(summaries: list[dict[str, Any]]) -> str:
+    """`1 Approved, 2 Rejected`; a long history shows its newest SHOWN_VERSIONS."""
     if not summaries:
         return "none"
-    return ", ".join(f"{_version_of(s)} {s.get('ModelApprovalStatus', '?')}" for s in summaries)
+    shown = ", ".join(f"{_version_of(s)} {s.get('ModelApprovalStatus', '?')}" for s in summaries[-SHOWN_VERSIONS:])
+    hidden = len(summaries) - SHOWN_VERSIONS
+    return f"{hidden} older, then {shown}" if hidden > 0 else shown
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,7 +244,8 @@ def set_status(client: Any, arn: str, status: str, reason: str) -> None:
     The current CustomerMetadataProperties are sent back unchanged all the same: moto 5.2.5
     replaces the whole map with nothing when the field is left out, and on AWS re-sending the
     same keys and values changes nothing. A status change emits the EventBridge event
-    `SageMaker Model Package State Change` (the deploy trigger listens for Approved).
+    `SageMaker Model Package State Change` (the deploy trigger listens for Approved;
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
     """
     if status not in STATUSES:
         raise RegistryError(f"status {status!r} is not a model approval status (expected one of {', '.join(STATUSES)})")

@@ -42,7 +42,7 @@ S3 layout the model-build pipeline writes under the artifacts bucket (the roles 
   models/<execution id>/resolved/dataset.json
   models/<execution id>/<training job>/output/model.tar.gz
   models/<execution id>/evaluation/evaluation.json
-  models/<execution id>/baseline/baseline.json
+  models/<execution id>/evaluation/baseline.json     (the candidate's drift baseline)
   checkpoints/<execution id>/
   champion-none/README            (the stack's placeholder: "no champion")
 The drift and quality jobs write their reports to the capture bucket themselves
@@ -87,7 +87,6 @@ RESOLVED_HOLDOUT_PATH = "holdout_s3_uri"
 RESOLVED_CHAMPION_PATH = "champion_s3_uri"
 
 EVALUATION_OUTPUT = "evaluation"
-BASELINE_OUTPUT = "baseline"
 EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
 BASELINE_FILE = "baseline.json"
@@ -402,8 +401,9 @@ def training_step(args: RetrainingPipelineArgs) -> dict[str, Any]:
 
 
 def evaluation_step(args: RetrainingPipelineArgs, model_data: dict[str, str]) -> dict[str, Any]:
-    """`evaluate` scores the candidate and the champion on the same holdout; it also writes the
-    candidate's drift baseline (baseline.json from the model archive) to its own output."""
+    """`evaluate` scores the candidate and the champion on the same holdout; it also copies the
+    candidate's drift baseline (baseline.json from the model archive) beside evaluation.json, so
+    each is its own S3 object under evaluation/."""
     arguments = _processing_arguments(
         image_uri=args.image_uri,
         role_arn=args.processing_role_arn,
@@ -418,13 +418,7 @@ def evaluation_step(args: RetrainingPipelineArgs, model_data: dict[str, str]) ->
         # evaluate reads local files only.
         network_isolation=True,
     )
-    arguments["ProcessingOutputConfig"] = _outputs(
-        args,
-        [
-            (EVALUATION_OUTPUT, run_prefix(args, EVALUATION_OUTPUT)),
-            (BASELINE_OUTPUT, run_prefix(args, BASELINE_OUTPUT)),
-        ],
-    )
+    arguments["ProcessingOutputConfig"] = _outputs(args, [(EVALUATION_OUTPUT, run_prefix(args, EVALUATION_OUTPUT))])
     return {
         "Name": EVALUATE_STEP,
         "Type": "Processing",
@@ -527,7 +521,7 @@ def gates_step(args: RetrainingPipelineArgs, register: dict[str, Any]) -> dict[s
 def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]) -> dict[str, Any]:
     """The model version: everything needed to serve, audit and monitor it without the pipeline."""
     evaluation_uri = run_prefix(args, EVALUATION_OUTPUT, EVALUATION_FILE)
-    baseline_uri = run_prefix(args, BASELINE_OUTPUT, BASELINE_FILE)
+    baseline_uri = run_prefix(args, EVALUATION_OUTPUT, BASELINE_FILE)
     version = resolved(RESOLVED_VERSION_PATH)
     dataset = resolved(RESOLVED_DATASET_PATH)
     inference: dict[str, Any] = {

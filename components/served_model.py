@@ -172,7 +172,7 @@ def seed_example(client: Any, region: str, group_name: str) -> None:
             },
             DriftCheckBaselines={
                 "ModelDataQuality": {
-                    "Statistics": {"ContentType": "application/json", "S3Uri": f"{run}/baseline/baseline.json"}
+                    "Statistics": {"ContentType": "application/json", "S3Uri": f"{run}/evaluation/baseline.json"}
                 }
             },
             CustomerMetadataProperties={

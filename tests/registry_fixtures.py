@@ -3,6 +3,7 @@ registers them (artifact, image, metrics and lineage as customer metadata, drift
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import tarfile
@@ -20,15 +21,16 @@ def create_group(sagemaker: Any, group: str = GROUP) -> None:
 
 
 def artifact_bytes(version: int) -> bytes:
-    """A real, distinct model.tar.gz per version (one member naming the version)."""
+    """A real, distinct model.tar.gz per version (one member naming the version), the same bytes
+    on every call (gzip's header time is fixed at 0)."""
     buffer = io.BytesIO()
     payload = f"weights of version {version}\n".encode()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
         info = tarfile.TarInfo("model.json")
         info.size = len(payload)
         info.mtime = 0
         archive.addfile(info, io.BytesIO(payload))
-    return buffer.getvalue()
+    return gzip.compress(buffer.getvalue(), mtime=0)
 
 
 def sha256(data: bytes) -> str:

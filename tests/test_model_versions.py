@@ -20,6 +20,7 @@ from components.model_versions import (
     LATEST_APPROVED,
     ModelVersion,
     RegistryError,
+    get_version,
     list_versions,
     parse_description,
     resolve,
@@ -246,3 +247,23 @@ def test_parse_prefers_drift_check_baselines_then_metadata():
     assert metadata_only.baseline_url == "s3://b/baseline.json"
     # No ModelApprovalStatus in the response (AWS leaves it out for unversioned packages).
     assert metadata_only.status == "PendingManualApproval"
+
+
+def test_get_version_returns_any_status_and_names_what_exists(sagemaker):
+    register_version(sagemaker, version=1, status="Rejected")
+    assert get_version(sagemaker, GROUP, 1).status == "Rejected"
+    with pytest.raises(RegistryError) as error:
+        get_version(sagemaker, GROUP, 2)
+    assert str(error.value) == f"model package group '{GROUP}': version 2 does not exist (versions: 1 Rejected)"
+
+
+def test_an_error_lists_only_the_newest_versions_of_a_long_history(sagemaker):
+    for number in range(1, 13):
+        register_version(sagemaker, version=number, status="Rejected")
+    with pytest.raises(RegistryError) as error:
+        resolve(sagemaker, GROUP, 40)
+    shown = ", ".join(f"{n} Rejected" for n in range(3, 13))
+    assert (
+        str(error.value)
+        == f"model package group '{GROUP}': version 40 does not exist (versions: 2 older, then {shown})"
+    )

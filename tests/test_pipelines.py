@@ -307,11 +307,10 @@ def test_evaluation_gets_the_candidate_the_resolved_holdout_and_the_champion():
     }
     outputs = {o["OutputName"]: o["S3Output"] for o in arguments["ProcessingOutputConfig"]["Outputs"]}
     run = ["s3://artifacts/models", {"Get": "Execution.PipelineExecutionId"}]
+    # evaluation.json and the candidate's baseline.json, each its own object under evaluation/.
     assert outputs == {
         "evaluation": {"S3Uri": {"Std:Join": {"On": "/", "Values": [*run, "evaluation"]}},
                        "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"},
-        "baseline": {"S3Uri": {"Std:Join": {"On": "/", "Values": [*run, "baseline"]}},
-                     "LocalPath": "/opt/ml/processing/baseline", "S3UploadMode": "EndOfJob"},
     }  # fmt: skip
     assert evaluate["PropertyFiles"] == [
         {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
@@ -451,7 +450,7 @@ def test_registration_carries_the_whole_model_version(environment: str, status: 
             "ModelDataQuality": {
                 "Statistics": {
                     "ContentType": "application/json",
-                    "S3Uri": {"Std:Join": {"On": "/", "Values": [*run, "baseline", "baseline.json"]}},
+                    "S3Uri": {"Std:Join": {"On": "/", "Values": [*run, "evaluation", "baseline.json"]}},
                 }
             }
         },

@@ -102,7 +102,7 @@ def test_exports(stack):
             "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/ml-platform-prod/2",
             "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "5e" * 32,
             "model_data_url": artifact,
-            "baseline_url": "s3://artifacts-primary-mock/models/example-execution-2/baseline/baseline.json",
+            "baseline_url": "s3://artifacts-primary-mock/models/example-execution-2/evaluation/baseline.json",
             "dataset_version": "v2",
             "dataset_uri": "s3://datasets-primary-mock/tabular/breast-cancer/v2/",
             "metrics": {"accuracy": 0.9649},

@@ -78,7 +78,7 @@ def register(sagemaker: Any, s3: Any, number: int, status: str) -> str:
             "ModelDataQuality": {
                 "Statistics": {
                     "ContentType": "application/json",
-                    "S3Uri": f"s3://{BUCKET}/models/execution-{number}/baseline/baseline.json",
+                    "S3Uri": f"s3://{BUCKET}/models/execution-{number}/evaluation/baseline.json",
                 }
             }
         },
@@ -130,7 +130,7 @@ def test_latest_approved_serves_the_newest_approved_version_in_both_regions(regi
     assert synthesis.outputs["model_version"]["previous_version"] == 1
     # Monitoring follows the served version.
     monitoring = synthesis.one("aws:sagemaker/pipeline:Pipeline", "retraining-monitoring")
-    assert f"s3://{BUCKET}/models/execution-2/baseline/baseline.json" in monitoring.inputs["pipelineDefinition"]
+    assert f"s3://{BUCKET}/models/execution-2/evaluation/baseline.json" in monitoring.inputs["pipelineDefinition"]
 
 
 def test_a_pinned_version_rolls_back_to_exactly_its_artifact(registry):
