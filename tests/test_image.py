@@ -129,8 +129,12 @@ def test_dev_builds_the_image_and_everything_uses_its_digest(stack):
     assert image.inputs["registries"][0]["address"] == repo_url
     pinned = f"{repo_url}@{image.outputs['digest']}"
     assert dev.outputs["image_uri"] == pinned
-    job = dev.one("aws:sagemaker/trainingJob:TrainingJob", "training")
-    assert job.inputs["algorithmSpecification"]["trainingImage"] == pinned
+    # The model-build pipeline's jobs run the built image (the endpoint serves a registered version's).
+    pipeline = json.loads(
+        dev.one("aws:sagemaker/pipeline:Pipeline", "retraining-retraining").inputs["pipelineDefinition"]
+    )
+    train = next(step for step in pipeline["Steps"] if step["Name"] == "Train")
+    assert train["Arguments"]["AlgorithmSpecification"]["TrainingImage"] == pinned
 
 
 @pytest.mark.parametrize("name", ["dev", "prod"])
@@ -141,7 +145,7 @@ def test_no_resource_refers_to_the_image_by_tag(stack, name):
         for r in synthesis.resources
         if r.type.startswith("aws:sagemaker") and "dkr.ecr" in json.dumps(r.inputs)
     ]
-    assert images, "expected the training job to name the image"
+    assert images, "expected the pipelines and models to name the image"
     for text in images:
         for reference in [w for w in text.replace('"', " ").split() if ".dkr.ecr." in w]:
             assert "@sha256:" in reference, reference

@@ -196,7 +196,8 @@ def test_k8s_plan_groups_the_cluster_objects_and_shows_their_hardening():
     doc = json.loads(result.stdout)
     settings = {(r["type"], r["name"]): r["settings"] for r in doc["resources"]}
     deployment = settings[("kubernetes:apps/v1:Deployment", "model-server-deployment")]
-    assert deployment["image"].endswith(doc["outputs"]["image_uri"].rpartition("@")[2])
+    # The served model version's image, by digest.
+    assert deployment["image"].endswith(doc["outputs"]["model_version"]["image_uri"].rpartition("@")[2])
     assert (deployment["read_only_root"], deployment["non_root"]) == (True, True)
     text = plan("--stack", "k8s").stdout.splitlines()
     assert "cluster (Kubernetes provider): 9 resources" in text
