@@ -235,3 +235,68 @@ def test_deploy_trigger_config_rules():
         "deploy_trigger.token: must be stored as a secret (got plain text; expected "
         "`pulumi config set --secret --path deploy_trigger.token <github token>`)"
     ]
+
+
+def test_the_trigger_is_made_of_valid_eventbridge_requests(triggered):
+    """The declared inputs as the EventBridge API requests the provider sends (names mapped by
+    hand where pulumi-aws renames them), validated against botocore's service model."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("events")
+
+    def valid(operation: str, request: dict) -> None:
+        report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+        assert not report.has_errors(), report.generate_report()
+
+    connection = triggered.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-trigger").inputs
+    auth = connection["authParameters"]
+    valid(
+        "CreateConnection",
+        {
+            "Name": "deploy-trigger",
+            "AuthorizationType": connection["authorizationType"],
+            "AuthParameters": {
+                "ApiKeyAuthParameters": {"ApiKeyName": auth["apiKey"]["key"], "ApiKeyValue": auth["apiKey"]["value"]},
+                "InvocationHttpParameters": {
+                    "HeaderParameters": [
+                        {"Key": h["key"], "Value": h["value"], "IsValueSecret": h["isValueSecret"]}
+                        for h in auth["invocationHttpParameters"]["headers"]
+                    ]
+                },
+            },
+        },
+    )
+    destination = triggered.one("aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-trigger").inputs
+    valid(
+        "CreateApiDestination",
+        {
+            "Name": "deploy-trigger",
+            "ConnectionArn": destination["connectionArn"],
+            "InvocationEndpoint": destination["invocationEndpoint"],
+            "HttpMethod": destination["httpMethod"],
+            "InvocationRateLimitPerSecond": int(destination["invocationRateLimitPerSecond"]),
+        },
+    )
+    target = triggered.one("aws:cloudwatch/eventTarget:EventTarget", "deploy-trigger").inputs
+    valid(
+        "PutTargets",
+        {
+            "Rule": target["rule"],
+            "Targets": [
+                {
+                    "Id": "deploy-trigger",
+                    "Arn": target["arn"],
+                    "RoleArn": target["roleArn"],
+                    "InputTransformer": {
+                        "InputPathsMap": target["inputTransformer"]["inputPaths"],
+                        "InputTemplate": target["inputTransformer"]["inputTemplate"],
+                    },
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": int(target["retryPolicy"]["maximumRetryAttempts"]),
+                        "MaximumEventAgeInSeconds": int(target["retryPolicy"]["maximumEventAgeInSeconds"]),
+                    },
+                }
+            ],
+        },
+    )
