@@ -833,20 +833,17 @@ class ServingConfig(Section):
     platform: Literal["sagemaker", "kubernetes"] = Field(
         default="sagemaker",
         description="Where the model is served: a SageMaker endpoint, or the cluster in the `kubernetes` section "
-        "(then only model_data and environment apply here).",
+        "(then only model and environment apply here).",
     )
     variant_name: str = Field(
         default="primary",
         pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
         description="Production variant name. Blue/green and autoscaling key on it: keep it fixed across updates.",
     )
-    model_data: Literal["training_job", "model_package"] = Field(
-        default="training_job", description="Serve the stack's training job output, or a registered model package."
-    )
-    model_package_arn: str | None = Field(
-        default=None,
-        pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$",
-        description="The model package to serve with `model_data: model_package`.",
+    model: Literal["latest-approved"] | int = Field(
+        default="latest-approved",
+        description="The model version to serve: `latest-approved` (the newest Approved version in the stack's "
+        "Model Registry group) or a version number (>= 1, must be Approved). Resolved at preview and up.",
     )
     environment: dict[str, str] = Field(
         default_factory=dict, description="Environment variables of the serving container."
@@ -885,14 +882,18 @@ class ServingConfig(Section):
             )
         return value
 
-    @field_validator("model_data")
+    @field_validator("model", mode="before")
     @classmethod
-    def _kubernetes_serves_the_training_job(cls, value: str, info: ValidationInfo) -> str:
-        if value == "model_package" and info.data.get("platform") == "kubernetes":
+    def _version_or_latest(cls, value: Any) -> Any:
+        if value == "latest-approved":
+            return value
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
             raise ConfigRuleError(
-                [("", problem("Kubernetes serves the stack's training job output", value, "training_job"))]
+                [("", problem("not a model version", value, "latest-approved or a version number >= 1"))]
             )
-        return value
+        if int(value) < 1:
+            raise ConfigRuleError([("", problem("model versions start at 1", value, "a version number >= 1"))])
+        return int(value)
 
     @model_validator(mode="after")
     def _variant_rules(self) -> ServingConfig:
@@ -906,17 +907,6 @@ class ServingConfig(Section):
                         "both" if self.instance else None,
                         "one variant kind",
                     ),
-                )
-            )
-        if self.model_data == "model_package" and self.model_package_arn is None:
-            problems.append(
-                ("model_package_arn", problem("required with model_data model_package", None, "a model-package ARN"))
-            )
-        if self.model_data == "training_job" and self.model_package_arn is not None:
-            problems.append(
-                (
-                    "model_package_arn",
-                    problem("only used with model_data model_package", self.model_package_arn, "no value"),
                 )
             )
         if self.serverless is not None:
@@ -1228,10 +1218,17 @@ class RetrainingConfig(Section):
 
     holdout_prefix: str = Field(
         pattern=DATASET_PREFIX_PATTERN,
-        description="Datasets-bucket prefix of the labelled holdout (read at the training dataset's version).",
+        description="Datasets-bucket prefix of the labelled holdout; each run reads the version it trains on.",
     )
     accuracy_threshold: float = Field(
         default=0.9, gt=0, le=1, description="A retrained model is registered only at or above this holdout accuracy."
+    )
+    champion_tolerance: float = Field(
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="A retrained model is registered only if its holdout accuracy is at most this much below the "
+        "currently approved version's on the same holdout.",
     )
     evaluation_instance_type: str = Field(
         default="ml.m5.large", description="Instance of the evaluation and monitoring jobs (ProcessingInstanceType)."
@@ -1278,6 +1275,21 @@ class RetrainingConfig(Section):
     @classmethod
     def _m_of_n(cls, value: int, info: ValidationInfo) -> int:
         return not_above(value, info, "drift_evaluation_periods", "cannot exceed drift_evaluation_periods")
+
+
+class DeployTriggerConfig(Section):
+    """Approval starts a deploy: an approved model version sends GitHub a `repository_dispatch`
+    (event type `model-approved`) that the deploy workflow runs on."""
+
+    repository: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="GitHub repository `owner/name` whose deploy workflow receives the dispatch.",
+    )
+    token: str = Field(
+        min_length=1,
+        description="GitHub token allowed to create repository dispatch events (contents: write on the "
+        "repository); a stack secret, stored in the EventBridge connection.",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1805,6 +1817,9 @@ class StackConfig(Section):
     retraining: RetrainingConfig | None = Field(
         default=None, description="Drift monitoring and retraining; none disables both."
     )
+    deploy_trigger: DeployTriggerConfig | None = Field(
+        default=None, description="Start the deploy workflow when a model version is approved; none: off."
+    )
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="Dashboard, drift metrics, budget."
     )
@@ -2162,6 +2177,11 @@ def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str 
             "kubernetes.kubeconfig: must be stored as a secret (got plain text; expected "
             '`pulumi config set --secret --path kubernetes.kubeconfig "$(cat kubeconfig)"`, or no kubeconfig '
             "to use the ambient one)"
+        )
+    if config.deploy_trigger is not None and f"{project}:deploy_trigger" not in secret:
+        lines.append(
+            "deploy_trigger.token: must be stored as a secret (got plain text; expected "
+            "`pulumi config set --secret --path deploy_trigger.token <github token>`)"
         )
     if lines:
         raise StackConfigError(lines)
