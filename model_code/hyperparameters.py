@@ -73,11 +73,11 @@ class Rule:
     """The legal values of one hyperparameter."""
 
     kind: type
-    choices: tuple[str, ...] = ()
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
+    choices: tuple[str, ...] = ()  # a string rule with choices accepts only these
 
     def describe(self) -> str:
         if self.choices:
@@ -106,29 +106,29 @@ class Rule:
 
 
 RULES: dict[str, Rule] = {
-    "epochs": Rule(int, low=1, high=10_000),
-    "learning_rate": Rule(float, low=0, high=10, low_open=True),
-    "batch_size": Rule(int, low=1, high=1_000_000),
-    "l2": Rule(float, low=0, high=10),
-    "momentum": Rule(float, low=0, high=1, high_open=True),
-    "seed": Rule(int, low=0, high=2**32 - 1),
+    "epochs": Rule(int, 1, 10_000),
+    "learning_rate": Rule(float, 0, 10, low_open=True),
+    "batch_size": Rule(int, 1, 1_000_000),
+    "l2": Rule(float, 0, 10),
+    "momentum": Rule(float, 0, 1, high_open=True),
+    "seed": Rule(int, 0, 2**32 - 1),
     "label": Rule(str),
-    "holdout_fraction": Rule(float, low=0, high=0.5, low_open=True),
-    "checkpoint_every_epochs": Rule(int, low=1, high=10_000),
-    "max_classes": Rule(int, low=2, high=10_000),
-    "min_holdout_rows_per_class": Rule(int, low=1, high=1_000_000),
+    "holdout_fraction": Rule(float, 0, 0.5, low_open=True),
+    "checkpoint_every_epochs": Rule(int, 1, 10_000),
+    "max_classes": Rule(int, 2, 10_000),
+    "min_holdout_rows_per_class": Rule(int, 1, 1_000_000),
     "trainer": Rule(str, choices=TRAINERS),
-    "gbt_rounds": Rule(int, low=1, high=10_000),
+    "gbt_rounds": Rule(int, 1, 10_000),
     # XGBoost's hist method grows trees depth-wise; beyond 16 levels a tree can hold 2^16 leaves
     # per round, which is a memorised table rather than a model.
-    "gbt_max_depth": Rule(int, low=1, high=16),
-    "gbt_learning_rate": Rule(float, low=0, high=1, low_open=True),
-    "gbt_min_child_weight": Rule(float, low=0, high=1_000_000),
-    "gbt_reg_lambda": Rule(float, low=0, high=1_000_000),
-    "gbt_reg_alpha": Rule(float, low=0, high=1_000_000),
-    "gbt_gamma": Rule(float, low=0, high=1_000_000),
-    "gbt_max_bin": Rule(int, low=2, high=65_536),
-    "gbt_checkpoint_every_rounds": Rule(int, low=1, high=10_000),
+    "gbt_max_depth": Rule(int, 1, 16),
+    "gbt_learning_rate": Rule(float, 0, 1, low_open=True),
+    "gbt_min_child_weight": Rule(float, 0, 1_000_000),
+    "gbt_reg_lambda": Rule(float, 0, 1_000_000),
+    "gbt_reg_alpha": Rule(float, 0, 1_000_000),
+    "gbt_gamma": Rule(float, 0, 1_000_000),
+    "gbt_max_bin": Rule(int, 2, 65_536),
+    "gbt_checkpoint_every_rounds": Rule(int, 1, 10_000),
 }
 assert set(RULES) == {f.name for f in dataclasses.fields(Hyperparameters)}
 
