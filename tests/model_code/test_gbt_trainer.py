@@ -22,7 +22,7 @@ from model_code.hyperparameters import parse_hyperparameters
 from model_code.paths import OptMl
 from model_code.signals import StopRequest
 from model_code.train import prepare, train
-from model_code.trainers.gbt import NATIVE_FILE, predict_proba
+from model_code.trainers.gbt import NATIVE_FILE, booster_params, predict_proba
 from model_code.trainers.gbt_checkpoints import checkpoint_rounds, load_round, save_round
 from model_code.trainers.onnx_export import EXPORT_TOLERANCE, onnx_probabilities
 from tests.model_code.helpers import PROCESS_TIMEOUT_SECONDS, Job
@@ -345,3 +345,27 @@ def test_gbt_runs_the_same_data_checks_as_softmax(job: Job):
         "'0' 0 of 2, '1' 4 of 18; add rows of those classes, raise holdout_fraction, or lower "
         "min_holdout_rows_per_class\n"
     )
+
+
+def test_a_multiclass_run_stopped_and_resumed_equals_an_uninterrupted_one(
+    gbt_iris_run: Job, iris_channel: Path, tmp_path: Path
+):
+    job = gbt_job(tmp_path / "opt_ml", iris_channel, {**GBT, "label": "species"})
+    assert train(OptMl(job.root), StopAtRound(13)) == 143
+    assert train(OptMl(job.root), StopRequest()) == 0
+    assert model_bytes(job.model_dir) == model_bytes(gbt_iris_run.model_dir)
+
+
+def test_the_trees_do_not_depend_on_the_thread_count(bundled_channel: Path):
+    # A resumed job may run on an instance with another vCPU count; XGBoost's CPU `hist`
+    # method must grow the same trees whatever the number of threads.
+    hp = parse_hyperparameters(GBT)
+    data = prepare(read_channel(bundled_channel, "target"), hp)
+    matrix = xgb.DMatrix(data.train_raw, label=data.train_y)
+    models = []
+    for threads in (1, 2):
+        booster = xgb.Booster({**booster_params(hp, 2), "nthread": threads}, [matrix])
+        for round_ in range(hp.gbt_rounds):
+            booster.update(matrix, iteration=round_)
+        models.append(booster.save_raw("ubj"))
+    assert models[0] == models[1]
