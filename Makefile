@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK ?= dev
+# `make train` trains this trainer (the `trainer` hyperparameter): softmax or gbt.
+TRAINER ?= softmax
 
 MODEL_DIR := build/model
 
@@ -30,10 +32,13 @@ lint: $(STAMP)
 	$(VENV)/bin/zizmor --offline --persona=pedantic --no-progress .github/workflows
 	$(VENV)/bin/hadolint model_code/Dockerfile
 
-## train: train the demo model locally into build/model/ from the bundled dataset (no cloud)
+## train: train the demo model locally into build/model/ from the bundled dataset (no cloud);
+##        TRAINER=gbt for XGBoost boosted trees (model.onnx), default softmax (model.npz)
 train: $(STAMP)
 	rm -rf build/opt_ml build/model
 	$(PY) -m model_code.datagen --out build/opt_ml/input/data/train --rows 20000 --files 4
+	mkdir -p build/opt_ml/input/config
+	printf '{"trainer": "%s"}\n' '$(TRAINER)' > build/opt_ml/input/config/hyperparameters.json
 	ML_PLATFORM_OPT_ML=build/opt_ml $(PY) -m model_code train
 	cp -r build/opt_ml/model build/model
 	@echo "model written to build/model/"

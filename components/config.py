@@ -583,13 +583,20 @@ class VpcConfig(Section):
     )
 
 
+# Trainers (the `trainer` hyperparameter) that can spread one run over several instances; none
+# yet: `softmax` and `gbt` train on one host.
+MULTI_HOST_TRAINERS: frozenset[str] = frozenset()
+
+
 class TrainingConfig(Section):
     """The managed spot training job that produces the deployed model."""
 
     instance_type: str = Field(
         default="ml.m5.xlarge", description="Training instance type (checked against botocore's SageMaker model)."
     )
-    instance_count: int = Field(default=1, ge=1, le=100, description="Training instances.")
+    instance_count: int = Field(
+        default=1, ge=1, le=100, description="Training instances; more than 1 only for a multi-host trainer (none yet)."
+    )
     volume_size_gb: int = Field(default=30, ge=1, le=16384, description="Training volume size in GB.")
     max_runtime_seconds: int = Field(
         default=3600, ge=60, le=28 * 24 * 3600, description="Stop training after this long."
@@ -617,6 +624,27 @@ class TrainingConfig(Section):
     @classmethod
     def _known_instance_type(cls, value: str) -> str:
         return check_instance_type(value, "TrainingInstanceType")
+
+    @model_validator(mode="after")
+    def _one_instance_per_single_host_trainer(self) -> TrainingConfig:
+        # SageMaker starts every instance of a job on a full copy of the data; a trainer without
+        # a multi-host mode trains the same model on each, so the others only add cost. The
+        # training code refuses it too (model_code/trainers/hosts.py, resourceconfig.json).
+        trainer = str(self.hyperparameters.get("trainer", "softmax"))
+        if self.instance_count > 1 and trainer not in MULTI_HOST_TRAINERS:
+            raise ConfigRuleError(
+                [
+                    (
+                        "instance_count",
+                        problem(
+                            f"trainer {trainer!r} trains on one instance; more only add cost",
+                            self.instance_count,
+                            "1",
+                        ),
+                    )
+                ]
+            )
+        return self
 
     @field_validator("max_wait_seconds")
     @classmethod
