@@ -22,7 +22,17 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import RetrainingConfig, TrainingConfig
-from components.iam import allow, document, kms_via_s3, pull_image, trust_json, use_key, write_logs
+from components.iam import (
+    TRAINING_METRICS_NAMESPACE,
+    allow,
+    document,
+    kms_via_s3,
+    pull_image,
+    put_metric_data,
+    sagemaker_job_output_key,
+    trust_json,
+    write_logs,
+)
 from components.pipelines import (
     CHAMPION_NONE_PREFIX,
     CHECKPOINTS_PREFIX,
@@ -50,8 +60,10 @@ PIPELINE_EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution 
 
 
 def _pull_and_log(key_arn: str, repository_arn: str, region: str, account_id: str, kinds: tuple[str, ...]) -> list:
+    # Every step passes the region key for its output (OutputDataConfig / ProcessingOutputConfig
+    # KmsKeyId), which needs kms:Encrypt in the job's role (components/iam.py).
     return [
-        use_key(key_arn),
+        *sagemaker_job_output_key(key_arn),
         *pull_image(repository_arn),
         write_logs(region, account_id, [f"/aws/sagemaker/{kind}" for kind in kinds]),
     ]
@@ -98,6 +110,8 @@ def retraining_jobs_policy(
         # ListModelPackages is not resource-scoped (Service Authorization Reference, SageMaker).
         allow("FindChampion", ["sagemaker:ListModelPackages"], "*"),
         allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{registry}:model-package/{group_name}/*"),
+        # SageMaker publishes the training step's metrics with the job's role.
+        put_metric_data(TRAINING_METRICS_NAMESPACE),
         *_pull_and_log(key_arn, repository_arn, region, account_id, ("TrainingJobs", "ProcessingJobs")),
     )
 

@@ -153,6 +153,25 @@ def test_jobs_read_every_dataset_version_and_nothing_else_there():
         "Action": ["sagemaker:DescribeModelPackage"],
         "Resource": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/ml-platform-prod/*",
     }
+    # The steps pass the key for their output, which needs kms:Encrypt (API_OutputDataConfig);
+    # grants only for AWS resources (the job's volumes).
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    assert by_sid["UseJobOutputKey"]["Action"] == [
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    ]
+    assert by_sid["UseJobOutputKey"]["Resource"] == key
+    assert by_sid["GrantJobVolumesTheKey"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    # SageMaker publishes the training step's metrics with the job's role, into its own namespace only.
+    assert by_sid["PutMetricsInNamespace"] == {
+        "Sid": "PutMetricsInNamespace",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutMetricData"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}},
+    }
     IAMPolicyDocumentValidator(json.dumps(policy)).validate()
 
 
