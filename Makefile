@@ -58,7 +58,7 @@ drift: $(STAMP)
 	$(PY) -m model_code drift --endpoint-name demo --capture build/drift/capture --baseline build/drift/baseline.json \
 		--start 2024-05-01T10:00:00Z --end 2024-05-01T12:00:00Z --no-metrics --report build/drift/report.json
 
-## bench-drift: drift job vs pandas on 100k/1M/5M capture records (~4 min, ~3.9 GB of temp files)
+## bench-drift: drift job vs pandas on 100k/1M/5M capture records, realistic captures (the server's JSON answers) beside synthetic ones (~8 min, ~4 GB of temp files)
 bench-drift: $(STAMP)
 	$(PY) benchmarks/drift.py
 
