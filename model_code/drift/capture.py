@@ -48,6 +48,7 @@ Blank lines are ignored. Per line: not a capture record (not JSON, or no
 payload that cannot be decoded (unknown encoding, bad base64, not UTF-8, invalid JSON, a JSON
 shape not listed above, a content type neither CSV nor JSON) is `bad_encoding`. Per row: the
 wrong number of values is `wrong_feature_count`, a value that is not a number is `bad_value`.
+A line over the storage limit (model_code/drift/storage.py, MAX_LINE_BYTES) is `line_too_long`.
 All are counted and skipped. Outputs are counted apart: `predictions` read and
 `predictions_skipped` (present but unreadable).
 
@@ -79,7 +80,7 @@ import numpy as np
 
 from model_code.data import _label_name as class_name
 
-SKIP_REASONS = ("malformed_line", "bad_encoding", "wrong_feature_count", "bad_value")
+SKIP_REASONS = ("malformed_line", "bad_encoding", "wrong_feature_count", "bad_value", "line_too_long")
 
 # The fast path matches each line of a block as it is, escapes included: a JSON string's content
 # is `[^"\\]*` (no quote, no backslash: one of the fastest loops the regular expression engine

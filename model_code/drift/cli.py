@@ -90,6 +90,26 @@ def positive_number(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise _bad("not a probability", text, "a number > 0 and < 1, e.g. 0.01")
+    return value
+
+
+def whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise _bad("not a whole number >= 1", text, "a whole number >= 1, e.g. 200")
+    return value
+
+
 def namespace(text: str) -> str:
     if not NAMESPACE.match(text) or text.startswith(":") or text.startswith("AWS/"):
         raise _bad(

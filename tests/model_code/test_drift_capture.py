@@ -50,7 +50,9 @@ def test_a_plain_csv_capture_takes_the_fast_path(monkeypatch: pytest.MonkeyPatch
     assert counts.as_dict() == {
         "lines": 3,
         "records": 3,
-        "skipped": {"malformed_line": 0, "bad_encoding": 0, "wrong_feature_count": 0, "bad_value": 0},
+        "skipped": dict.fromkeys(
+            ("malformed_line", "bad_encoding", "wrong_feature_count", "bad_value", "line_too_long"), 0
+        ),
         "predictions": 3,
         "predictions_skipped": 0,
     }
