@@ -32,6 +32,7 @@ and the README.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -85,8 +86,14 @@ def critical_psi(
     probability `alpha`, the baseline itself being a sample of `baseline_rows` values.
 
     Fixed seed: a window's decision is reproducible, and the same however its rows were split.
+    About 80 ms per feature at alpha 0.001 (20,000 draws); cached per (proportions, sizes, alpha).
     """
-    expected = np.asarray(expected, dtype=np.float64)
+    return _critical_psi(tuple(np.asarray(expected, dtype=np.float64).tolist()), baseline_rows, rows, alpha, seed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _critical_psi(expected_values: tuple[float, ...], baseline_rows: int, rows: int, alpha: float, seed: int) -> float:
+    expected = np.array(expected_values)
     rng = np.random.default_rng([seed, rows, baseline_rows])
     draws = int(min(MAX_DRAWS, max(MIN_DRAWS, np.ceil(TAIL_DRAWS / alpha))))
     base = rng.multinomial(baseline_rows, expected / expected.sum(), size=draws) / baseline_rows
