@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import RetrainingConfig, TrainingConfig
+from components.drift_alarms import capture_alarms
 from components.iam import allow, document, pull_image, trust_json, use_key, write_logs
 from components.pipelines import (
     MonitoringPipelineArgs,
@@ -332,6 +333,9 @@ class Retraining(pulumi.ComponentResource):
             )
         self.alarms = alarms
         self._retrain_on_alarms(alarms)
+        self.capture_alarms = capture_alarms(
+            name, config, args.metrics_namespace, args.endpoint_name, args.topic_arn, self
+        )
         self.register_outputs(
             {
                 "retraining_pipeline": self.retraining_pipeline.pipeline_name,

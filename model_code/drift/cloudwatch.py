@@ -13,6 +13,8 @@ drift, dimension EndpointName:
                              --psi-threshold exactly when some feature is flagged
     DriftedFeatures          features flagged: PSI over --psi-threshold and over its critical value (Count)
     PredictionPSI, PredictionJSDistance   predicted-class distribution vs the holdout's
+    MaxFeatureMissingRate, MaxFeatureOutOfRangeRate   the largest of the per-feature rates (an
+                             alarm can watch them without knowing the feature names)
     CaptureRecords           feature rows read (Count)
     CaptureRecordsSkipped    malformed lines, bad encodings, wrong feature counts, bad values,
                              lines over the size limit (Count)
@@ -73,6 +75,8 @@ def drift_metric_data(report: dict[str, Any], timestamp: datetime) -> list[dict[
         for metric, key in FEATURE_METRICS.items():
             if stats[key] is not None:
                 data.append(_datum(metric, stats[key], dimensions, timestamp, "None"))
+    for metric, key in (("MaxFeatureMissingRate", "missing_rate"), ("MaxFeatureOutOfRangeRate", "out_of_range_rate")):
+        data.append(_datum(metric, max(s[key] for s in report["features"].values()), endpoint, timestamp, "None"))
     significant = report["max_significant_drift"]
     data.append(_datum("MaxFeatureDrift", significant["psi"] if significant else 0.0, endpoint, timestamp, "None"))
     data.append(_datum("DriftedFeatures", len(report["flagged_features"]), endpoint, timestamp, "Count"))
