@@ -255,7 +255,7 @@ def test_end_to_end_on_moto_flags_the_shifted_feature_only(baseline: dict, capsy
     # 1,600 rows, ten bins, four features at a 1% false-alarm rate: noise alone reaches a PSI of
     # a few hundredths, far under the shift's.
     assert all(0.01 < stats["critical_psi"] < 0.06 for stats in report["features"].values())
-    assert out.endswith(f"report s3://{BUCKET}/{key}; 23 metrics to {NAMESPACE}\n")
+    assert out.endswith(f"report s3://{BUCKET}/{key}; 25 metrics to {NAMESPACE}\n")
     html = s3.get_object(Bucket=BUCKET, Key=key.removesuffix(".json") + ".html")
     assert html["ContentType"] == "text/html; charset=utf-8"
 
@@ -272,6 +272,8 @@ def test_end_to_end_on_moto_flags_the_shifted_feature_only(baseline: dict, capsy
         ("FeatureOutOfRangeRate", ("EndpointName", "Feature")),
         ("FeaturePSI", ("EndpointName", "Feature")),
         ("MaxFeatureDrift", ("EndpointName",)),
+        ("MaxFeatureMissingRate", ("EndpointName",)),
+        ("MaxFeatureOutOfRangeRate", ("EndpointName",)),
         ("PredictionJSDistance", ("EndpointName",)),
         ("PredictionPSI", ("EndpointName",)),
     ]
