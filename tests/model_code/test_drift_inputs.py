@@ -94,7 +94,7 @@ def test_inflating_never_yields_more_than_the_block_size():
         (
             gzip.compress(capture_text(20, 1).encode())[:-30],
             "cannot inflate bad.jsonl.gz: the gzip stream is truncated",
-        ),  # noqa: E501
+        ),
         (
             b"\x1f\x8b" + b"\x00" * 40,
             "cannot inflate bad.jsonl.gz: not valid gzip (Error -3 while decompressing data: ",
