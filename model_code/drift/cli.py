@@ -10,6 +10,7 @@ import argparse
 import re
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from model_code.drift.storage import Location, parse_location
@@ -51,6 +52,13 @@ def directory(text: str) -> Location:
     if not where.is_s3 and not where.path.is_dir():
         raise _bad("no such directory", text, "s3://<bucket>/<prefix> or an existing local directory")
     return where
+
+
+def new_directory(text: str) -> Path:
+    """A local directory to write into (made if missing)."""
+    if text.startswith("s3://") or not text:
+        raise _bad("not a local directory", text, "a local path, e.g. /opt/ml/processing/plan")
+    return Path(text)
 
 
 def hour(text: str) -> datetime:

@@ -4,6 +4,7 @@
         [--baseline PATH|s3://...] [--start ISO --end ISO | --lookback-hours N]
         [--psi-threshold 0.2] [--false-alarm-rate 0.01] [--min-records 200] [--report PATH|s3://...]
         (--metrics-namespace NS [--region REGION] | --no-metrics)
+        [--plan-out DIR | --partial-out DIR | --merge DIR]   (several instances: sharding.py)
 
 Runs as a SageMaker Processing job (the monitoring pipeline's Drift step) or locally on files.
 It reads `<capture>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl` for every variant and every hour
@@ -47,11 +48,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from model_code.drift import sharding
 from model_code.drift.capture import Counts, Schema, decode_block
 from model_code.drift.cli import (
     add_common_arguments,
     aws_client,
     default_baseline,
+    new_directory,
     parse_job_arguments,
     positive_number,
     probability,
@@ -95,6 +98,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MIN_RECORDS,
         help=f"fewer usable rows than this is insufficient data: nothing is flagged (default {DEFAULT_MIN_RECORDS})",
     )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--plan-out",
+        type=new_directory,
+        help="sharded runs, first step: write the window's capture files as a SageMaker manifest "
+        "(manifest.json) and the window (plan.json) to this directory, and stop",
+    )
+    mode.add_argument(
+        "--partial-out",
+        type=new_directory,
+        help="sharded runs, one instance: write this instance's counts and histograms to <dir>/<host>.json "
+        "instead of a report",
+    )
+    mode.add_argument(
+        "--merge",
+        type=new_directory,
+        help="sharded runs, last step: add up the partial results in this directory, then report and "
+        "publish as a one-instance run would",
+    )
     return parser
 
 
@@ -108,17 +130,25 @@ def main(argv: list[str], now: datetime | None = None) -> int:
 
 def run(paths: OptMl, args: argparse.Namespace, window: Window) -> int:
     storage = Storage(aws_client("s3", args.region))
+    if args.plan_out is not None:
+        files_found = capture_files(storage, args.capture, args.endpoint_name, window)
+        return sharding.write_plan(storage, args.capture, args.plan_out, window, files_found)
     baseline_location = args.baseline or default_baseline(paths)
     baseline = load_baseline(storage, baseline_location)
-    files = capture_files(storage, args.capture, args.endpoint_name, window)
-    result = measure_files(storage, baseline, files)
+    if args.merge is not None:
+        result, files = sharding.merge_partials(Measurement(baseline), args.merge, window)
+    else:
+        files = len(found := capture_files(storage, args.capture, args.endpoint_name, window))
+        result = measure_files(storage, baseline, found)
+    if args.partial_out is not None:
+        return sharding.write_partial(result, args.partial_out, window, files)
     report = build_report(
         result,
         endpoint_name=args.endpoint_name,
         window=window,
         capture=str(args.capture),
         baseline=str(baseline_location),
-        files=len(files),
+        files=files,
         decision=Decision(args.psi_threshold, args.false_alarm_rate, args.min_records),
     )
     destination = args.report or default_report(args.capture, REPORT_PREFIX, args.endpoint_name, window)
@@ -190,6 +220,27 @@ class Measurement:
     def _long_line(self) -> None:
         self.counts.lines += 1
         self.counts.skipped["line_too_long"] += 1
+
+    def state(self) -> dict[str, Any]:
+        """Everything a report is computed from, as plain integers: partial states add up exactly."""
+        return {
+            "counts": self.counts.as_dict(),
+            "unreadable_files": list(self.unreadable),
+            "features": self.features.state(),
+            "prediction": self.prediction.state(),
+        }
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        counts = state["counts"]
+        self.counts.lines += counts["lines"]
+        self.counts.records += counts["records"]
+        for reason, number in counts["skipped"].items():
+            self.counts.skipped[reason] += number
+        self.counts.predictions += counts["predictions"]
+        self.counts.predictions_skipped += counts["predictions_skipped"]
+        self.unreadable += state["unreadable_files"]
+        self.features.merge_state(state["features"])
+        self.prediction.merge_state(state["prediction"])
 
 
 def measure(baseline: dict[str, Any], blocks: Iterable[bytes]) -> Measurement:

@@ -183,6 +183,13 @@ class FeatureDrift:
             "out_of_range": self.out_of_range.tolist(),
         }
 
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add the counts of another accumulator's `state()` (same baseline, other rows)."""
+        other = FeatureDrift.__new__(FeatureDrift)
+        other._counts, other.missing, other.out_of_range = self._counts.copy(), self.missing.copy(), self.out_of_range
+        other.load(state)
+        self.merge(other)
+
     def load(self, state: dict[str, Any]) -> None:
         self._counts = np.asarray(state["counts"], dtype=np.int64).reshape(self._counts.shape)
         self.missing = np.asarray(state["missing"], dtype=np.int64).reshape(self.missing.shape)
@@ -240,6 +247,16 @@ class PredictionDrift:
         for index in range(len(self.classes)):
             bins = np.searchsorted(self._inner_edges, probabilities[:, index], side="right")
             self.probability_counts[index] += np.bincount(bins, minlength=self.probability_counts.shape[1])
+
+    def state(self) -> dict[str, Any]:
+        return {"class_counts": self.class_counts.tolist(), "probability_counts": self.probability_counts.tolist()}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add the counts of another accumulator's `state()` (same baseline, other rows)."""
+        self.class_counts += np.asarray(state["class_counts"], dtype=np.int64).reshape(self.class_counts.shape)
+        self.probability_counts += np.asarray(state["probability_counts"], dtype=np.int64).reshape(
+            self.probability_counts.shape
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
