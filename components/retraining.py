@@ -97,7 +97,13 @@ def monitoring_jobs_policy(
 ) -> dict[str, Any]:
     """The drift and quality jobs: read this endpoint's capture and ground truth and the model's
     baseline, write their reports, publish metrics only into the stack's namespace."""
-    reads = [f"{CAPTURE_PREFIX}/{endpoint_name}/", f"ground-truth/{endpoint_name}/"]
+    # drift-reports/<endpoint>/runs/: a sharded drift run's manifest and partial results, read back
+    # by its later steps (ProcessingInputs are downloaded with the job's role).
+    reads = [
+        f"{CAPTURE_PREFIX}/{endpoint_name}/",
+        f"ground-truth/{endpoint_name}/",
+        f"drift-reports/{endpoint_name}/runs/",
+    ]
     writes = [f"drift-reports/{endpoint_name}/", f"quality-reports/{endpoint_name}/"]
     return document(
         allow("ReadCaptureAndLabels", ["s3:GetObject"], [f"{capture_bucket_arn}/{p}*" for p in reads]),
@@ -256,6 +262,7 @@ class RetrainingArgs:
     model_package_group: (name, ARN) of the Model Registry group.
     topic_arn: the alerts topic. metrics_namespace: where the jobs publish.
     region / account_id: for ARNs and scoping.
+    drift_instance_count: Processing instances of the drift job (above 1: sharded, then merged).
     """
 
     config: RetrainingConfig
@@ -275,6 +282,7 @@ class RetrainingArgs:
     metrics_namespace: str
     region: str
     account_id: pulumi.Input[str]
+    drift_instance_count: int = 1
 
 
 class Retraining(pulumi.ComponentResource):
@@ -459,6 +467,9 @@ class Retraining(pulumi.ComponentResource):
                         lookback_hours=config.monitoring_interval_hours,
                         processing=Processing(instance_type=config.evaluation_instance_type),
                         quality=quality,
+                        drift_min_records=config.drift_min_records,
+                        drift_false_alarm_rate=config.drift_false_alarm_rate,
+                        drift_instance_count=args.drift_instance_count,
                     )
                 )
             )

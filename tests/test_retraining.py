@@ -62,6 +62,7 @@ def test_monitoring_jobs_publish_only_into_the_stack_namespace():
     assert by_sid["ReadCaptureAndLabels"]["Resource"] == [
         "arn:aws:s3:::c/datacapture/ml-platform-prod/*",
         "arn:aws:s3:::c/ground-truth/ml-platform-prod/*",
+        "arn:aws:s3:::c/drift-reports/ml-platform-prod/runs/*",  # a sharded drift run's manifest and partials
     ]
     assert by_sid["WriteReports"]["Resource"] == [
         "arn:aws:s3:::c/drift-reports/ml-platform-prod/*",

@@ -47,9 +47,14 @@ def location(text: str) -> Location:
         raise _bad(str(exc), text, "s3://<bucket>/<prefix> or a local path") from None
 
 
+# SageMaker Processing inputs land under this root; a shard of a sharded input may receive no file
+# at all, which is an empty share of the window, not a mistyped path.
+PROCESSING_INPUTS = "/opt/ml/processing/"
+
+
 def directory(text: str) -> Location:
     where = location(text)
-    if not where.is_s3 and not where.path.is_dir():
+    if not where.is_s3 and not where.path.is_dir() and not text.startswith(PROCESSING_INPUTS):
         raise _bad("no such directory", text, "s3://<bucket>/<prefix> or an existing local directory")
     return where
 
