@@ -185,10 +185,10 @@ class FeatureDrift:
 
     def merge_state(self, state: dict[str, Any]) -> None:
         """Add the counts of another accumulator's `state()` (same baseline, other rows)."""
-        other = FeatureDrift.__new__(FeatureDrift)
-        other._counts, other.missing, other.out_of_range = self._counts.copy(), self.missing.copy(), self.out_of_range
-        other.load(state)
-        self.merge(other)
+        self._counts += np.asarray(state["counts"], dtype=np.int64).reshape(self._counts.shape)
+        self.missing += np.asarray(state["missing"], dtype=np.int64).reshape(self.missing.shape)
+        self.out_of_range += np.asarray(state["out_of_range"], dtype=np.int64).reshape(self.out_of_range.shape)
+        self.rows += int(state["rows"])
 
     def load(self, state: dict[str, Any]) -> None:
         self._counts = np.asarray(state["counts"], dtype=np.int64).reshape(self._counts.shape)
