@@ -56,7 +56,7 @@ Speed
 -----
 Lines are decoded a block at a time. A line in exactly the layout above, with a CSV input and
 either a CSV output or the server's compact JSON response for one row, ASCII only and no escapes
-but escaped quotes (and one escaped trailing newline of a CSV payload), matches one regular
+but the response's escaped quotes (and one escaped trailing newline of a CSV payload), matches one regular
 expression (the fast path): its payloads are cut out of the bytes with no JSON parsing, and a
 whole block's rows are parsed by one `np.loadtxt`. Every other line takes the slow path
 (`json.loads`, then the same row parsing). Both paths end in the same row parsers, which
