@@ -68,7 +68,7 @@ def rates(
     for _ in range(windows):
         drift = FeatureDrift(baseline)
         drift.add(sample(rng, rows, shift))
-        summary = drift.summary(PSI_THRESHOLD, DEFAULT_FALSE_ALARM_RATE, min_records)
+        summary = drift.summary(PSI_THRESHOLD, DEFAULT_FALSE_ALARM_RATE, min_records, every_critical=True)
         old += any(s["psi"] > PSI_THRESHOLD for s in summary.values())
         critical += any(s["psi"] > s["critical_psi"] for s in summary.values())
         job += any(s["flagged"] for s in summary.values())

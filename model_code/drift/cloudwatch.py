@@ -7,10 +7,10 @@ Every datum is stamped with the window's end and published to the namespace give
 drift, dimensions EndpointName + Feature (one series per feature):
     FeaturePSI, FeatureJSDistance, FeatureMissingRate (0..1), FeatureOutOfRangeRate (0..1)
 drift, dimension EndpointName:
-    MaxFeatureDrift          the largest FeaturePSI that exceeds its critical value at the
-                             window's size (sampling noise alone exceeds it with probability
-                             false-alarm-rate / features), 0 when none does; so it exceeds
-                             --psi-threshold exactly when some feature is flagged
+    MaxFeatureDrift          the largest FeaturePSI that exceeds both --psi-threshold and its
+                             critical value at the window's size (sampling noise alone exceeds
+                             it with probability false-alarm-rate / features), 0 when none
+                             does: it exceeds --psi-threshold exactly when a feature is flagged
     DriftedFeatures          features flagged: PSI over --psi-threshold and over its critical value (Count)
     PredictionPSI, PredictionJSDistance   predicted-class distribution vs the holdout's
     MaxFeatureMissingRate, MaxFeatureOutOfRangeRate   the largest of the per-feature rates (an

@@ -32,8 +32,10 @@ capture directory), `<window>` like `20240501T10Z-20240501T11Z`. Report layout:
 
 A feature is flagged when its PSI exceeds both --psi-threshold and its `critical_psi`, the PSI
 that sampling noise alone exceeds with probability --false-alarm-rate / features at this window's
-size (model_code/drift/stats.py). `max_feature_drift` is the largest PSI of any feature;
-`max_significant_drift` the largest PSI that exceeds its critical value (null if none).
+size (model_code/drift/stats.py; computed only for features over --psi-threshold, null for the
+others). `max_feature_drift` is the largest PSI of any feature; `max_significant_drift` the
+largest PSI over both --psi-threshold and its critical value (null if none; set even under
+--min-records, where nothing is flagged).
 "insufficient_data" (fewer than --min-records usable rows) has all the figures but flags nothing
 and publishes no drift decision; "no_data" (no usable feature row in the window) has empty
 `features`, null drift figures and publishes only the record counts. Exit codes as for the

@@ -201,8 +201,13 @@ class FeatureDrift:
         psi_threshold: float,
         false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE,
         min_records: int = DEFAULT_MIN_RECORDS,
+        every_critical: bool = False,
     ) -> dict[str, dict[str, Any]]:
-        """Per feature; empty when no row was added (a window with no data has no drift figures)."""
+        """Per feature; empty when no row was added (a window with no data has no drift figures).
+
+        The critical value (about 0.1 s of bootstrap per feature) is computed only for features
+        whose PSI exceeds `psi_threshold`, the only ones it can flag; `critical_psi` is null for the
+        others, unless `every_critical` (the calibration tool's "critical PSI only" rule)."""
         features: dict[str, dict[str, Any]] = {}
         if not self.rows:
             return features
@@ -210,8 +215,9 @@ class FeatureDrift:
         for index, (name, counts) in enumerate(zip(self.names, self.counts, strict=True)):
             scores = compare(self._expected[index], counts)
             present = int(counts.sum())
+            needed = scores["psi"] is not None and (every_critical or scores["psi"] > psi_threshold)
             critical = (
-                critical_psi(self._expected[index], self._baseline_rows[index], present, alpha) if present else None
+                critical_psi(self._expected[index], self._baseline_rows[index], present, alpha) if needed else None
             )
             judged = self.rows >= min_records and scores["psi"] is not None and critical is not None
             features[name] = {
