@@ -83,43 +83,52 @@ from model_code.data import _label_name as class_name
 SKIP_REASONS = ("malformed_line", "bad_encoding", "wrong_feature_count", "bad_value", "line_too_long")
 
 # The fast path matches each line of a block as it is, escapes included: a JSON string's content
-# is `[^"\\]*` (no quote, no backslash: one of the fastest loops the regular expression engine
-# has), and the only escapes it accepts are spelled out in the pattern: the escaped quotes of
-# the server's JSON response, and the escaped newline that ends most CSV payloads (left out of
-# the payload group; the row parsers ignore one trailing newline anyway). A line with any other
-# escape, a raw control character or a non-ASCII byte is decoded by the slow path. (Rewriting
-# the escapes first, with a look-behind regular expression, cost more than the rest together.)
-_STRING = rb'[^"\\]*'
+# is `[^"\\]*` (no quote, no backslash), and the only escapes it accepts are spelled out in the
+# pattern: the escaped quotes of the server's JSON response, and the escaped newline that ends
+# most CSV payloads (left out of the payload group; the row parsers ignore one trailing newline
+# anyway). A line with any other escape, a raw control character or a non-ASCII byte is decoded
+# by the slow path. (Rewriting the escapes first, with a look-behind regular expression, cost more
+# than the rest together.) A block without any backslash is matched with `[^"]*` for strings
+# instead, the fastest loop the regular expression engine has, and exact there: with no escape,
+# a JSON string holds no quote.
 _Q = rb'\\"'  # an escaped quote inside a data string
 # A JSON number exactly as JSON writes it (float() alone would also take "01", "+1", ".5"), but
 # the integer -0, which json reads as int 0 where float() reads -0.0.
 _JSON_NUMBER = rb"(?:-?[1-9][0-9]*|-?0(?=[.eE])|0)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
-# The server's JSON response for one row, {"classes":[...],"predictions":[{"label":"1",
-# "probabilities":[0.02,0.98]}],"inferenceId":"..."} (the id is optional), as it appears inside a
-# capture's data string. Groups: the label, and the probabilities as JSON numbers separated by
-# commas.
-_JSON_RESPONSE = (
-    (
-        rb"\{Qclasses Q:\[(?:[^\"\\\]]|Q)*\],Qpredictions Q:\[\{Qlabel Q:Q(" + _STRING + rb")Q,Qprobabilities Q:\["
-        rb"(" + _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*)\]\}\](?:,QinferenceIdQ:Q" + _STRING + rb"Q)?\}"
+
+
+def _fast_line(string: bytes) -> re.Pattern[bytes]:
+    """The whole-line pattern, with `string` for a JSON string's content."""
+    # The server's JSON response for one row, {"classes":[...],"predictions":[{"label":"1",
+    # "probabilities":[0.02,0.98]}],"inferenceId":"..."} (the id is optional), as it appears
+    # inside a capture's data string. Groups: the label, and the probabilities as JSON numbers
+    # separated by commas.
+    response = (
+        (
+            rb"\{Qclasses Q:\[(?:[^\"\\\]]|Q)*\],Qpredictions Q:\[\{Qlabel Q:Q(" + string + rb")Q,Qprobabilities Q:\["
+            rb"(" + _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*)\]\}\](?:,QinferenceIdQ:Q" + string + rb"Q)?\}"
+        )
+        .replace(b" ", b"")
+        .replace(b"Q", _Q)
     )
-    .replace(b" ", b"")
-    .replace(b"Q", _Q)
-)
-# A CSV payload; one escaped newline at its end is left out of the group.
-_CSV_DATA = rb'"data":"(' + _STRING + rb')(?:\\n)?","encoding":"CSV"'
-FAST_LINE = re.compile(
-    rb'^\{"captureData":\{"endpointInput":\{"observedContentType":"'
-    + _STRING
-    + rb'","mode":"INPUT",'
-    + _CSV_DATA
-    + rb"\},"
-    rb'"endpointOutput":\{"observedContentType":"' + _STRING + rb'","mode":"OUTPUT",'
-    rb"(?:" + _CSV_DATA + rb'|"data":"' + _JSON_RESPONSE + rb'","encoding":"JSON")\}\},'
-    rb'"eventMetadata":\{"[A-Za-z]+":"' + _STRING + rb'"(?:,"[A-Za-z]+":"' + _STRING + rb'")*\},'
-    rb'"eventVersion":"' + _STRING + rb'"\}$',
-    re.MULTILINE,
-)
+    # A CSV payload; one escaped newline at its end is left out of the group.
+    csv_data = rb'"data":"(' + string + rb')(?:\\n)?","encoding":"CSV"'
+    return re.compile(
+        rb'^\{"captureData":\{"endpointInput":\{"observedContentType":"'
+        + string
+        + rb'","mode":"INPUT",'
+        + csv_data
+        + rb"\},"
+        rb'"endpointOutput":\{"observedContentType":"' + string + rb'","mode":"OUTPUT",'
+        rb"(?:" + csv_data + rb'|"data":"' + response + rb'","encoding":"JSON")\}\},'
+        rb'"eventMetadata":\{"[A-Za-z]+":"' + string + rb'"(?:,"[A-Za-z]+":"' + string + rb'")*\},'
+        rb'"eventVersion":"' + string + rb'"\}$',
+        re.MULTILINE,
+    )
+
+
+FAST_LINE = _fast_line(rb'[^"\\]*')
+FAST_LINE_NO_ESCAPES = _fast_line(rb'[^"]*')
 # Printable ASCII and the newline between lines: the only bytes a fast line holds.
 _FAST_BYTES = bytes(range(0x20, 0x80)) + b"\n"
 # Bytes of a cell that is a plain decimal number; anything else is parsed cell by cell.
@@ -198,9 +207,10 @@ def decode_block(block: bytes, schema: Schema, counts: Counts) -> Decoded:
     fast = _fast_text(block)
     # findall tries every position of a line it cannot match, so a block whose first line is
     # not in the fast layout (JSON inputs, say) goes straight to line-by-line matching.
-    if fast is not None and not FAST_LINE.match(fast[0]):
+    pattern = FAST_LINE if b"\\" in block else FAST_LINE_NO_ESCAPES
+    if fast is not None and not pattern.match(fast[0]):
         fast = None
-    matches: list[tuple[bytes, ...]] = FAST_LINE.findall(fast[0]) if fast is not None else []
+    matches: list[tuple[bytes, ...]] = pattern.findall(fast[0]) if fast is not None else []
     slow: list[bytes] = []
     # Each match is anchored at a line start and a line end, so as many matches as lines means
     # every line matched; a blank or odd line anywhere sends the block line by line.
