@@ -1110,6 +1110,15 @@ class MonitoringConfig(Section):
     budget: BudgetConfig | None = Field(
         default=None, description="Monthly budget on the stack's cost-allocation tags; none disables it."
     )
+    drift_instance_count: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description=(
+            "Processing instances of the drift job; above 1 the window's capture files are sharded across them "
+            "(ShardedByS3Key) and a final step merges their histograms exactly."
+        ),
+    )
 
 
 class StandbyConfig(Section):
@@ -1241,6 +1250,38 @@ class QualityMonitoringConfig(Section):
     )
 
 
+class CaptureAlarmsConfig(Section):
+    """Alarms on what drift cannot see: missing and out-of-range values, prediction drift, capture the
+    job skipped or could not read, and (when set) no traffic. They notify the topic; none retrains."""
+
+    missing_rate_threshold: float = Field(
+        default=0.05, gt=0, le=1, description="Alarm when any feature's missing-value rate in a run exceeds this."
+    )
+    out_of_range_rate_threshold: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Alarm when any feature's share of values outside its training range in a run exceeds this.",
+    )
+    prediction_psi_threshold: float = Field(
+        default=0.2, gt=0, description="Alarm when the predicted-class distribution's PSI in a run exceeds this."
+    )
+    skipped_rate_threshold: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="Alarm when more than this share of a run's captured rows is skipped (1 when every row is bad).",
+    )
+    min_records_per_run: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "No-traffic alarm: fewer captured rows than this in two runs in a row, or no run publishing at all, "
+            "pages; none: no traffic is normal (no alarm)."
+        ),
+    )
+
+
 class RetrainingConfig(Section):
     """Drift detection on captured traffic, and the retraining pipeline it starts."""
 
@@ -1274,6 +1315,18 @@ class RetrainingConfig(Section):
     )
     drift_datapoints_to_alarm: int = Field(
         default=2, ge=1, le=24, description="Drifting runs that raise the alarm (M of M-of-N)."
+    )
+    drift_min_records: int = Field(
+        default=200, ge=1, description="A run with fewer usable rows is insufficient data: it flags no drift."
+    )
+    drift_false_alarm_rate: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Chance that a run without drift flags any feature; sets each feature's critical PSI.",
+    )
+    capture_alarms: CaptureAlarmsConfig = Field(
+        default_factory=CaptureAlarmsConfig, description="Alarms on missing, out-of-range, skipped and unread data."
     )
     quality: QualityMonitoringConfig | None = Field(
         default=None, description="Production accuracy from ground truth; none disables it."

@@ -36,7 +36,12 @@ Model-build (retraining) pipeline. Parameters: DatasetVersion (default `latest`)
   -> RegisterModel (image digest, artifact, dataset, hyperparameters, evaluation as model
     quality, baseline.json as drift-check baseline, execution and git commit as metadata).
 Monitoring pipeline (parameter BaselineS3Uri): Drift (`<image> drift`) and, when configured,
-  Quality (`<image> quality`), side by side.
+  Quality (`<image> quality`), side by side. With drift_instance_count > 1 the drift job runs
+  sharded (model_code/drift/sharding.py): DriftPlan (lists the window's capture files as a
+  manifest) -> HasCapture (any file?) -> Drift on N instances, each given a share of the files
+  (ShardedByS3Key), then DriftMerge adding their histograms up and reporting; else
+  DriftEmptyWindow (one instance, reports no data). Their manifest, window and partial results go
+  under drift-reports/<endpoint>/runs/<execution id>/ in the capture bucket.
 
 S3 layout the model-build pipeline writes under the artifacts bucket (the roles allow exactly this):
   models/<execution id>/resolved/dataset.json
@@ -76,6 +81,11 @@ FAIL_STEP = "AccuracyBelowThreshold"
 CHAMPION_FAIL_STEP = "WorseThanChampion"
 DRIFT_STEP = "Drift"
 QUALITY_STEP = "Quality"
+DRIFT_PLAN_STEP = "DriftPlan"
+DRIFT_CONDITION_STEP = "HasCapture"
+DRIFT_MERGE_STEP = "DriftMerge"
+DRIFT_EMPTY_STEP = "DriftEmptyWindow"
+DRIFT_PLAN_PROPERTY_FILE = "DriftPlan"
 
 RESOLVED_OUTPUT = "resolved"
 RESOLVED_PROPERTY_FILE = "ResolvedDataset"
@@ -217,6 +227,8 @@ class MonitoringPipelineArgs:
       its baseline.json).
     region: where the jobs publish metrics.
     lookback_hours: each run covers the last N whole hours (schedule the pipeline every N hours).
+    drift_min_records / drift_false_alarm_rate: the drift decision (model_code/drift/stats.py).
+    drift_instance_count: above 1, the drift job runs sharded across that many instances.
     quality: None runs drift only.
     """
 
@@ -232,6 +244,9 @@ class MonitoringPipelineArgs:
     lookback_hours: int = 1
     processing: Processing = field(default_factory=Processing)
     quality: QualityJob | None = None
+    drift_min_records: int = 200
+    drift_false_alarm_rate: float = 0.01
+    drift_instance_count: int = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -585,15 +600,19 @@ def monitoring_pipeline_definition(args: MonitoringPipelineArgs) -> dict[str, An
         "--region",
         args.region,
     ]
-    drift = [
-        "drift",
-        *common,
-        "--lookback-hours",
-        str(args.lookback_hours),
+    decision = [
         "--psi-threshold",
         str(args.psi_threshold),
+        "--false-alarm-rate",
+        str(args.drift_false_alarm_rate),
+        "--min-records",
+        str(args.drift_min_records),
     ]
-    steps = [_monitoring_step(args, DRIFT_STEP, drift)]
+    drift = ["drift", *common, "--lookback-hours", str(args.lookback_hours), *decision]
+    if args.drift_instance_count == 1:
+        steps = [_monitoring_step(args, DRIFT_STEP, drift)]
+    else:
+        steps = sharded_drift_steps(args, common, decision)
     if args.quality is not None:
         quality = [
             "quality",
@@ -620,20 +639,127 @@ def monitoring_pipeline_definition(args: MonitoringPipelineArgs) -> dict[str, An
     }
 
 
-def _monitoring_step(args: MonitoringPipelineArgs, name: str, container_arguments: list[str]) -> dict[str, Any]:
+def _monitoring_step(
+    args: MonitoringPipelineArgs,
+    name: str,
+    container_arguments: list[Any],
+    processing: Processing | None = None,
+    output: tuple[str, Any] | None = None,
+) -> dict[str, Any]:
+    arguments = _processing_arguments(
+        image_uri=args.image_uri,
+        role_arn=args.role_arn,
+        kms_key_arn=args.kms_key_arn,
+        processing=processing or args.processing,
+        container_arguments=container_arguments,
+        inputs=[("baseline", parameter("BaselineS3Uri"))],
+        # The jobs read captures from S3 and write reports and metrics through the AWS APIs.
+        network_isolation=False,
+    )
+    if output is not None:
+        output_name, uri = output
+        arguments["ProcessingOutputConfig"] = {
+            "Outputs": [
+                {
+                    "OutputName": output_name,
+                    "AppManaged": False,
+                    "S3Output": {
+                        "S3Uri": uri,
+                        "LocalPath": f"{PROCESSING_ROOT}/{output_name}",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ],
+            "KmsKeyId": args.kms_key_arn,
+        }
+    return {"Name": name, "Type": "Processing", "Arguments": arguments}
+
+
+def sharded_drift_steps(args: MonitoringPipelineArgs, common: list[str], decision: list[str]) -> list[dict[str, Any]]:
+    """DriftPlan, then HasCapture: [Drift (N instances, ShardedByS3Key), DriftMerge] or [DriftEmptyWindow]."""
+    runs = join(f"{_bucket_root(args.capture_s3_uri)}/drift-reports/{args.endpoint_name}/runs", EXECUTION_ID)
+    plan_uri, partials_uri = join(runs, "plan"), join(runs, "partials")
+    window = [
+        "--start",
+        json_get(DRIFT_PLAN_STEP, DRIFT_PLAN_PROPERTY_FILE, "window.start"),
+        "--end",
+        json_get(DRIFT_PLAN_STEP, DRIFT_PLAN_PROPERTY_FILE, "window.end"),
+    ]
+    one = replace(args.processing, instance_count=1)
+    plan = _monitoring_step(
+        args,
+        DRIFT_PLAN_STEP,
+        ["drift", *common, "--lookback-hours", str(args.lookback_hours), "--plan-out", f"{PROCESSING_ROOT}/plan"],
+        processing=one,
+        output=("plan", plan_uri),
+    )
+    plan["PropertyFiles"] = [
+        {"PropertyFileName": DRIFT_PLAN_PROPERTY_FILE, "OutputName": "plan", "FilePath": "plan.json"}
+    ]
+    local_capture = f"{PROCESSING_ROOT}/capture"
+    shard_arguments = ["drift", *_replaced(common, "--capture", local_capture), *window, *decision]
+    shard = _monitoring_step(
+        args,
+        DRIFT_STEP,
+        [*shard_arguments, "--partial-out", f"{PROCESSING_ROOT}/partial"],
+        processing=replace(args.processing, instance_count=args.drift_instance_count),
+        output=("partial", partials_uri),
+    )
+    # The manifest lists the window's files; SageMaker gives each instance a share of them, keys
+    # relative to the manifest's prefix kept, so each sees <endpoint>/<variant>/yyyy/mm/dd/hh/.
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingS3Input.html
+    shard["Arguments"]["ProcessingInputs"].append(
+        _s3_input("capture", join(plan_uri, "manifest.json"), "ManifestFile", "ShardedByS3Key")
+    )
+    merge = _monitoring_step(
+        args,
+        DRIFT_MERGE_STEP,
+        ["drift", *common, *window, *decision, "--merge", f"{PROCESSING_ROOT}/partials"],
+        processing=one,
+    )
+    merge["Arguments"]["ProcessingInputs"].append(_s3_input("partials", partials_uri, "S3Prefix", "FullyReplicated"))
+    # The partials' URI is built from the execution id, not read from the Drift step: say the order.
+    merge["DependsOn"] = [DRIFT_STEP]
+    empty = _monitoring_step(args, DRIFT_EMPTY_STEP, ["drift", *common, *window, *decision], processing=one)
+    condition = {
+        "Name": DRIFT_CONDITION_STEP,
+        "Type": "Condition",
+        "Arguments": {
+            "Conditions": [
+                {
+                    "Type": "GreaterThan",
+                    "LeftValue": json_get(DRIFT_PLAN_STEP, DRIFT_PLAN_PROPERTY_FILE, "files"),
+                    "RightValue": 0,
+                }
+            ],
+            "IfSteps": [shard, merge],
+            "ElseSteps": [empty],
+        },
+    }
+    return [plan, condition]
+
+
+def _bucket_root(s3_uri: str) -> str:
+    return "s3://" + s3_uri.removeprefix("s3://").split("/", 1)[0]
+
+
+def _replaced(arguments: list[str], flag: str, value: str) -> list[str]:
+    index = arguments.index(flag)
+    return [*arguments[: index + 1], value, *arguments[index + 2 :]]
+
+
+def _s3_input(name: str, uri: Any, data_type: str, distribution: str) -> dict[str, Any]:
     return {
-        "Name": name,
-        "Type": "Processing",
-        "Arguments": _processing_arguments(
-            image_uri=args.image_uri,
-            role_arn=args.role_arn,
-            kms_key_arn=args.kms_key_arn,
-            processing=args.processing,
-            container_arguments=container_arguments,
-            inputs=[("baseline", parameter("BaselineS3Uri"))],
-            # The jobs read captures from S3 and write reports and metrics through the AWS APIs.
-            network_isolation=False,
-        ),
+        "InputName": name,
+        "AppManaged": False,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": f"{PROCESSING_ROOT}/{name}",
+            "S3DataType": data_type,
+            "S3InputMode": "File",
+            "S3DataDistributionType": distribution,
+            "S3CompressionType": "None",
+        },
     }
 
 
@@ -776,6 +902,10 @@ def _check_monitoring(args: MonitoringPipelineArgs) -> None:
         _matches(S3_URI, "baseline_s3_uri", args.baseline_s3_uri, "s3://<bucket>/<key>"),
         (namespace_ok, "metrics_namespace", args.metrics_namespace, "a CloudWatch namespace outside AWS/", VALID),
         (args.psi_threshold > 0, "psi_threshold", args.psi_threshold, "> 0", RANGE),
+        (args.drift_min_records >= 1, "drift_min_records", args.drift_min_records, ">= 1", RANGE),
+        (0 < args.drift_false_alarm_rate < 1, "drift_false_alarm_rate", args.drift_false_alarm_rate, "> 0 and < 1",
+         RANGE),
+        (1 <= args.drift_instance_count <= 100, "drift_instance_count", args.drift_instance_count, "1..100", RANGE),
         (1 <= args.lookback_hours <= 744, "lookback_hours", args.lookback_hours, "1..744", RANGE),
         *_processing_rules("processing", args.processing),
         (1 <= quality.lookback_hours <= 744, "quality.lookback_hours", quality.lookback_hours, "1..744", RANGE),

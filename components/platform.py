@@ -519,6 +519,7 @@ def retrain(
             metrics_namespace=config.monitoring.metrics_namespace,
             region=primary.region,
             account_id=account,
+            drift_instance_count=config.monitoring.drift_instance_count,
         ),
         opts=primary.opts,
     )

@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import RetrainingConfig, TrainingConfig
+from components.drift_alarms import capture_alarms
 from components.iam import (
     TRAINING_METRICS_NAMESPACE,
     allow,
@@ -129,7 +130,13 @@ def monitoring_jobs_policy(
 ) -> dict[str, Any]:
     """The drift and quality jobs: read this endpoint's capture and ground truth and the model's
     baseline, write their reports, publish metrics only into the stack's namespace."""
-    reads = [f"{CAPTURE_PREFIX}/{endpoint_name}/", f"ground-truth/{endpoint_name}/"]
+    # drift-reports/<endpoint>/runs/: a sharded drift run's manifest and partial results, read back
+    # by its later steps (ProcessingInputs are downloaded with the job's role).
+    reads = [
+        f"{CAPTURE_PREFIX}/{endpoint_name}/",
+        f"ground-truth/{endpoint_name}/",
+        f"drift-reports/{endpoint_name}/runs/",
+    ]
     writes = [f"drift-reports/{endpoint_name}/", f"quality-reports/{endpoint_name}/"]
     return document(
         allow("ReadCaptureAndLabels", ["s3:GetObject"], [f"{capture_bucket_arn}/{p}*" for p in reads]),
@@ -331,6 +338,7 @@ class RetrainingArgs:
     model_package_group: (name, ARN) of the Model Registry group.
     topic_arn: the alerts topic (alarms, failed executions). metrics_namespace: where the jobs publish.
     region / account_id: for ARNs and scoping.
+    drift_instance_count: Processing instances of the drift job (above 1: sharded, then merged).
     """
 
     config: RetrainingConfig
@@ -351,6 +359,7 @@ class RetrainingArgs:
     metrics_namespace: str
     region: str
     account_id: pulumi.Input[str]
+    drift_instance_count: int = 1
 
 
 NO_CHAMPION_README = (
@@ -438,6 +447,11 @@ class Retraining(pulumi.ComponentResource):
                     )
                 )
             self._retrain_on_alarms(self.alarms)
+            # Blind spots of the drift job (missing, out-of-range, prediction drift, unreadable or
+            # skipped capture, no traffic): they page, they do not retrain.
+            self.capture_alarms = capture_alarms(
+                name, config, args.metrics_namespace, args.endpoint_name, args.topic_arn, self
+            )
         self._schedules()
         outputs = {"retraining_pipeline": self.retraining_pipeline.pipeline_name}
         if self.monitoring_pipeline is not None:
@@ -568,6 +582,9 @@ class Retraining(pulumi.ComponentResource):
                         lookback_hours=config.monitoring_interval_hours,
                         processing=Processing(instance_type=config.evaluation_instance_type),
                         quality=quality,
+                        drift_min_records=config.drift_min_records,
+                        drift_false_alarm_rate=config.drift_false_alarm_rate,
+                        drift_instance_count=args.drift_instance_count,
                     )
                 )
             )

@@ -486,6 +486,7 @@ def test_monitoring_steps_run_drift_and_quality_with_the_image():
             "drift", "--endpoint-name", "ml-platform-prod", "--capture", "s3://capture-bucket/datacapture",
             "--baseline", "/opt/ml/processing/baseline", "--metrics-namespace", "MLPlatform/Monitoring",
             "--region", "us-east-1", "--lookback-hours", "1", "--psi-threshold", "0.2",
+            "--false-alarm-rate", "0.01", "--min-records", "200",
         ],
     }  # fmt: skip
     assert quality["Arguments"]["AppSpecification"]["ContainerArguments"] == [

@@ -187,9 +187,10 @@ def with_statement(prod, statement: dict):
             {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"},
             "policy statement 'Everything' allows '*' on Resource '*'",
         ),
+        # Unnamed: reported by its 1-based position, after the jobs policy's 12 statements.
         (
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:*"], "Resource": ["*"]},
-            "policy statement 11 allows 's3:*' on Resource '*'",
+            "policy statement 13 allows 's3:*' on Resource '*'",
         ),
         (
             {"Sid": "AllBut", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
