@@ -9,6 +9,12 @@ Layout (format_version 1):
      "prediction": {"rows", "classes", "predicted_counts", "predicted_proportions",
                     "probability_bin_edges", "probability_counts"}}
 
+A regression model's baseline (format_version 1, `"task": "regression"` in label and prediction)
+describes the label and the predicted values like a feature (bins, quantiles, moments):
+
+     "label": {"name", "task": "regression", "rows", "bin_edges", "counts", ...},
+     "prediction": {"task": "regression", "rows", "classes": [], "value": {"bin_edges", "counts", ...}}
+
 Features and the label are described on the training split, predictions on the holdout.
 Feature bins are quantile bins (up to BINS; fewer when quantiles coincide). Use `bin_counts`
 to bin new values the same way: the first and last bins are open-ended, so values outside
@@ -92,5 +98,25 @@ def build_baseline(
             "probability_counts": {
                 name: bin_counts(holdout_proba[:, i], PROBABILITY_BIN_EDGES).tolist() for i, name in enumerate(classes)
             },
+        },
+    }
+
+
+def build_regression_baseline(
+    feature_names: tuple[str, ...],
+    label_name: str,
+    train_features: np.ndarray,
+    train_values: np.ndarray,
+    holdout_predictions: np.ndarray,
+) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "features": {name: feature_baseline(train_features[:, i]) for i, name in enumerate(feature_names)},
+        "label": {"name": label_name, "task": "regression", **feature_baseline(train_values)},
+        "prediction": {
+            "task": "regression",
+            "rows": len(holdout_predictions),
+            "classes": [],
+            "value": feature_baseline(holdout_predictions),
         },
     }

@@ -105,6 +105,7 @@ def session_options() -> Any:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only: ONNX Runtime's own lines are plain text, not JSON logs
     return options
 
 
@@ -120,7 +121,7 @@ def open_session(path: Path, data: bytes) -> Any:
         reason = " ".join(str(exc).split())[:400]
         raise ModelFormatError(
             f"{path} is not a valid ONNX model ONNX Runtime can run: {reason}; expected a complete ModelProto "
-            f"file with opset 9 to 21 (see model_code/README.md, Bring your own model)"
+            f"file, ai.onnx opset 7 or later, ai.onnx.ml 1 to 5 (model_code/README.md, Bring your own model)"
         ) from exc
 
 
@@ -249,7 +250,10 @@ def choose_output(session: Any, path: Path, task: str, expected_name: str | None
     listing = ", ".join(f"{o.name} {o.type}" for o in outputs)
     if expected_name is not None:
         if expected_name not in by_name:
-            raise ModelFormatError(f"{path}: model.json names output {expected_name!r}; the graph has: {listing}")
+            raise ModelFormatError(
+                f"{path}: model.json names output {expected_name!r}, which the graph lacks; "
+                + _unsupported_outputs(path, listing, task).split(": ", 1)[1]
+            )
         chosen = by_name[expected_name]
     elif task == "classification":
         chosen = by_name.get(PROBABILITIES)
