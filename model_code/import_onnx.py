@@ -160,8 +160,14 @@ def import_onnx(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any
 
 
 def _parse(path: Path, data: bytes) -> Any:
-    import onnx
-    from google.protobuf.message import DecodeError
+    try:
+        import onnx
+        from google.protobuf.message import DecodeError
+    except ImportError as exc:
+        raise UserError(
+            f"import-onnx reads the graph with the onnx package, which is not installed ({exc}); "
+            f"pip install onnx==1.22.0 (pinned in requirements-dev.txt)"
+        ) from exc
 
     try:
         return onnx.load_from_string(data)
