@@ -12,7 +12,10 @@ errors, timeouts and non-2xx answers), the worst /ping latency seen during the 1
 concurrency-64 runs, and each worker's peak RSS. Every configuration is run `--repeats` times,
 the two servers alternating and the rounds in sequence, so a burst of load from elsewhere on
 the machine hits both servers and at most one round: each figure printed is the median of its
-rounds (errors are summed). The load average before and after is printed to judge the noise.
+rounds (errors are summed). After each run the benchmark waits until the server it measured
+has stopped using CPU (a slow server still answers the requests queued on its socket after wrk
+stops), so that work does not land on the next server's run. The load average before and after
+is printed to judge the noise.
 It also prints the in-process ceiling: `Model.predict_proba` alone on the same payloads, and our
 whole request path without HTTP (decode, predict, encode).
 
@@ -388,6 +391,34 @@ def worker_peak_rss_mb(server: Server) -> list[float]:
     return sorted(peaks)
 
 
+def cpu_ticks(server: Server) -> int:
+    """CPU time (clock ticks) used so far by the server process and its children."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if server.process.pid in (pid, parent):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def settle(server: Server, timeout: float = 5.0) -> None:
+    """Wait until the server has stopped using CPU: when wrk stops, a server whose latency is
+    long still works through the requests queued on its socket, which would otherwise land on
+    the next server's run. Idle = no CPU tick used in 0.2 s."""
+    deadline = time.monotonic() + timeout
+    before = cpu_ticks(server)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = cpu_ticks(server)
+        if now == before:
+            return
+        before = now
+
+
 def stop(server: Server) -> int | None:
     server.process.send_signal(signal.SIGTERM)
     try:
@@ -458,6 +489,7 @@ def measure(
                         runs[rows, concurrency, server.name].append(
                             run_wrk(server, scripts[rows], concurrency, duration)
                         )
+                    settle(server)
     return {key: median_result(rounds) for key, rounds in runs.items()}, pings
 
 

@@ -13,7 +13,8 @@ A regression model's baseline (format_version 1, `"task": "regression"` in label
 describes the label and the predicted values like a feature (bins, quantiles, moments):
 
      "label": {"name", "task": "regression", "rows", "bin_edges", "counts", ...},
-     "prediction": {"task": "regression", "rows", "classes": [], "value": {"bin_edges", "counts", ...}}
+     "prediction": {"task": "regression", "rows", "value": {"bin_edges", "counts", ...},
+                    "classes": [], "predicted_proportions": [], "probability_counts": {}, ...}
 
 Features and the label are described on the training split, predictions on the holdout.
 Feature bins are quantile bins (up to BINS; fewer when quantiles coincide). Use `bin_counts`
@@ -116,7 +117,12 @@ def build_regression_baseline(
         "prediction": {
             "task": "regression",
             "rows": len(holdout_predictions),
-            "classes": [],
             "value": feature_baseline(holdout_predictions),
+            # No classes: the classifier's keys, empty, so a reader checking them finds them
+            # consistent (model_code/drift/storage.py) and the jobs take the regression path.
+            "classes": [],
+            "predicted_proportions": [],
+            "probability_bin_edges": PROBABILITY_BIN_EDGES.tolist(),
+            "probability_counts": {},
         },
     }

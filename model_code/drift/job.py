@@ -137,7 +137,9 @@ class Measurement:
 
 
 def measure(baseline: dict[str, Any], blocks: Iterable[bytes]) -> Measurement:
-    measurement = Measurement(baseline)
+    from model_code.drift.regression import RegressionMeasurement, is_regression
+
+    measurement = RegressionMeasurement(baseline) if is_regression(baseline) else Measurement(baseline)
     for block in blocks:
         measurement.add_block(block)
     return measurement

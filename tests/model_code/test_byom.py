@@ -391,7 +391,7 @@ def _capture(case: Case, server: ServerProcess, capture_root: Path, shift: float
     return ids
 
 
-@pytest.mark.parametrize("name", ["forest", "logistic"])
+@pytest.mark.parametrize("name", ["forest", "logistic", "regressor"])
 def test_drift_and_quality_read_the_served_answers(
     name: str,
     cases: dict[str, Case],
@@ -403,6 +403,7 @@ def test_drift_and_quality_read_the_served_answers(
 ):
     monkeypatch.setenv("ML_PLATFORM_OPT_ML", str(tmp_path / "opt_ml"))
     case = cases[name]
+    first = case.feature_names[0]
     baseline = str(imported[name] / "baseline.json")
     capture = tmp_path / "capture"
     ids = _capture(case, servers[name], capture, shift=5.0)
@@ -410,10 +411,25 @@ def test_drift_and_quality_read_the_served_answers(
     assert drift_job.main(argv) == 0
     report = json.loads((capture / "drift-reports" / ENDPOINT / "20240501T10Z-20240501T12Z.json").read_text())
     assert report["counts"]["records"] == 100 and report["counts"]["predictions"] == 100
-    # f0 moved by 5 standard deviations: the largest drift by far (100 rows may flag another by chance).
-    assert report["max_feature_drift"]["feature"] == "f0" and report["features"]["f0"]["psi"] > 2.0
-    assert "f0" in report["flagged_features"]
-    assert report["prediction"]["classes"] == case.classes
+    assert report["counts"]["predictions_skipped"] == 0
+    # The first feature moved by 5 standard deviations: the largest drift by far (100 rows may
+    # flag another by chance).
+    assert report["max_feature_drift"]["feature"] == first and report["features"][first]["psi"] > 2.0
+    assert first in report["flagged_features"]
+    shifted = case.features.copy()
+    shifted[:, 0] += 5.0
+    predicted = reference(case, shifted)
+    if case.task == "classification":
+        assert report["prediction"]["classes"] == case.classes
+    else:
+        value = json.loads((imported[name] / "baseline.json").read_text())["prediction"]["value"]
+        expected_counts = np.bincount(
+            np.searchsorted(value["bin_edges"][1:-1], predicted[:, 0], side="right"), minlength=len(value["counts"])
+        )
+        assert report["prediction"]["task"] == "regression" and report["prediction"]["predictions"] == 100
+        assert report["prediction"]["counts"] == expected_counts.tolist()
+        assert report["prediction"]["mean"] == pytest.approx(predicted[:, 0].mean(), abs=1e-6)
+        assert report["prediction"]["psi"] is not None
     truth = tmp_path / "ground-truth" / hour_prefix(HOUR)
     truth.mkdir(parents=True)
     (truth / "labels.jsonl").write_text(
@@ -423,12 +439,20 @@ def test_drift_and_quality_read_the_served_answers(
     argv += [*WINDOW, "--baseline", baseline, "--no-metrics", "--report", str(tmp_path / "quality.json")]
     assert quality.main(argv) == 0, capsys.readouterr().err
     quality_report = json.loads((tmp_path / "quality.json").read_text())
-    shifted = case.features.copy()
-    shifted[:, 0] += 5.0
-    predicted = reference(case, shifted).argmax(axis=1)
-    truth_index = [case.classes.index(label) for label in case.labels]
     assert quality_report["counts"]["joined"] == 100
-    assert quality_report["metrics"]["accuracy"] == pytest.approx(accuracy_score(truth_index, predicted))
+    if case.task == "classification":
+        truth_index = [case.classes.index(label) for label in case.labels]
+        assert quality_report["metrics"]["accuracy"] == pytest.approx(
+            accuracy_score(truth_index, predicted.argmax(axis=1))
+        )
+    else:
+        true_values = np.array([float(v) for v in case.labels])
+        assert quality_report["task"] == "regression"
+        assert quality_report["metrics"]["rmse"] == pytest.approx(
+            np.sqrt(mean_squared_error(true_values, predicted[:, 0]))
+        )
+        assert quality_report["metrics"]["mae"] == pytest.approx(mean_absolute_error(true_values, predicted[:, 0]))
+        assert quality_report["metrics"]["r2"] == pytest.approx(r2_score(true_values, predicted[:, 0]))
 
 
 # ---------------------------------------------------------------------------------------------
