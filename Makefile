@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK ?= dev
+# `make train` trains this trainer (the `trainer` hyperparameter): softmax or gbt.
+TRAINER ?= softmax
 
 MODEL_DIR := build/model
 
@@ -30,10 +32,13 @@ lint: $(STAMP)
 	$(VENV)/bin/zizmor --offline --persona=pedantic --no-progress .github/workflows
 	$(VENV)/bin/hadolint model_code/Dockerfile
 
-## train: train the demo model locally into build/model/ from the bundled dataset (no cloud)
+## train: train the demo model locally into build/model/ from the bundled dataset (no cloud);
+##        TRAINER=gbt for XGBoost boosted trees (model.onnx), default softmax (model.npz)
 train: $(STAMP)
 	rm -rf build/opt_ml build/model
 	$(PY) -m model_code.datagen --out build/opt_ml/input/data/train --rows 20000 --files 4
+	mkdir -p build/opt_ml/input/config
+	printf '{"trainer": "%s"}\n' '$(TRAINER)' > build/opt_ml/input/config/hyperparameters.json
 	ML_PLATFORM_OPT_ML=build/opt_ml $(PY) -m model_code train
 	cp -r build/opt_ml/model build/model
 	@echo "model written to build/model/"
@@ -50,15 +55,16 @@ bench-serve: $(STAMP) $(MODEL_DIR)/model.npz
 $(MODEL_DIR)/model.npz:
 	$(MAKE) train
 
-## drift: the drift job on synthetic local captures (feature f03 shifted); report in build/drift/ (no cloud)
+## drift: the drift job on synthetic local captures (feature f03 shifted); JSON and HTML reports in build/drift/ (no cloud)
 drift: $(STAMP)
 	rm -rf build/drift
 	$(PY) -m model_code.drift.synthetic --out build/drift/capture --endpoint-name demo \
 		--start 2024-05-01T10:00:00Z --hours 2 --records 50000 --shift-feature 3 --baseline-out build/drift/baseline.json
 	$(PY) -m model_code drift --endpoint-name demo --capture build/drift/capture --baseline build/drift/baseline.json \
 		--start 2024-05-01T10:00:00Z --end 2024-05-01T12:00:00Z --no-metrics --report build/drift/report.json
+	@echo "HTML report: $(CURDIR)/build/drift/report.html (self-contained; open it in a browser)"
 
-## bench-drift: drift job vs pandas on 100k/1M/5M capture records (~4 min, ~3.9 GB of temp files)
+## bench-drift: drift job vs pandas on 100k/1M/5M capture records, realistic captures (the server's JSON answers) beside synthetic ones (~8 min, ~4 GB of temp files)
 bench-drift: $(STAMP)
 	$(PY) benchmarks/drift.py
 

@@ -1,12 +1,19 @@
 """Throughput and peak memory of the drift job, side by side with a plain pandas version.
 
     .venv/bin/python benchmarks/drift.py [--sizes 100000,1000000,5000000] [--pandas-max 1000000]
-                                         [--responses csv|json] [--workdir DIR] [--keep]
+                                         [--shapes realistic,synthetic] [--workdir DIR] [--keep]
 
-For each size it writes SageMaker data-capture files (30 features, CSV encoding inside JSON
-Lines, 100,000 lines per file, ten files per hourly prefix, feature f03 shifted; the responses are
-the server's CSV, or with --responses json its compact JSON), then runs, each
-in its own process pinned to one CPU:
+For each shape and size it writes SageMaker data-capture files (30 features, CSV encoding inside
+JSON Lines, 100,000 lines per file, ten files per hourly prefix, feature f03 shifted). Shapes:
+- `realistic` (the default, first): what the endpoint really captures when callers send CSV and
+  take the server's default answer: each CSV payload ends in a newline (`...,0.5\n`, escaped in the
+  capture as `\n`), and the answer is the server's JSON (model_code/serve/encode.py) with
+  probabilities at full float64 precision (up to 17 significant digits) and the generated
+  `inferenceId` (32 hex digits); the capture's own metadata has no inferenceId;
+- `synthetic`: payloads without the trailing newline and the server's CSV answer with
+  6-digit probabilities (the shape of the first benchmark, kept for comparison);
+- `json`: the synthetic rows with the server's compact JSON answer and no inferenceId.
+Then it runs, each in its own process pinned to one CPU:
 - `drift`: the job itself (`model_code.drift.job.main`, local files, --no-metrics), timed from
   the call to its return (listing, reading, parsing, statistics, writing the report);
 - `pandas`: the straightforward version of the same statistics: `pd.read_json(lines=True)` on
@@ -36,7 +43,17 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from model_code.drift.synthetic import VARIANT, capture_line, row_pool, synthetic_baseline  # noqa: E402
+import numpy as np  # noqa: E402
+
+from model_code.drift.synthetic import (  # noqa: E402
+    POOL_ROWS,
+    VARIANT,
+    capture_line,
+    csv_row,
+    probabilities,
+    row_pool,
+    synthetic_baseline,
+)
 from model_code.drift.window import hour_prefix, iso, parse_hour  # noqa: E402
 
 FEATURES = 30
@@ -54,15 +71,41 @@ TARGET_SPEEDUP = 10.0
 # Data
 
 
-def line_template(hour_stamp: str, responses: str) -> str:
-    """capture_line's exact output with printf slots, so millions of lines are cheap to write."""
-    encoding = {"csv": {}, "json": {"output_encoding": "JSON", "output_content_type": "application/json"}}
+SHAPES = ("realistic", "synthetic", "json")
+JSON_ANSWER = {"output_encoding": "JSON", "output_content_type": "application/json"}
+
+
+def line_template(hour_stamp: str, shape: str) -> str:
+    """capture_line's exact output with printf slots (input, output, event number, id number), so
+    millions of lines are cheap to write."""
+    if shape == "realistic":
+        sample = capture_line("@IN@", "@OUT@", event_id="@EVENT@", inference_time=hour_stamp, **JSON_ANSWER)
+        # The server's generated id ends its answer (uuid4().hex: 32 hex digits).
+        answer_end = json.dumps(',"inferenceId":"')[1:-1] + "%032x" + json.dumps('"}')[1:-1]
+        sample = sample.replace("%", "%%").replace("@IN@", "%s\\n").replace("@OUT@", "%s" + answer_end)
+        return sample.replace("@EVENT@", "00000000-0000-4000-8000-%012d") + "\n"
+    encoding = {"synthetic": {}, "json": JSON_ANSWER}[shape]
     sample = capture_line(
-        "@IN@", "@OUT@", event_id="@EVENT@", inference_time=hour_stamp, inference_id="@ID@", **encoding[responses]
+        "@IN@", "@OUT@", event_id="@EVENT@", inference_time=hour_stamp, inference_id="@ID@", **encoding
     ).replace("%", "%%")
     return (
         sample.replace("@IN@", "%s").replace("@OUT@", "%s").replace("@EVENT@", "00000000-0000-4000-8000-%012d")
     ).replace("@ID@", "req-%d") + "\n"
+
+
+def realistic_pool(seed: int) -> list[tuple[str, str]]:
+    """(input CSV, the server's JSON answer without its closing brace), escaped for the data string;
+    the probabilities exactly as the server writes them (repr of float64)."""
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(POOL_ROWS, FEATURES))
+    rows[:, SHIFTED_FEATURE] += 0.5
+    proba = probabilities(rows)
+    pool = []
+    for row, p in zip(rows, proba, strict=True):
+        body = {"classes": ["0", "1"], "predictions": [{"label": str(int(p.argmax())), "probabilities": p.tolist()}]}
+        answer = json.dumps(body, separators=(",", ":"))[:-1]
+        pool.append((csv_row(row), json.dumps(answer)[1:-1]))
+    return pool
 
 
 def json_response(csv_response: str) -> str:
@@ -75,15 +118,18 @@ def json_response(csv_response: str) -> str:
     return json.dumps(json.dumps(body, separators=(",", ":")))[1:-1]
 
 
-def write_captures(root: Path, records: int, responses: str) -> int:
-    pool = row_pool(FEATURES, seed=records, shift_feature=SHIFTED_FEATURE, shift=0.5)
-    if responses == "json":
+def write_captures(root: Path, records: int, shape: str) -> int:
+    if shape == "realistic":
+        pool = realistic_pool(seed=records)
+    else:
+        pool = row_pool(FEATURES, seed=records, shift_feature=SHIFTED_FEATURE, shift=0.5)
+    if shape == "json":
         pool = [(inputs, json_response(outputs)) for inputs, outputs in pool]
     files = 0
     for first in range(0, records, LINES_PER_FILE):
         count = min(LINES_PER_FILE, records - first)
         hour = START + timedelta(hours=files // FILES_PER_HOUR)
-        template = line_template(iso(hour), responses)
+        template = line_template(iso(hour), shape)
         path = root / ENDPOINT / VARIANT / hour_prefix(hour) / f"{files % FILES_PER_HOUR:02d}-00-000-bench.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         size = len(pool)
@@ -224,45 +270,56 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument(
-        "--responses",
-        choices=("csv", "json"),
-        default="csv",
-        help="the server's response format in the captures: CSV (label,p0,p1) or its JSON (encoding JSON)",
+        "--shapes",
+        default="realistic,synthetic",
+        help=f"capture shapes to measure, comma-separated, of {', '.join(SHAPES)} (default realistic,synthetic)",
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    shapes = args.shapes.split(",")
+    unknown = sorted(set(shapes) - set(SHAPES))
+    if unknown:
+        parser.error(f"argument --shapes: unknown shape {unknown[0]!r} (expected some of {', '.join(SHAPES)})")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-drift-"))
     baseline = workdir / "baseline.json"
     workdir.mkdir(parents=True, exist_ok=True)
     baseline.write_text(json.dumps(synthetic_baseline(FEATURES)))
 
-    rows: list[tuple[int, str, dict[str, object]]] = []
+    rows: list[Row] = []
     try:
-        for size in sizes:
-            capture = workdir / f"capture-{size}"
-            started = time.perf_counter()
-            files = write_captures(capture, size, args.responses)
-            megabytes = sum(p.stat().st_size for p in capture.rglob("*.jsonl")) / 2**20
-            print(
-                f"generated {size:,} records with {args.responses.upper()} responses in {files} files "
-                f"({megabytes:,.0f} MiB) "
-                f"in {time.perf_counter() - started:.1f} s",
-                flush=True,
-            )
-            window = window_args(files)
-            drift = run_child("drift", capture, baseline, workdir / f"report-{size}.json", window)
-            rows.append((size, "drift", drift))
-            if size <= args.pandas_max:
-                reference = run_child("pandas", capture, baseline, workdir / "unused.json", window)
-                rows.append((size, "pandas", reference))
-                check_agreement(size, drift, reference)
-            if not args.keep:
-                shutil.rmtree(capture)
+        for shape in shapes:
+            for size in sizes:
+                rows += measure_size(workdir, baseline, shape, size, args)
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print_table(rows)
     return 0
+
+
+Row = tuple[str, int, str, dict[str, object]]  # shape, records, implementation, measurement
+
+
+def measure_size(workdir: Path, baseline: Path, shape: str, size: int, args: argparse.Namespace) -> list[Row]:
+    capture = workdir / f"capture-{shape}-{size}"
+    started = time.perf_counter()
+    files = write_captures(capture, size, shape)
+    megabytes = sum(p.stat().st_size for p in capture.rglob("*.jsonl")) / 2**20
+    print(
+        f"generated {size:,} {shape} records in {files} files ({megabytes:,.0f} MiB) "
+        f"in {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
+    window = window_args(files)
+    drift = run_child("drift", capture, baseline, workdir / f"report-{shape}-{size}.json", window)
+    rows: list[Row] = [(shape, size, "drift", drift)]
+    if size <= args.pandas_max:
+        reference = run_child("pandas", capture, baseline, workdir / "unused.json", window)
+        rows.append((shape, size, "pandas", reference))
+        check_agreement(size, drift, reference)
+    if not args.keep:
+        shutil.rmtree(capture)
+    return rows
 
 
 def check_agreement(size: int, drift: dict[str, object], reference: dict[str, object]) -> None:
@@ -272,23 +329,30 @@ def check_agreement(size: int, drift: dict[str, object], reference: dict[str, ob
     assert worst < 1e-9, f"PSI differs by {worst} between drift and pandas at {size}"
 
 
-def print_table(rows: list[tuple[int, str, dict[str, object]]]) -> None:
+def print_table(rows: list[Row]) -> None:
     print()
-    header = ("records", "impl", "CPU s", "wall s", "records/CPU-s", "records/s wall", "peak RSS MiB")
-    print("{:>10}  {:<7} {:>7} {:>7} {:>14} {:>15} {:>13}".format(*header))
-    for size, kind, r in rows:
+    header = ("shape", "records", "impl", "CPU s", "wall s", "records/CPU-s", "records/s wall", "peak RSS MiB")
+    print("{:<10} {:>10}  {:<7} {:>7} {:>7} {:>14} {:>15} {:>13}".format(*header))
+    for shape, size, kind, r in rows:
         cpu, wall = float(r["cpu_seconds"]), float(r["seconds"])  # type: ignore[arg-type]
         print(
-            f"{size:>10,}  {kind:<7} {cpu:>7.2f} {wall:>7.2f} {size / cpu:>14,.0f} {size / wall:>15,.0f} "
+            f"{shape:<10} {size:>10,}  {kind:<7} {cpu:>7.2f} {wall:>7.2f} {size / cpu:>14,.0f} {size / wall:>15,.0f} "
             f"{float(r['peak_rss_mib']):>13,.0f}"  # type: ignore[arg-type]
         )
+    print()
+    print("rates are per CPU-second of the single-threaded process (one core), so other load on the machine")
+    print("does not distort them; wall-clock rates are shown beside them")
+    for shape in dict.fromkeys(shape for shape, *_ in rows):
+        print(f"{shape}:")
+        print_targets([row[1:] for row in rows if row[0] == shape])
+    print("drift and pandas agree on every feature's PSI (< 1e-9) and on the counts wherever both ran")
+
+
+def print_targets(rows: list[tuple[int, str, dict[str, object]]]) -> None:
     drift = {size: r for size, kind, r in rows if kind == "drift"}
     pandas = {size: r for size, kind, r in rows if kind == "pandas"}
     rates = {size: size / float(r["cpu_seconds"]) for size, r in drift.items()}  # type: ignore[arg-type]
     rss = {size: float(r["peak_rss_mib"]) for size, r in drift.items()}  # type: ignore[arg-type]
-    print()
-    print("rates are per CPU-second of the single-threaded process (one core), so other load on the machine")
-    print("does not distort them; wall-clock rates are shown beside them")
     slowest = min(rates.values())
     _target(f"drift >= {TARGET_RATE:,} records/s on one core", slowest >= TARGET_RATE, f"slowest {slowest:,.0f}")
     if 1_000_000 in drift and 5_000_000 in drift:
@@ -301,7 +365,6 @@ def print_table(rows: list[tuple[int, str, dict[str, object]]]) -> None:
         pandas_rss = float(pandas[1_000_000]["peak_rss_mib"])  # type: ignore[arg-type]
         ratio = f"{rss[1_000_000]:,.0f} vs {pandas_rss:,.0f} MiB"
         _target("drift uses less memory than pandas at 1M", rss[1_000_000] < pandas_rss, ratio)
-    print("drift and pandas agree on every feature's PSI (< 1e-9) and on the counts wherever both ran")
 
 
 def _target(what: str, ok: bool, measured: str) -> None:

@@ -246,6 +246,17 @@ IMAGES = Grant(
     unscoped=("ecr:GetAuthorizationToken",),
 )
 
+# The program's one dynamic resource (components/image_check.py: the served digest present in
+# the secondary region's replica repository before its Model is created) runs in the deploy
+# process with the deploy role's credentials and only reads the stack's repositories. A new
+# dynamic provider must extend this row.
+IMAGE_CHECK = Grant(
+    "CheckReplicaImage",
+    "models",
+    read=("ecr:DescribeImages",),
+    arns=IMAGES.arns,
+)
+
 ALARMS = Grant(
     "Alarms",
     "observability",
@@ -584,6 +595,7 @@ TYPE_GRANTS: dict[str, tuple[Grant, ...]] = {
     "aws:sagemaker/pipeline:Pipeline": (PIPELINES,),
     "aws:sagemaker/trainingJob:TrainingJob": (TRAINING_JOBS,),
     "docker-build:index:Image": (IMAGES,),
+    "pulumi-python:dynamic:Resource": (IMAGE_CHECK,),
     "aws:cloudwatch/metricAlarm:MetricAlarm": (ALARMS,),
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": (ALARMS,),
     "aws:cloudwatch/dashboard:Dashboard": (DASHBOARDS,),

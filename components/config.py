@@ -583,13 +583,20 @@ class VpcConfig(Section):
     )
 
 
+# Trainers (the `trainer` hyperparameter) that can spread one run over several instances; none
+# yet: `softmax` and `gbt` train on one host.
+MULTI_HOST_TRAINERS: frozenset[str] = frozenset()
+
+
 class TrainingConfig(Section):
     """The managed spot training job that produces the deployed model."""
 
     instance_type: str = Field(
         default="ml.m5.xlarge", description="Training instance type (checked against botocore's SageMaker model)."
     )
-    instance_count: int = Field(default=1, ge=1, le=100, description="Training instances.")
+    instance_count: int = Field(
+        default=1, ge=1, le=100, description="Training instances; more than 1 only for a multi-host trainer (none yet)."
+    )
     volume_size_gb: int = Field(default=30, ge=1, le=16384, description="Training volume size in GB.")
     max_runtime_seconds: int = Field(
         default=3600, ge=60, le=28 * 24 * 3600, description="Stop training after this long."
@@ -617,6 +624,27 @@ class TrainingConfig(Section):
     @classmethod
     def _known_instance_type(cls, value: str) -> str:
         return check_instance_type(value, "TrainingInstanceType")
+
+    @model_validator(mode="after")
+    def _one_instance_per_single_host_trainer(self) -> TrainingConfig:
+        # SageMaker starts every instance of a job on a full copy of the data; a trainer without
+        # a multi-host mode trains the same model on each, so the others only add cost. The
+        # training code refuses it too (model_code/trainers/hosts.py, resourceconfig.json).
+        trainer = str(self.hyperparameters.get("trainer", "softmax"))
+        if self.instance_count > 1 and trainer not in MULTI_HOST_TRAINERS:
+            raise ConfigRuleError(
+                [
+                    (
+                        "instance_count",
+                        problem(
+                            f"trainer {trainer!r} trains on one instance; more only add cost",
+                            self.instance_count,
+                            "1",
+                        ),
+                    )
+                ]
+            )
+        return self
 
     @field_validator("max_wait_seconds")
     @classmethod
@@ -833,20 +861,17 @@ class ServingConfig(Section):
     platform: Literal["sagemaker", "kubernetes"] = Field(
         default="sagemaker",
         description="Where the model is served: a SageMaker endpoint, or the cluster in the `kubernetes` section "
-        "(then only model_data and environment apply here).",
+        "(then only model and environment apply here).",
     )
     variant_name: str = Field(
         default="primary",
         pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$",
         description="Production variant name. Blue/green and autoscaling key on it: keep it fixed across updates.",
     )
-    model_data: Literal["training_job", "model_package"] = Field(
-        default="training_job", description="Serve the stack's training job output, or a registered model package."
-    )
-    model_package_arn: str | None = Field(
-        default=None,
-        pattern=r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:model-package/.+$",
-        description="The model package to serve with `model_data: model_package`.",
+    model: Literal["latest-approved"] | int = Field(
+        default="latest-approved",
+        description="The model version to serve: `latest-approved` (the newest Approved version in the stack's "
+        "Model Registry group) or a version number (>= 1, must be Approved). Resolved at preview and up.",
     )
     environment: dict[str, str] = Field(
         default_factory=dict, description="Environment variables of the serving container."
@@ -885,14 +910,18 @@ class ServingConfig(Section):
             )
         return value
 
-    @field_validator("model_data")
+    @field_validator("model", mode="before")
     @classmethod
-    def _kubernetes_serves_the_training_job(cls, value: str, info: ValidationInfo) -> str:
-        if value == "model_package" and info.data.get("platform") == "kubernetes":
+    def _version_or_latest(cls, value: Any) -> Any:
+        if value == "latest-approved":
+            return value
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.isdigit())):
             raise ConfigRuleError(
-                [("", problem("Kubernetes serves the stack's training job output", value, "training_job"))]
+                [("", problem("not a model version", value, "latest-approved or a version number >= 1"))]
             )
-        return value
+        if int(value) < 1:
+            raise ConfigRuleError([("", problem("model versions start at 1", value, "a version number >= 1"))])
+        return int(value)
 
     @model_validator(mode="after")
     def _variant_rules(self) -> ServingConfig:
@@ -906,17 +935,6 @@ class ServingConfig(Section):
                         "both" if self.instance else None,
                         "one variant kind",
                     ),
-                )
-            )
-        if self.model_data == "model_package" and self.model_package_arn is None:
-            problems.append(
-                ("model_package_arn", problem("required with model_data model_package", None, "a model-package ARN"))
-            )
-        if self.model_data == "training_job" and self.model_package_arn is not None:
-            problems.append(
-                (
-                    "model_package_arn",
-                    problem("only used with model_data model_package", self.model_package_arn, "no value"),
                 )
             )
         if self.serverless is not None:
@@ -1092,6 +1110,15 @@ class MonitoringConfig(Section):
     budget: BudgetConfig | None = Field(
         default=None, description="Monthly budget on the stack's cost-allocation tags; none disables it."
     )
+    drift_instance_count: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description=(
+            "Processing instances of the drift job; above 1 the window's capture files are sharded across them "
+            "(ShardedByS3Key) and a final step merges their histograms exactly."
+        ),
+    )
 
 
 class StandbyConfig(Section):
@@ -1223,15 +1250,54 @@ class QualityMonitoringConfig(Section):
     )
 
 
+class CaptureAlarmsConfig(Section):
+    """Alarms on what drift cannot see: missing and out-of-range values, prediction drift, capture the
+    job skipped or could not read, and (when set) no traffic. They notify the topic; none retrains."""
+
+    missing_rate_threshold: float = Field(
+        default=0.05, gt=0, le=1, description="Alarm when any feature's missing-value rate in a run exceeds this."
+    )
+    out_of_range_rate_threshold: float = Field(
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Alarm when any feature's share of values outside its training range in a run exceeds this.",
+    )
+    prediction_psi_threshold: float = Field(
+        default=0.2, gt=0, description="Alarm when the predicted-class distribution's PSI in a run exceeds this."
+    )
+    skipped_rate_threshold: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="Alarm when more than this share of a run's captured rows is skipped (1 when every row is bad).",
+    )
+    min_records_per_run: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "No-traffic alarm: fewer captured rows than this in two runs in a row, or no run publishing at all, "
+            "pages; none: no traffic is normal (no alarm)."
+        ),
+    )
+
+
 class RetrainingConfig(Section):
     """Drift detection on captured traffic, and the retraining pipeline it starts."""
 
     holdout_prefix: str = Field(
         pattern=DATASET_PREFIX_PATTERN,
-        description="Datasets-bucket prefix of the labelled holdout (read at the training dataset's version).",
+        description="Datasets-bucket prefix of the labelled holdout; each run reads the version it trains on.",
     )
     accuracy_threshold: float = Field(
         default=0.9, gt=0, le=1, description="A retrained model is registered only at or above this holdout accuracy."
+    )
+    champion_tolerance: float = Field(
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="A retrained model is registered only if its holdout accuracy is at most this much below the "
+        "currently approved version's on the same holdout.",
     )
     evaluation_instance_type: str = Field(
         default="ml.m5.large", description="Instance of the evaluation and monitoring jobs (ProcessingInstanceType)."
@@ -1249,6 +1315,18 @@ class RetrainingConfig(Section):
     )
     drift_datapoints_to_alarm: int = Field(
         default=2, ge=1, le=24, description="Drifting runs that raise the alarm (M of M-of-N)."
+    )
+    drift_min_records: int = Field(
+        default=200, ge=1, description="A run with fewer usable rows is insufficient data: it flags no drift."
+    )
+    drift_false_alarm_rate: float = Field(
+        default=0.01,
+        gt=0,
+        lt=1,
+        description="Chance that a run without drift flags any feature; sets each feature's critical PSI.",
+    )
+    capture_alarms: CaptureAlarmsConfig = Field(
+        default_factory=CaptureAlarmsConfig, description="Alarms on missing, out-of-range, skipped and unread data."
     )
     quality: QualityMonitoringConfig | None = Field(
         default=None, description="Production accuracy from ground truth; none disables it."
@@ -1278,6 +1356,21 @@ class RetrainingConfig(Section):
     @classmethod
     def _m_of_n(cls, value: int, info: ValidationInfo) -> int:
         return not_above(value, info, "drift_evaluation_periods", "cannot exceed drift_evaluation_periods")
+
+
+class DeployTriggerConfig(Section):
+    """Approval starts a deploy: an approved model version sends GitHub a `repository_dispatch`
+    (event type `model-approved`) that the deploy workflow runs on."""
+
+    repository: str = Field(
+        pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$",
+        description="GitHub repository `owner/name` whose deploy workflow receives the dispatch.",
+    )
+    token: str = Field(
+        min_length=1,
+        description="GitHub token allowed to create repository dispatch events (contents: write on the "
+        "repository); a stack secret, stored in the EventBridge connection.",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1805,6 +1898,9 @@ class StackConfig(Section):
     retraining: RetrainingConfig | None = Field(
         default=None, description="Drift monitoring and retraining; none disables both."
     )
+    deploy_trigger: DeployTriggerConfig | None = Field(
+        default=None, description="Start the deploy workflow when a model version is approved; none: off."
+    )
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="Dashboard, drift metrics, budget."
     )
@@ -2162,6 +2258,11 @@ def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str 
             "kubernetes.kubeconfig: must be stored as a secret (got plain text; expected "
             '`pulumi config set --secret --path kubernetes.kubeconfig "$(cat kubeconfig)"`, or no kubeconfig '
             "to use the ambient one)"
+        )
+    if config.deploy_trigger is not None and f"{project}:deploy_trigger" not in secret:
+        lines.append(
+            "deploy_trigger.token: must be stored as a secret (got plain text; expected "
+            "`pulumi config set --secret --path deploy_trigger.token <github token>`)"
         )
     if lines:
         raise StackConfigError(lines)

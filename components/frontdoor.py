@@ -13,7 +13,10 @@ signature names one region and the other region's API refuses it ("Credential sh
 scoped to a valid region"), so after a DNS failover every SigV4 caller would get 403 until it
 re-signed. IAM authorization (`AWS_IAM`) is unchanged; see ops/invoke.py for the client.
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html (SigV4a: "signatures
-valid in more than one AWS Region"), https://github.com/aws-samples/sigv4a-signing-examples.
+valid in more than one AWS Region"), https://github.com/aws-samples/sigv4a-signing-examples;
+for IAM-authorized REST APIs API Gateway accepts both ("clients must use Signature Version 4a
+(SigV4a) and Signature Version 4 (SigV4)"):
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html.
 
 `RegionalFailover`: in each region, an ACM certificate and a regional custom domain for the
 failover name, and a failover record (PRIMARY or SECONDARY) whose health check combines an

@@ -35,7 +35,7 @@ from components.frontdoor import (
     WebAclArgs,
     rto_rpo_seconds,
 )
-from components.image import ModelImage, ModelImageArgs, image_in_region, repository_name
+from components.image import ModelImage, ModelImageArgs, repository_name
 from components.keys import RegionKey, RegionKeyArgs
 from components.monitoring import (
     PUBLISHERS,
@@ -47,9 +47,16 @@ from components.monitoring import (
     EndpointDashboardArgs,
 )
 from components.retraining import Retraining, RetrainingArgs
-from components.serving import ModelEndpoint, ModelEndpointArgs
+from components.served_model import ServedModel, resolve_served
+from components.serving import (
+    ModelEndpoint,
+    ModelEndpointArgs,
+    RegionalModelCopy,
+    RegionalModelCopyArgs,
+    ServedVersion,
+)
 from components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
-from components.training import ModelRegistry, SpotTraining, SpotTrainingArgs
+from components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry
 
 
 @dataclass
@@ -68,7 +75,7 @@ class Site:
 class Lifecycle:
     image: ModelImage
     registry: ModelRegistry
-    training: SpotTraining
+    served: ServedModel
 
 
 def foundation(
@@ -131,8 +138,13 @@ def replicate(config: StackConfig, sites: dict[str, Site], account: Any) -> None
         )
 
 
+def registry_group_name(stack: str) -> str:
+    return f"{PROJECT}-{stack}"
+
+
 def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], account: Any) -> Lifecycle:
-    """The image and its repository, the model registry, and the spot training job."""
+    """The image and its repository (the model-build pipeline's image), the Model Registry
+    group, the approval trigger, and the version `serving.model` names, read from the registry."""
     primary = sites["primary"]
     # The repository, its replication and the replica template come from the bootstrap program.
     image = ModelImage(
@@ -146,24 +158,31 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
         ),
         opts=primary.opts,
     )
-    registry = ModelRegistry("model-registry", f"{PROJECT}-{stack}", f"Models of {PROJECT} {stack}", opts=primary.opts)
-    buckets = primary.storage.buckets
-    training = SpotTraining(
-        "training",
-        SpotTrainingArgs(
-            config=config.training,
-            name_prefix=f"{PROJECT}-{stack}",
-            image_uri=image.image_uri,
-            datasets_bucket=(buckets["datasets"].bucket_name, buckets["datasets"].arn),
-            artifacts_bucket=(buckets["artifacts"].bucket_name, buckets["artifacts"].arn),
-            key_arn=primary.key.arn,
-            repository_arn=image.repository.arn,
-            region=primary.region,
-            account_id=account,
-        ),
-        opts=primary.opts,
-    )
-    return Lifecycle(image, registry, training)
+    group_name = registry_group_name(stack)
+    registry = ModelRegistry("model-registry", group_name, f"Models of {PROJECT} {stack}", opts=primary.opts)
+    if config.deploy_trigger is not None:
+        DeployTrigger(
+            "deploy-trigger",
+            DeployTriggerArgs(
+                stack=stack,
+                group_name=registry.group.model_package_group_name,
+                repository=config.deploy_trigger.repository,
+                token=pulumi.Output.secret(config.deploy_trigger.token),
+                account_id=account,
+            ),
+            opts=primary.opts,
+        )
+    served = resolve_served(config.serving.model, group_name, primary.region)
+    # Shown by every preview (a pull request's preview says what goes out) and by the plan.
+    pulumi.log.info(served.describe())
+    return Lifecycle(image, registry, served)
+
+
+def serving_instance_types(config: StackConfig) -> tuple[str, ...]:
+    """The instance types the stack's endpoints run on (primary, standby): registered with
+    every model version as its supported realtime instance types."""
+    types = [role.instance.instance_type for role in serving_by_role(config).values() if role.instance is not None]
+    return tuple(dict.fromkeys(types))
 
 
 def versioned_arn(bucket: Any) -> pulumi.Output[str]:
@@ -236,18 +255,51 @@ def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
     return roles
 
 
+def served_in(role: str, site: Site, lifecycle: Lifecycle) -> ServedVersion:
+    """The served version as the endpoint in `site` uses it: in the primary, the registered image
+    and artifact; elsewhere, the region's own copy of both (see RegionalModelCopy)."""
+    version = lifecycle.served.version
+    assert version is not None
+    if role == "primary":
+        return ServedVersion(version.version, version.arn, version.image_uri, version.model_data_url)
+    copy = RegionalModelCopy(
+        f"model-{role}",
+        RegionalModelCopyArgs(
+            version=version.version,
+            model_data_url=version.model_data_url,
+            image_uri=version.image_uri,
+            bucket_name=site.storage.buckets["artifacts"].bucket_name,
+            key_arn=site.key.arn,
+            region=site.region,
+        ),
+        opts=site.opts,
+    )
+    # No package ARN here: it names the registry's (primary) region; the version number says it all.
+    return ServedVersion(
+        version.version, None, copy.image_uri, copy.model_data_url, ready=(copy.copy, copy.image_check)
+    )
+
+
 def serve(
     config: StackConfig, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any
 ) -> tuple[dict[str, ModelEndpoint], dict[str, VariantAlarms], dict[str, Any]]:
-    """Per serving region: alarms (and Route 53 health alarms), and the endpoint. The
-    secondary serves the same image from its ECR replica and the same model from its
-    artifacts replica, so nothing there reads from the primary at run time.
+    """Per serving region: alarms (and Route 53 health alarms), and the endpoint serving the
+    resolved model version. The secondary serves the version from its own copies (artifact
+    copied, image checked), so nothing there reads from the primary at run time.
+
+    With no approved version yet nothing is served: no endpoints, no endpoint alarms, no
+    autoscaling (the first deploy declares them once a version is approved).
 
     With `serving.platform: kubernetes` the model is served on the configured cluster instead,
     from the primary region's artifacts: no endpoints, no endpoint alarms, and the third value
     holds the `kubernetes` stack output."""
+    served = lifecycle.served
+    if served.version is None:
+        return {}, {}, {}
     if config.serving.platform == "kubernetes":
         # Imported here: only Kubernetes stacks need pulumi_kubernetes loaded.
+        import dataclasses
+
         import pulumi_kubernetes as k8s
 
         from components.kubernetes_serving import KubernetesModelServer, KubernetesModelServerArgs
@@ -259,24 +311,29 @@ def serve(
             kubeconfig=pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig is not None else None,
             context=cluster.context,
         )
+        rollback = {}
+        if "previous_model_data_url" in {f.name for f in dataclasses.fields(KubernetesModelServerArgs)}:
+            # The approved version before the served one: what a rollback returns to.
+            rollback["previous_model_data_url"] = (
+                pulumi.Output.from_input(served.previous.model_data_url) if served.previous else None
+            )
         server = KubernetesModelServer(
             "model-server",
             KubernetesModelServerArgs(
                 config=cluster,
-                image_uri=lifecycle.image.image_uri,
-                model_data_url=lifecycle.training.model_data_url,
-                # The artifact served before this update, so its pods can still fetch it mid-rollout.
-                previous_model_data_url=None,
+                image_uri=served.version.image_uri,
+                model_data_url=pulumi.Output.from_input(served.version.model_data_url),
                 artifacts_bucket_arn=primary.storage.buckets["artifacts"].arn,
                 key_arn=primary.key.arn,
                 region=primary.region,
                 environment=config.serving.environment,
                 labels={"environment": config.environment},
+                **rollback,
             ),
             opts=pulumi.ResourceOptions(providers=[primary.opts.provider, provider]),
         )
         return {}, {}, {"kubernetes": server.outputs}
-    image, training = lifecycle.image, lifecycle.training
+    image = lifecycle.image
     endpoints: dict[str, ModelEndpoint] = {}
     health: dict[str, VariantAlarms] = {}
     for role, role_serving in serving_by_role(config).items():
@@ -317,12 +374,7 @@ def serve(
             ModelEndpointArgs(
                 config=role_serving,
                 endpoint_name=endpoint_name,
-                image_uri=image.image_uri
-                if primary
-                else image.image_uri.apply(lambda uri, r=site.region: image_in_region(uri, r)),
-                model_data_url=pulumi.Output.concat(
-                    "s3://", buckets["artifacts"].bucket_name, "/models/", training.job_name, "/output/model.tar.gz"
-                ),
+                model=served_in(role, site, lifecycle),
                 artifacts_bucket_arn=buckets["artifacts"].arn,
                 capture_bucket=(buckets["capture"].bucket_name, buckets["capture"].arn),
                 key_arn=site.key.arn,
@@ -455,7 +507,8 @@ def retrain(
             name_prefix=f"{PROJECT}-{stack}",
             endpoint_name=endpoint_name,
             image_uri=lifecycle.image.image_uri,
-            model_data_url=lifecycle.training.model_data_url,
+            baseline_url=baseline_of(lifecycle.served),
+            inference_instance_types=serving_instance_types(config),
             datasets_bucket=(buckets["datasets"].bucket_name, buckets["datasets"].arn),
             artifacts_bucket=(buckets["artifacts"].bucket_name, buckets["artifacts"].arn),
             capture_bucket=(buckets["capture"].bucket_name, buckets["capture"].arn),
@@ -466,22 +519,29 @@ def retrain(
             metrics_namespace=config.monitoring.metrics_namespace,
             region=primary.region,
             account_id=account,
+            drift_instance_count=config.monitoring.drift_instance_count,
         ),
         opts=primary.opts,
     )
-    return {
-        "pipelines": {
-            "retraining": retraining.retraining_pipeline.pipeline_name,
-            "monitoring": retraining.monitoring_pipeline.pipeline_name,
-        }
-    }
+    pipelines = {"retraining": retraining.retraining_pipeline.pipeline_name}
+    if retraining.monitoring_pipeline is not None:
+        pipelines["monitoring"] = retraining.monitoring_pipeline.pipeline_name
+    return {"pipelines": pipelines}
 
 
-def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site]) -> None:
-    """The endpoint dashboard (SageMaker serving only: it charts the endpoint's metrics) and
-    the monthly budget."""
+def baseline_of(served: ServedModel) -> str | None:
+    """Monitoring follows the served version: its registered drift baseline, else its artifact
+    (the drift job reads baseline.json out of model.tar.gz); None when nothing is served."""
+    if served.version is None:
+        return None
+    return served.version.baseline_url or served.version.model_data_url
+
+
+def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site], serving: bool) -> None:
+    """The endpoint dashboard (SageMaker endpoints only, once one is served: it charts the
+    endpoint's metrics) and the monthly budget."""
     primary = sites["primary"]
-    if config.serving.platform == "sagemaker":
+    if config.serving.platform == "sagemaker" and serving:
         EndpointDashboard(
             "dashboard-primary",
             EndpointDashboardArgs(
@@ -539,7 +599,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account)
     doors = front_doors(config, sites, endpoints, health, account)
     pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account)
-    observe(config, endpoint_name, sites)
+    observe(config, endpoint_name, sites, serving=bool(endpoints))
 
     outputs: dict[str, Any] = {
         "environment": config.environment,
@@ -550,8 +610,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         },
         "image_uri": lifecycle.image.image_uri,
         "model_package_group": lifecycle.registry.group.model_package_group_name,
-        "training_job_name": lifecycle.training.job_name,
-        "model_data_url": lifecycle.training.model_data_url,
+        "model_version": model_version_output(lifecycle.served),
         "alerts_topic_arns": {role: site.alerts.topic_arn for role, site in sites.items()},
         "endpoints": endpoint_outputs(endpoints),
         **backups,
@@ -559,4 +618,25 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         **pipelines,
         **cluster,
     }
+    if lifecycle.served.version is not None:
+        # The primary artifact of the served version (the restore drill checks it).
+        outputs["model_data_url"] = lifecycle.served.version.model_data_url
     return outputs
+
+
+def model_version_output(served: ServedModel) -> dict[str, Any]:
+    """What is served: `model_version` stack output (None fields before the first approval)."""
+    v = served.version
+    return {
+        "selector": served.selector,
+        "group": served.group_name,
+        "version": v.version if v else None,
+        "model_package_arn": v.arn if v else None,
+        "image_uri": v.image_uri if v else None,
+        "model_data_url": v.model_data_url if v else None,
+        "baseline_url": v.baseline_url if v else None,
+        "dataset_version": v.dataset_version if v else None,
+        "dataset_uri": v.dataset_uri if v else None,
+        "metrics": dict(v.metrics) if v else {},
+        "previous_version": served.previous.version if served.previous else None,
+    }

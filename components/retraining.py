@@ -22,8 +22,24 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import RetrainingConfig, TrainingConfig
-from components.iam import allow, document, pull_image, trust_json, use_key, write_logs
+from components.drift_alarms import capture_alarms
+from components.iam import (
+    TRAINING_METRICS_NAMESPACE,
+    allow,
+    document,
+    kms_via_s3,
+    pull_image,
+    put_metric_data,
+    sagemaker_job_output_key,
+    trust_json,
+    write_logs,
+)
 from components.pipelines import (
+    CHAMPION_NONE_PREFIX,
+    CHECKPOINTS_PREFIX,
+    EVALUATION_OUTPUT,
+    MODELS_PREFIX,
+    RESOLVED_OUTPUT,
     MonitoringPipelineArgs,
     Processing,
     QualityJob,
@@ -38,14 +54,17 @@ from components.serving import CAPTURE_PREFIX
 
 DRIFT_METRIC = "MaxFeatureDrift"
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
+PIPELINE_EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution Status Change"
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders
 
 
 def _pull_and_log(key_arn: str, repository_arn: str, region: str, account_id: str, kinds: tuple[str, ...]) -> list:
+    # Every step passes the region key for its output (OutputDataConfig / ProcessingOutputConfig
+    # KmsKeyId), which needs kms:Encrypt in the job's role (components/iam.py).
     return [
-        use_key(key_arn),
+        *sagemaker_job_output_key(key_arn),
         *pull_image(repository_arn),
         write_logs(region, account_id, [f"/aws/sagemaker/{kind}" for kind in kinds]),
     ]
@@ -60,25 +79,40 @@ def retraining_jobs_policy(
     repository_arn: str,
     region: str,
     account_id: str,
+    group_name: str,
 ) -> dict[str, Any]:
-    """Training and evaluation jobs of the pipeline: read the dataset and holdout, read and
-    write `retraining/` in the artifacts bucket."""
+    """The model-build pipeline's jobs (resolve-dataset, training, evaluation): read every version
+    under the dataset and holdout prefixes (and nothing else there), read and write their run's
+    models/ and checkpoints/, read the no-champion placeholder, read the registry group (to find
+    the champion), use the region key, pull the image, write logs."""
+    roots = [p.rstrip("/") + "/" for p in dataset_prefixes]
+    own = [f"{MODELS_PREFIX}/", f"{CHECKPOINTS_PREFIX}/"]
+    registry = f"arn:aws:sagemaker:{region}:{account_id}"
     return document(
-        allow("ReadDatasets", ["s3:GetObject"], [f"{datasets_bucket_arn}/{p}*" for p in dataset_prefixes]),
+        allow("ReadDatasetVersions", ["s3:GetObject"], [f"{datasets_bucket_arn}/{p}*" for p in roots]),
         allow(
-            "ListDatasets",
+            "ListDatasetVersions",
             ["s3:ListBucket"],
             datasets_bucket_arn,
-            {"StringLike": {"s3:prefix": [f"{p}*" for p in dataset_prefixes]}},
+            {"StringLike": {"s3:prefix": [f"{p}*" for p in roots]}},
         ),
         allow(
-            "ReadWriteRetraining",
+            "ReadWriteRuns",
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            f"{artifacts_bucket_arn}/retraining/*",
+            [f"{artifacts_bucket_arn}/{p}*" for p in own],
         ),
+        allow("ReadNoChampion", ["s3:GetObject"], f"{artifacts_bucket_arn}/{CHAMPION_NONE_PREFIX}/*"),
         allow(
-            "ListRetraining", ["s3:ListBucket"], artifacts_bucket_arn, {"StringLike": {"s3:prefix": ["retraining/*"]}}
+            "ListRuns",
+            ["s3:ListBucket"],
+            artifacts_bucket_arn,
+            {"StringLike": {"s3:prefix": [f"{p}*" for p in (*own, f"{CHAMPION_NONE_PREFIX}/")]}},
         ),
+        # ListModelPackages is not resource-scoped (Service Authorization Reference, SageMaker).
+        allow("FindChampion", ["sagemaker:ListModelPackages"], "*"),
+        allow("ReadChampion", ["sagemaker:DescribeModelPackage"], f"{registry}:model-package/{group_name}/*"),
+        # SageMaker publishes the training step's metrics with the job's role.
+        put_metric_data(TRAINING_METRICS_NAMESPACE),
         *_pull_and_log(key_arn, repository_arn, region, account_id, ("TrainingJobs", "ProcessingJobs")),
     )
 
@@ -96,7 +130,13 @@ def monitoring_jobs_policy(
 ) -> dict[str, Any]:
     """The drift and quality jobs: read this endpoint's capture and ground truth and the model's
     baseline, write their reports, publish metrics only into the stack's namespace."""
-    reads = [f"{CAPTURE_PREFIX}/{endpoint_name}/", f"ground-truth/{endpoint_name}/"]
+    # drift-reports/<endpoint>/runs/: a sharded drift run's manifest and partial results, read back
+    # by its later steps (ProcessingInputs are downloaded with the job's role).
+    reads = [
+        f"{CAPTURE_PREFIX}/{endpoint_name}/",
+        f"ground-truth/{endpoint_name}/",
+        f"drift-reports/{endpoint_name}/runs/",
+    ]
     writes = [f"drift-reports/{endpoint_name}/", f"quality-reports/{endpoint_name}/"]
     return document(
         allow("ReadCaptureAndLabels", ["s3:GetObject"], [f"{capture_bucket_arn}/{p}*" for p in reads]),
@@ -118,10 +158,21 @@ def monitoring_jobs_policy(
     )
 
 
-def pipeline_role_policy(*, region: str, account_id: str, group_name: str, job_role_arns: list[str]) -> dict[str, Any]:
+def pipeline_role_policy(
+    *,
+    region: str,
+    account_id: str,
+    group_name: str,
+    job_role_arns: list[str],
+    artifacts_bucket_arn: str,
+    key_arn: str,
+) -> dict[str, Any]:
     """What SageMaker Pipelines does on the pipelines' behalf: start and watch their jobs,
-    register into this group, and pass only the job roles."""
+    register into this group, pass only the job roles, and read the property files its
+    conditions and arguments evaluate (`Std:JsonGet` reads them with this role; they are
+    SSE-KMS objects, so the key is needed too, through S3 only)."""
     prefix = f"arn:aws:sagemaker:{region}:{account_id}"
+    property_files = [f"{artifacts_bucket_arn}/{MODELS_PREFIX}/*/{d}/*" for d in (RESOLVED_OUTPUT, EVALUATION_OUTPUT)]
     return document(
         allow(
             "RunPipelineJobs",
@@ -141,6 +192,8 @@ def pipeline_role_policy(*, region: str, account_id: str, group_name: str, job_r
             ["sagemaker:CreateModelPackage", "sagemaker:DescribeModelPackage", "sagemaker:AddTags"],
             [f"{prefix}:model-package/{group_name}/*", f"{prefix}:model-package-group/{group_name}"],
         ),
+        allow("ReadPropertyFiles", ["s3:GetObject"], property_files),
+        kms_via_s3(key_arn, region, ["kms:Decrypt"], [artifacts_bucket_arn], "DecryptPropertyFiles"),
         allow(
             "PassJobRoles",
             ["iam:PassRole"],
@@ -161,6 +214,30 @@ def alarm_event_pattern(alarm_arns: list[str]) -> dict[str, Any]:
         "detail-type": [ALARM_STATE_CHANGE],
         "resources": alarm_arns,
         "detail": {"state": {"value": ["ALARM"]}},
+    }
+
+
+def pipeline_failed_event_pattern(pipeline_arn: str) -> dict[str, Any]:
+    """EventBridge pattern: an execution of this pipeline ended Failed (a gate's Fail step, or a
+    failed job). Fields as in AWS's sample event "SageMaker pipeline execution state change",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#eventbridge-pipeline
+    """
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": [PIPELINE_EXECUTION_STATUS_CHANGE],
+        "detail": {"pipelineArn": [pipeline_arn], "currentPipelineExecutionStatus": ["Failed"]},
+    }
+
+
+def pipeline_failed_message() -> dict[str, Any]:
+    """EventTarget.input_transformer: one readable line for the alerts topic."""
+    return {
+        "input_paths": {"execution": "$.detail.pipelineExecutionArn", "ended": "$.detail.executionEndTime"},
+        "input_template": (
+            '"Model-build execution <execution> FAILED at <ended>: a gate refused the model or a job failed; '
+            "nothing was registered. The reason: aws sagemaker list-pipeline-execution-steps "
+            '--pipeline-execution-arn <execution> (FailureReason of the failed step)."'
+        ),
     }
 
 
@@ -247,14 +324,21 @@ class RetrainingArgs:
     config / training: the retraining and training sections of the stack config.
     environment: decides the approval status of registered models.
     name_prefix: `ml-platform-<stack>`; pipelines are named `<prefix>-retraining` and
-        `<prefix>-monitoring` (stable: the schedules and the event rule address them).
+        `<prefix>-monitoring` (stable: the schedules and the event rules address them).
     endpoint_name: the endpoint whose capture is watched.
-    image_uri: the digest-pinned image. model_data_url: the deployed model (its baseline).
+    image_uri: the digest-pinned image the pipeline jobs run (and new versions register).
+    baseline_url: the served model version's drift baseline (its baseline.json, or its
+        model.tar.gz); None when no version is served yet: then there is nothing to monitor, and
+        the monitoring pipeline, its schedule, the drift/quality alarms and the alarm rule are
+        not declared (the model-build pipeline is).
+    inference_instance_types: the instance types the stack serves on (primary and standby),
+        registered as the packages' supported realtime instance types.
     datasets_bucket / artifacts_bucket / capture_bucket: (name, ARN) of the region's buckets.
     key_arn, repository_arn: the region key and the ECR repository.
     model_package_group: (name, ARN) of the Model Registry group.
-    topic_arn: the alerts topic. metrics_namespace: where the jobs publish.
+    topic_arn: the alerts topic (alarms, failed executions). metrics_namespace: where the jobs publish.
     region / account_id: for ARNs and scoping.
+    drift_instance_count: Processing instances of the drift job (above 1: sharded, then merged).
     """
 
     config: RetrainingConfig
@@ -263,7 +347,8 @@ class RetrainingArgs:
     name_prefix: str
     endpoint_name: str
     image_uri: pulumi.Input[str]
-    model_data_url: pulumi.Input[str]
+    baseline_url: pulumi.Input[str] | None
+    inference_instance_types: tuple[str, ...]
     datasets_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
     artifacts_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
     capture_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
@@ -274,25 +359,52 @@ class RetrainingArgs:
     metrics_namespace: str
     region: str
     account_id: pulumi.Input[str]
+    drift_instance_count: int = 1
+
+
+NO_CHAMPION_README = (
+    "Placeholder of the model-build pipeline: its evaluation step reads this prefix as the champion\n"
+    "input when there is no champion (a Processing input prefix without objects fails the job).\n"
+    "Keep it; it holds no model.\n"
+)
 
 
 class Retraining(pulumi.ComponentResource):
-    """Monitoring and retraining pipelines, their schedules, the drift and quality alarms, and
-    the event rule that starts retraining."""
+    """The model-build pipeline (spot training, gates, registration) with its schedule and failure
+    notifications; and, while a version is served, the monitoring pipeline, its schedule, the
+    drift and quality alarms and the rule that starts model builds on them."""
 
     def __init__(self, name: str, args: RetrainingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:retraining:Retraining", name, None, opts)
         self._name, self._args = name, args
         config = args.config
+        child = pulumi.ResourceOptions(parent=self)
+        artifacts_name, artifacts_arn = args.artifacts_bucket
+        # The "no champion" input of the evaluation step (see components/pipelines.py).
+        self.no_champion = aws.s3.BucketObjectv2(
+            f"{name}-no-champion",
+            bucket=artifacts_name,
+            key=f"{CHAMPION_NONE_PREFIX}/README",
+            content=NO_CHAMPION_README,
+            content_type="text/plain",
+            opts=child,
+        )
         jobs_role = self._role("jobs", "sagemaker.amazonaws.com", self._jobs_policy())
-        monitor_role = self._role("monitor", "sagemaker.amazonaws.com", self._monitor_policy())
+        monitored = args.baseline_url is not None
+        monitor_role = self._role("monitor", "sagemaker.amazonaws.com", self._monitor_policy()) if monitored else None
         group_name, _ = args.model_package_group
+        job_role_arns = [jobs_role.arn] + ([monitor_role.arn] if monitor_role else [])
         pipeline_role = self._role(
             "pipeline",
             "sagemaker.amazonaws.com",
-            pulumi.Output.all(args.account_id, group_name, jobs_role.arn, monitor_role.arn).apply(
+            pulumi.Output.all(args.account_id, group_name, artifacts_arn, args.key_arn, *job_role_arns).apply(
                 lambda a: pipeline_role_policy(
-                    region=args.region, account_id=a[0], group_name=a[1], job_role_arns=[a[2], a[3]]
+                    region=args.region,
+                    account_id=a[0],
+                    group_name=a[1],
+                    artifacts_bucket_arn=a[2],
+                    key_arn=a[3],
+                    job_role_arns=list(a[4:]),
                 )
             ),
         )
@@ -300,44 +412,51 @@ class Retraining(pulumi.ComponentResource):
             f"{name}-retraining",
             pipeline_name=f"{args.name_prefix}-retraining",
             pipeline_display_name=f"{args.name_prefix}-retraining",
-            pipeline_description="spot training, evaluation on the holdout, registration if accurate enough",
+            pipeline_description="model build: newest data, spot training, gates (threshold, champion), registration",
             role_arn=pipeline_role.arn,
             pipeline_definition=self._retraining_definition(jobs_role),
-            opts=pulumi.ResourceOptions(parent=self),
+            # The evaluation step reads the placeholder in every run without a champion.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.no_champion]),
         )
-        self.monitoring_pipeline = aws.sagemaker.Pipeline(
-            f"{name}-monitoring",
-            pipeline_name=f"{args.name_prefix}-monitoring",
-            pipeline_display_name=f"{args.name_prefix}-monitoring",
-            pipeline_description="drift (and quality) of the endpoint's captured traffic",
-            role_arn=pipeline_role.arn,
-            pipeline_definition=self._monitoring_definition(monitor_role),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self._schedules()
-        alarms = [
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-drift",
-                **drift_alarm_args(config, args.metrics_namespace, args.endpoint_name, args.topic_arn),
-                opts=pulumi.ResourceOptions(parent=self),
+        self._notify_failures()
+        self.monitoring_pipeline = None
+        self.alarms: list[aws.cloudwatch.MetricAlarm] = []
+        if monitor_role is not None:
+            self.monitoring_pipeline = aws.sagemaker.Pipeline(
+                f"{name}-monitoring",
+                pipeline_name=f"{args.name_prefix}-monitoring",
+                pipeline_display_name=f"{args.name_prefix}-monitoring",
+                pipeline_description="drift (and quality) of the endpoint's captured traffic",
+                role_arn=pipeline_role.arn,
+                pipeline_definition=self._monitoring_definition(monitor_role),
+                opts=child,
             )
-        ]
-        if config.quality is not None:
-            alarms.append(
+            self.alarms = [
                 aws.cloudwatch.MetricAlarm(
-                    f"{name}-accuracy",
-                    **quality_alarm_args(config, args.metrics_namespace, args.endpoint_name, args.topic_arn),
-                    opts=pulumi.ResourceOptions(parent=self),
+                    f"{name}-drift",
+                    **drift_alarm_args(config, args.metrics_namespace, args.endpoint_name, args.topic_arn),
+                    opts=child,
                 )
+            ]
+            if config.quality is not None:
+                self.alarms.append(
+                    aws.cloudwatch.MetricAlarm(
+                        f"{name}-accuracy",
+                        **quality_alarm_args(config, args.metrics_namespace, args.endpoint_name, args.topic_arn),
+                        opts=child,
+                    )
+                )
+            self._retrain_on_alarms(self.alarms)
+            # Blind spots of the drift job (missing, out-of-range, prediction drift, unreadable or
+            # skipped capture, no traffic): they page, they do not retrain.
+            self.capture_alarms = capture_alarms(
+                name, config, args.metrics_namespace, args.endpoint_name, args.topic_arn, self
             )
-        self.alarms = alarms
-        self._retrain_on_alarms(alarms)
-        self.register_outputs(
-            {
-                "retraining_pipeline": self.retraining_pipeline.pipeline_name,
-                "monitoring_pipeline": self.monitoring_pipeline.pipeline_name,
-            }
-        )
+        self._schedules()
+        outputs = {"retraining_pipeline": self.retraining_pipeline.pipeline_name}
+        if self.monitoring_pipeline is not None:
+            outputs["monitoring_pipeline"] = self.monitoring_pipeline.pipeline_name
+        self.register_outputs(outputs)
 
     def _role(self, suffix: str, service: str, policy: pulumi.Input[dict]) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
@@ -357,10 +476,14 @@ class Retraining(pulumi.ComponentResource):
 
     def _jobs_policy(self) -> pulumi.Output:
         args = self._args
-        dataset = args.training.dataset
-        prefixes = [f"{dataset.prefix}/{dataset.version}/", f"{args.config.holdout_prefix}/{dataset.version}/"]
+        prefixes = [f"{args.training.dataset.prefix}/", f"{args.config.holdout_prefix}/"]
         return pulumi.Output.all(
-            args.datasets_bucket[1], args.artifacts_bucket[1], args.key_arn, args.repository_arn, args.account_id
+            args.datasets_bucket[1],
+            args.artifacts_bucket[1],
+            args.key_arn,
+            args.repository_arn,
+            args.account_id,
+            args.model_package_group[0],
         ).apply(
             lambda a: retraining_jobs_policy(
                 datasets_bucket_arn=a[0],
@@ -370,6 +493,7 @@ class Retraining(pulumi.ComponentResource):
                 repository_arn=a[3],
                 region=args.region,
                 account_id=a[4],
+                group_name=a[5],
             )
         )
 
@@ -420,12 +544,15 @@ class Retraining(pulumi.ComponentResource):
                         training_role_arn=a[1],
                         processing_role_arn=a[1],
                         kms_key_arn=a[2],
-                        dataset_s3_uri=f"s3://{a[3]}/{dataset.prefix}/{dataset.version}/",
-                        holdout_s3_uri=f"s3://{a[3]}/{config.holdout_prefix}/{dataset.version}/",
+                        dataset_root_s3_uri=f"s3://{a[3]}/{dataset.prefix}/",
+                        holdout_root_s3_uri=f"s3://{a[3]}/{config.holdout_prefix}/",
                         artifacts_bucket=a[4],
                         model_package_group_name=a[5],
                         approval_status=approval_status_for(args.environment),
                         accuracy_threshold=config.accuracy_threshold,
+                        champion_tolerance=config.champion_tolerance,
+                        inference_instance_types=args.inference_instance_types,
+                        region=args.region,
                         training=spot,
                         evaluation=Processing(instance_type=config.evaluation_instance_type),
                         channel=dataset.channel,
@@ -438,7 +565,7 @@ class Retraining(pulumi.ComponentResource):
         args, config = self._args, self._args.config
         quality = QualityJob(lookback_hours=config.quality.lookback_hours) if config.quality is not None else None
         return pulumi.Output.all(
-            args.image_uri, monitor_role.arn, args.key_arn, args.capture_bucket[0], args.model_data_url
+            args.image_uri, monitor_role.arn, args.key_arn, args.capture_bucket[0], args.baseline_url
         ).apply(
             lambda a: definition_json(
                 monitoring_pipeline_definition(
@@ -455,6 +582,9 @@ class Retraining(pulumi.ComponentResource):
                         lookback_hours=config.monitoring_interval_hours,
                         processing=Processing(instance_type=config.evaluation_instance_type),
                         quality=quality,
+                        drift_min_records=config.drift_min_records,
+                        drift_false_alarm_rate=config.drift_false_alarm_rate,
+                        drift_instance_count=args.drift_instance_count,
                     )
                 )
             )
@@ -462,26 +592,48 @@ class Retraining(pulumi.ComponentResource):
 
     def _schedules(self) -> None:
         config = self._args.config
-        targets = [self.monitoring_pipeline] + ([self.retraining_pipeline] if config.schedule else [])
+        schedules = []
+        if self.monitoring_pipeline is not None:
+            hours = config.monitoring_interval_hours
+            schedules.append(("monitoring", self.monitoring_pipeline, f"rate({hours} hour{'s' if hours > 1 else ''})"))
+        if config.schedule:
+            schedules.append(("retraining", self.retraining_pipeline, config.schedule))
+        if not schedules:
+            return
         role = self._role(
             "scheduler",
             "scheduler.amazonaws.com",
-            pulumi.Output.all(*[p.arn for p in targets]).apply(lambda arns: start_pipelines_policy(list(arns))),
+            pulumi.Output.all(*[p.arn for _, p, _ in schedules]).apply(lambda arns: start_pipelines_policy(list(arns))),
         )
-        hours = config.monitoring_interval_hours
-        schedules = [("monitoring", self.monitoring_pipeline, f"rate({hours} hour{'s' if hours > 1 else ''})")]
-        if config.schedule:
-            schedules.append(("retraining", self.retraining_pipeline, config.schedule))
         for suffix, pipeline, expression in schedules:
             aws.scheduler.Schedule(
                 f"{self._name}-{suffix}",
                 schedule_expression=expression,
                 schedule_expression_timezone="UTC",
                 flexible_time_window={"mode": "OFF"},
-                # The pipeline's own parameter defaults apply.
+                # No parameters: the pipeline's defaults apply (newest dataset, approved champion).
                 target={"arn": pipeline.arn, "role_arn": role.arn},
                 opts=pulumi.ResourceOptions(parent=self),
             )
+
+    def _notify_failures(self) -> None:
+        """A failed execution (a gate refused the model, or a job failed) tells the alerts topic.
+        The topic's policy already lets events.amazonaws.com publish (components/monitoring.py)."""
+        rule = aws.cloudwatch.EventRule(
+            f"{self._name}-failed",
+            description="model-build execution failed (gate or job): tell the alerts topic",
+            event_pattern=self.retraining_pipeline.arn.apply(
+                lambda arn: json.dumps(pipeline_failed_event_pattern(arn))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self._name}-failed",
+            rule=rule.name,
+            arn=self._args.topic_arn,
+            input_transformer=pipeline_failed_message(),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _retrain_on_alarms(self, alarms: list[aws.cloudwatch.MetricAlarm]) -> None:
         events_role = self._role(

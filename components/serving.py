@@ -169,13 +169,34 @@ def model_role_policy(
 
 
 @dataclass(frozen=True)
+class ServedVersion:
+    """The model version an endpoint serves, in the endpoint's own region.
+
+    version / package_arn: the Model Registry version (names and tags derive from it, so pinning
+    an earlier version declares that version's Model again: rollback never retrains); the
+    package ARN tags the primary's resources only (it names the registry's region).
+    image_uri: the version's image by digest, in this region's repository.
+    model_data_url: the version's model.tar.gz in this region's artifacts bucket (SageMaker
+        reads model data only from a bucket in the endpoint's region).
+    ready: resources that put the artifact and the image in place here (the secondary's
+        ObjectCopy and image check); the Model waits for them, since CreateModel checks that
+        the model data exists.
+    """
+
+    version: int
+    package_arn: str | None
+    image_uri: pulumi.Input[str]
+    model_data_url: pulumi.Input[str]
+    ready: tuple[pulumi.Resource, ...] = ()
+
+
+@dataclass(frozen=True)
 class ModelEndpointArgs:
     """Inputs of `ModelEndpoint`.
 
-    config: the stack's serving section.
+    config: the stack's serving section (its role's capacity).
     endpoint_name: the endpoint's fixed name (alarms and scaling refer to it).
-    image_uri: the digest-pinned image (ignored when serving a model package).
-    model_data_url: `s3://.../model.tar.gz` when `config.model_data` is `training_job`.
+    model: the served model version, in this region.
     artifacts_bucket_arn / capture_bucket: where model data is read and capture is written
         (capture as (name, ARN)).
     key_arn: the region key (volumes, capture).
@@ -188,8 +209,7 @@ class ModelEndpointArgs:
 
     config: ServingConfig
     endpoint_name: str
-    image_uri: pulumi.Input[str]
-    model_data_url: pulumi.Input[str] | None
+    model: ServedVersion
     artifacts_bucket_arn: pulumi.Input[str]
     capture_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
     key_arn: pulumi.Input[str]
@@ -203,6 +223,9 @@ class ModelEndpointArgs:
 # Tag telling policy and operators a warm standby (capacity kept low on purpose) from the
 # endpoint that takes traffic.
 SERVING_ROLE_TAG = "serving-role"
+# Tags naming the model version a Model / EndpointConfig serves (operators, `ops.models list`).
+MODEL_VERSION_TAG = "model-version"
+MODEL_PACKAGE_TAG = "model-package-arn"
 
 
 class ModelEndpoint(pulumi.ComponentResource):
@@ -253,14 +276,23 @@ class ModelEndpoint(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        if config.model_data == "model_package":
-            container: dict[str, Any] = {"model_package_name": config.model_package_arn}
-        else:
-            container = {"image": args.image_uri, "model_data_url": args.model_data_url, "mode": "SingleModel"}
+        served = args.model
+        container: dict[str, Any] = {
+            "image": served.image_uri,
+            "model_data_url": served.model_data_url,
+            "mode": "SingleModel",
+        }
         if config.environment:
             container["environment"] = dict(config.environment)
+        version_tags = {MODEL_VERSION_TAG: str(served.version)}
+        if served.package_arn:
+            version_tags[MODEL_PACKAGE_TAG] = served.package_arn
+        # The logical names carry the version: another version is another Model and
+        # EndpointConfig, created before the endpoint switches; the ones it replaces leave the
+        # stack but stay in AWS (retain_on_delete, above).
+        versioned = f"{name}-v{served.version}"
         self.model = aws.sagemaker.Model(
-            name,
+            versioned,
             execution_role_arn=self.role.arn,
             primary_container=container,
             enable_network_isolation=config.network_isolation,
@@ -269,10 +301,11 @@ class ModelEndpoint(pulumi.ComponentResource):
                 if config.vpc
                 else None
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy], retain_on_delete=True),
+            tags=version_tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *served.ready], retain_on_delete=True),
         )
         self.endpoint_config = aws.sagemaker.EndpointConfiguration(
-            name,
+            versioned,
             production_variants=[self.model.name.apply(lambda model: production_variant(config, model))],
             data_capture_config=(
                 pulumi.Output.all(capture_name, args.key_arn).apply(
@@ -282,7 +315,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                 else None
             ),
             kms_key_arn=args.key_arn,
-            tags={SERVING_ROLE_TAG: "standby" if args.standby else "active"},
+            tags={SERVING_ROLE_TAG: "standby" if args.standby else "active", **version_tags},
             opts=retained,
         )
         # No custom_timeouts: the provider's endpoint resource declares no Timeouts block and waits
@@ -347,3 +380,81 @@ class ModelEndpoint(pulumi.ComponentResource):
                 },
                 opts=after_target,
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# The served version's own copy in another region
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/key` -> (bucket, key); ValueError naming the value otherwise."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket or not key or key.endswith("/"):
+        raise ValueError(f"model data URL: not an S3 object URL (got {url!r}; expected s3://<bucket>/<key>)")
+    return bucket, key
+
+
+@dataclass(frozen=True)
+class RegionalModelCopyArgs:
+    """Inputs of `RegionalModelCopy` (declared with the target region's provider).
+
+    version: the model version (names the copy). model_data_url: the version's artifact in the
+    primary region. image_uri: the version's image in the primary repository (by digest).
+    bucket_name / key_arn: the target region's artifacts bucket and key. region: the target region.
+    image_timeout_seconds: how long to wait for ECR replication to bring the digest.
+    """
+
+    version: int
+    model_data_url: str
+    image_uri: str
+    bucket_name: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+    region: str
+    image_timeout_seconds: int = 600
+
+
+class RegionalModelCopy(pulumi.ComponentResource):
+    """The version's artifact copied into this region's artifacts bucket (synchronously:
+    CopyObject during `pulumi up`, not replication's eventual copy), and the image digest checked
+    present in this region's replica repository. SageMaker reads a Model's artifact only from
+    a bucket in the Model's region ("the S3 bucket ... must be in the same AWS Region as the
+    model", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html,
+    ModelDataUrl), and a model package only in its own region.
+
+    The copy keeps the source key, so the standby's model role reads `models/*` as in the primary.
+    `retain_on_delete`: the provider deletes *every version* of the key when an ObjectCopy is
+    destroyed (internal/service/s3/object_copy.go, resourceObjectCopyDelete ->
+    DeleteAllObjectVersions), and artifacts replication writes the same key; a deploy of another
+    version must never remove an artifact. `bucket`, `key` and `source` force replacement
+    (ForceNew in the same file), so another version is another copy.
+    """
+
+    def __init__(self, name: str, args: RegionalModelCopyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:serving:RegionalModelCopy", name, None, opts)
+        from components.image import image_in_region
+        from components.image_check import ImageReplicaCheck, ImageReplicaCheckArgs
+
+        source_bucket, key = split_s3_url(args.model_data_url)
+        self.copy = aws.s3.ObjectCopy(
+            f"{name}-v{args.version}",
+            bucket=args.bucket_name,
+            key=key,
+            source=f"{source_bucket}/{key}",
+            server_side_encryption="aws:kms",
+            kms_key_id=args.key_arn,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        self.image_uri = image_in_region(args.image_uri, args.region)
+        repository = self.image_uri.split("/", 1)[1].split("@", 1)[0]
+        self.image_check = ImageReplicaCheck(
+            f"{name}-image-v{args.version}",
+            ImageReplicaCheckArgs(
+                region=args.region,
+                repository=repository,
+                digest=self.image_uri.rpartition("@")[2],
+                timeout_seconds=args.image_timeout_seconds,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.model_data_url = pulumi.Output.concat("s3://", self.copy.bucket, "/", self.copy.key)
+        self.register_outputs({"model_data_url": self.model_data_url, "image_uri": self.image_uri})

@@ -1,14 +1,23 @@
-"""Managed spot training that checkpoints and resumes, and the model registry.
+"""The Model Registry group, and the trigger that turns an approval into a deploy.
 
-A model version is the triple (image digest, dataset version, hyperparameters). The training
-job's name is derived from a hash of that triple, so changing any of the three declares a new
-job (and a new model), and the job name in git history and stack state records the lineage.
-Reverting the config brings back the old name and with it the old model's artifact.
+Training does not run inside `pulumi up`: the model-build pipeline (components/pipelines.py,
+declared by components/retraining.py) trains on managed spot capacity, one execution per model
+version, and registers each version that passes its gates as a package of this group. A
+version is what the stack serves (`serving.model`, components/served_model.py).
+
+Approval starts a deploy: an EventBridge rule on `SageMaker Model Package State Change` for
+this group with `ModelApprovalStatus: Approved` calls GitHub's `repository_dispatch` through an
+EventBridge API destination (the token lives in the EventBridge connection, that is in a
+Secrets Manager secret EventBridge manages), and the deploy workflow runs `pulumi up` of
+`latest-approved` through the environment's approvals:
+
+    POST https://api.github.com/repos/<owner>/<repo>/dispatches
+    {"event_type": "model-approved",
+     "client_payload": {"stack": "<stack>", "version": <N>, "model_package_arn": "<arn>"}}
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +25,13 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import TrainingConfig
-from components.iam import allow, attach_to_vpc, document, pull_image, trust_json, use_key, write_logs
+from components.iam import allow, document, trust_json
 
-CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
+DISPATCH_EVENT_TYPE = "model-approved"
+GITHUB_API = "https://api.github.com"
+# GitHub's REST API asks for these headers (https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event).
+GITHUB_HEADERS = (("Accept", "application/vnd.github+json"), ("X-GitHub-Api-Version", "2022-11-28"))
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders
@@ -33,192 +45,42 @@ def hyperparameter_strings(hyperparameters: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def model_version(image_uri: str, dataset_version: str, hyperparameters: dict[str, Any]) -> str:
-    """A short hash of (image digest, dataset version, hyperparameters)."""
-    digest = image_uri.rpartition("@")[2]
-    lineage = json.dumps(
-        {"image": digest, "dataset": dataset_version, "hyperparameters": hyperparameter_strings(hyperparameters)},
-        sort_keys=True,
-    )
-    return hashlib.sha256(lineage.encode()).hexdigest()[:12]
+def approval_event_pattern(group_name: str) -> dict[str, Any]:
+    """A version of this group became (or was registered as) Approved. Field names as in AWS's
+    sample event "SageMaker model package state change":
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#eventbridge-model-package
+    The event also fires when an Approved package is updated otherwise (metadata); the deploy is
+    idempotent (`pulumi up` of latest-approved changes nothing then)."""
+    return {
+        "source": ["aws.sagemaker"],
+        "detail-type": [MODEL_PACKAGE_STATE_CHANGE],
+        "detail": {"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["Approved"]},
+    }
 
 
-def training_job_name(prefix: str, image_uri: str, dataset_version: str, hyperparameters: dict[str, Any]) -> str:
-    """`<prefix>-<version hash>`, within SageMaker's 63 characters."""
-    return f"{prefix[:50].rstrip('-')}-{model_version(image_uri, dataset_version, hyperparameters)}"
+def dispatch_url(repository: str) -> str:
+    return f"{GITHUB_API}/repos/{repository}/dispatches"
 
 
-def training_role_policy(
-    *,
-    datasets_bucket_arn: str,
-    dataset_prefix: str,
-    artifacts_bucket_arn: str,
-    job_name: str,
-    key_arn: str,
-    repository_arn: str,
-    region: str,
-    account_id: str,
-    vpc: bool,
-) -> dict[str, Any]:
-    """Least privilege for one training job: read its dataset version, write its model and
-    checkpoints, use the region key, pull the image, write its logs."""
-    model_prefix = f"models/{job_name}/"
-    checkpoint_prefix = f"checkpoints/{job_name}/"
-    statements = [
-        allow("ReadDatasetVersion", ["s3:GetObject"], f"{datasets_bucket_arn}/{dataset_prefix}*"),
-        allow(
-            "ListDatasetVersion",
-            ["s3:ListBucket"],
-            datasets_bucket_arn,
-            {"StringLike": {"s3:prefix": [f"{dataset_prefix}*"]}},
-        ),
-        allow("WriteModel", ["s3:PutObject"], f"{artifacts_bucket_arn}/{model_prefix}*"),
-        allow(
-            "ReadWriteCheckpoints",
-            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-            f"{artifacts_bucket_arn}/{checkpoint_prefix}*",
-        ),
-        allow(
-            "ListOwnPrefixes",
-            ["s3:ListBucket"],
-            artifacts_bucket_arn,
-            {"StringLike": {"s3:prefix": [f"{model_prefix}*", f"{checkpoint_prefix}*"]}},
-        ),
-        use_key(key_arn),
-        *pull_image(repository_arn),
-        write_logs(region, account_id, ["/aws/sagemaker/TrainingJobs"]),
-    ]
-    if vpc:
-        statements.append(attach_to_vpc(region))
-    return document(*statements)
+def dispatch_input_transformer(stack: str) -> dict[str, Any]:
+    """The repository_dispatch body built from the event (EventTarget.input_transformer)."""
+    template = {
+        "event_type": DISPATCH_EVENT_TYPE,
+        "client_payload": {"stack": stack, "version": "<version>", "model_package_arn": "<arn>"},
+    }
+    # `version` is a number in the event; the placeholder goes in unquoted so it stays one.
+    return {
+        "input_paths": {"version": "$.detail.ModelPackageVersion", "arn": "$.detail.ModelPackageArn"},
+        "input_template": json.dumps(template, separators=(",", ":")).replace('"<version>"', "<version>"),
+    }
+
+
+def invoke_destination_policy(destination_arn: str) -> dict[str, Any]:
+    return document(allow("InvokeDeployDestination", ["events:InvokeApiDestination"], destination_arn))
 
 
 # ---------------------------------------------------------------------------------------------
 # Components
-
-
-@dataclass(frozen=True)
-class SpotTrainingArgs:
-    """Inputs of `SpotTraining`.
-
-    config: the stack's training section (instance, stopping condition, dataset, ...).
-    name_prefix: prefix of the deterministic job name, e.g. `ml-platform-prod`.
-    image_uri: the digest-pinned image.
-    datasets_bucket / artifacts_bucket: (name, ARN) of the region's buckets.
-    key_arn: the region key, for the volume and the output.
-    repository_arn: the ECR repository the image is pulled from.
-    region / account_id: where the job runs, for log and key scoping.
-    """
-
-    config: TrainingConfig
-    name_prefix: str
-    image_uri: pulumi.Input[str]
-    datasets_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
-    artifacts_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
-    key_arn: pulumi.Input[str]
-    repository_arn: pulumi.Input[str]
-    region: str
-    account_id: pulumi.Input[str]
-
-
-class SpotTraining(pulumi.ComponentResource):
-    """A managed spot TrainingJob with checkpoints in S3, and its execution role."""
-
-    job_name: pulumi.Output[str]
-    model_data_url: pulumi.Output[str]
-
-    def __init__(self, name: str, args: SpotTrainingArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("ml-platform:training:SpotTraining", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        config = args.config
-        dataset_prefix = f"{config.dataset.prefix}/{config.dataset.version}/"
-        self.job_name = pulumi.Output.from_input(args.image_uri).apply(
-            lambda uri: training_job_name(args.name_prefix, uri, config.dataset.version, config.hyperparameters)
-        )
-        datasets_name, datasets_arn = args.datasets_bucket
-        artifacts_name, artifacts_arn = args.artifacts_bucket
-
-        self.role = aws.iam.Role(
-            name,
-            description="SageMaker training execution role",
-            assume_role_policy=trust_json("sagemaker.amazonaws.com", args.account_id),
-            opts=child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            name,
-            role=self.role.id,
-            policy=pulumi.Output.all(
-                datasets_arn, artifacts_arn, self.job_name, args.key_arn, args.repository_arn, args.account_id
-            ).apply(
-                lambda a: json.dumps(
-                    training_role_policy(
-                        datasets_bucket_arn=a[0],
-                        dataset_prefix=dataset_prefix,
-                        artifacts_bucket_arn=a[1],
-                        job_name=a[2],
-                        key_arn=a[3],
-                        repository_arn=a[4],
-                        region=args.region,
-                        account_id=a[5],
-                        vpc=config.vpc is not None,
-                    )
-                )
-            ),
-            opts=child,
-        )
-        self.job = aws.sagemaker.TrainingJob(
-            name,
-            training_job_name=self.job_name,
-            role_arn=self.role.arn,
-            algorithm_specification={"training_image": args.image_uri, "training_input_mode": "File"},
-            hyper_parameters=hyperparameter_strings(config.hyperparameters),
-            input_data_configs=[
-                {
-                    "channel_name": config.dataset.channel,
-                    "content_type": "text/csv",
-                    "data_source": {
-                        "s3_data_source": {
-                            "s3_data_type": "S3Prefix",
-                            "s3_uri": pulumi.Output.concat("s3://", datasets_name, "/", dataset_prefix),
-                            "s3_data_distribution_type": "FullyReplicated",
-                        }
-                    },
-                }
-            ],
-            output_data_config={
-                "s3_output_path": pulumi.Output.concat("s3://", artifacts_name, "/models/"),
-                "kms_key_id": args.key_arn,
-            },
-            resource_config={
-                "instance_type": config.instance_type,
-                "instance_count": config.instance_count,
-                "volume_size_in_gb": config.volume_size_gb,
-                "volume_kms_key_id": args.key_arn,
-            },
-            enable_managed_spot_training=True,
-            stopping_condition={
-                "max_runtime_in_seconds": config.max_runtime_seconds,
-                "max_wait_time_in_seconds": config.max_wait_seconds,
-            },
-            checkpoint_config={
-                "s3_uri": pulumi.Output.concat("s3://", artifacts_name, "/checkpoints/", self.job_name, "/"),
-                "local_path": CHECKPOINT_LOCAL_PATH,
-            },
-            retry_strategy={"maximum_retry_attempts": config.max_retry_attempts},
-            enable_network_isolation=config.network_isolation,
-            enable_inter_container_traffic_encryption=config.inter_container_encryption,
-            vpc_config=(
-                {"subnets": config.vpc.subnet_ids, "security_group_ids": config.vpc.security_group_ids}
-                if config.vpc
-                else None
-            ),
-            # The role must be able to act before SageMaker validates it.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
-        )
-        self.model_data_url = pulumi.Output.concat(
-            "s3://", artifacts_name, "/models/", self.job_name, "/output/model.tar.gz"
-        )
-        self.register_outputs({"job_name": self.job_name, "model_data_url": self.model_data_url})
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -235,3 +97,84 @@ class ModelRegistry(pulumi.ComponentResource):
         )
         self.arn = self.group.arn
         self.register_outputs({"arn": self.arn})
+
+
+@dataclass(frozen=True)
+class DeployTriggerArgs:
+    """Inputs of `DeployTrigger` (declared in the registry's region).
+
+    stack: the stack the dispatch names (`client_payload.stack`).
+    group_name: the Model Registry group whose approvals deploy.
+    repository: GitHub `owner/name` receiving the dispatch. token: a GitHub token allowed to
+        create repository dispatch events (kept secret; stored in the EventBridge connection).
+    account_id: for the events role's trust policy.
+    """
+
+    stack: str
+    group_name: pulumi.Input[str]
+    repository: str
+    token: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+
+
+class DeployTrigger(pulumi.ComponentResource):
+    """EventBridge rule (approval) -> API destination (GitHub repository_dispatch)."""
+
+    def __init__(self, name: str, args: DeployTriggerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ml-platform:training:DeployTrigger", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        connection = aws.cloudwatch.EventConnection(
+            name,
+            description=f"GitHub repository_dispatch for {args.repository}",
+            authorization_type="API_KEY",
+            auth_parameters={
+                "api_key": {
+                    "key": "Authorization",
+                    "value": pulumi.Output.secret(pulumi.Output.concat("Bearer ", args.token)),
+                },
+                "invocation_http_parameters": {
+                    "headers": [{"key": key, "value": value, "is_value_secret": False} for key, value in GITHUB_HEADERS]
+                },
+            },
+            opts=child,
+        )
+        self.destination = aws.cloudwatch.EventApiDestination(
+            name,
+            description=f"deploy workflow of {args.repository}",
+            connection_arn=connection.arn,
+            http_method="POST",
+            invocation_endpoint=dispatch_url(args.repository),
+            invocation_rate_limit_per_second=1,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            name,
+            description="EventBridge: call the deploy workflow's API destination",
+            assume_role_policy=trust_json("events.amazonaws.com", args.account_id),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            name,
+            role=role.id,
+            policy=self.destination.arn.apply(lambda arn: json.dumps(invoke_destination_policy(arn))),
+            opts=child,
+        )
+        self.rule = aws.cloudwatch.EventRule(
+            name,
+            description="a model version was approved: start the deploy workflow",
+            event_pattern=pulumi.Output.from_input(args.group_name).apply(
+                lambda group: json.dumps(approval_event_pattern(group))
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            name,
+            rule=self.rule.name,
+            arn=self.destination.arn,
+            role_arn=role.arn,
+            input_transformer=dispatch_input_transformer(args.stack),
+            # GitHub briefly unavailable: EventBridge retries for up to an hour.
+            retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 20},
+            opts=child,
+        )
+        self.register_outputs({"rule": self.rule.name, "destination": self.destination.arn})

@@ -1,10 +1,12 @@
 """baseline.json: the training-time statistics the drift job compares live traffic against.
 
-Layout (format_version 1):
+Layout (format_version 2):
 
-    {"format_version": 1,
-     "features": {"<name>": {"rows", "bin_edges", "counts", "proportions", "quantiles",
-                             "min", "max", "mean", "std", "missing_rate"}, ...},
+    {"format_version": 2,
+     "features": {"<name>": {"rows", "kind": "continuous", "bin_edges", "counts", "proportions",
+                             "quantiles", "min", "max", "mean", "std", "missing_rate"}
+                 | {"rows", "kind": "discrete", "values", "counts", "proportions",
+                    "quantiles", "min", "max", "mean", "std", "missing_rate"}, ...},
      "label": {"name", "rows", "classes", "counts", "proportions"},
      "prediction": {"rows", "classes", "predicted_counts", "predicted_proportions",
                     "probability_bin_edges", "probability_counts"}}
@@ -17,10 +19,16 @@ describes the label and the predicted values like a feature (bins, quantiles, mo
                     "classes": [], "predicted_proportions": [], "probability_counts": {}, ...}
 
 Features and the label are described on the training split, predictions on the holdout.
-Feature bins are quantile bins (up to BINS; fewer when quantiles coincide). Use `bin_counts`
-to bin new values the same way: the first and last bins are open-ended, so values outside
-the training range still land in a bin. `missing_rate` is 0.0 because training rejects
-missing values; the drift job computes it on captured data, where any missing value is drift.
+A feature with at most MAX_DISCRETE_VALUES distinct values in the training data (a flag, a
+one-hot column, a small code) is `discrete`: one bin per value (`values`, ascending), then one
+"other" bin for any value training never saw (its baseline count is 0). Quantile bins would
+merge such values (a 30%-ones flag has one bin, and a shift to 90% ones scores PSI 0). Every
+other feature is `continuous`, with quantile bins (up to BINS; fewer when quantiles coincide).
+Use `bin_counts` / `discrete_counts` to bin new values the same way: the first and last
+continuous bins are open-ended, so values outside the training range still land in a bin.
+format_version 1 (continuous features only, no `kind`) is still read by the drift job.
+`missing_rate` is 0.0 because training rejects missing values; the drift job computes it on
+captured data, where any missing value is drift.
 """
 
 from __future__ import annotations
@@ -29,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 BINS = 10
+MAX_DISCRETE_VALUES = 20
 QUANTILES = {"p01": 0.01, "p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99}
 # i / BINS rather than linspace: the JSON shows 0.3, not 0.30000000000000004.
 PROBABILITY_BIN_EDGES = np.array([i / BINS for i in range(BINS + 1)])
@@ -48,17 +57,32 @@ def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.bincount(index, minlength=len(edges) - 1)
 
 
+def discrete_counts(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Counts per known value (ascending), then of every other value; missing values (NaN) are left out."""
+    values = values[~np.isnan(values)]
+    index = np.searchsorted(known, values)
+    found = index < len(known)
+    found[found] &= known[index[found]] == values[found]
+    return np.bincount(np.where(found, index, len(known)), minlength=len(known) + 1)
+
+
 def _proportions(counts: np.ndarray) -> list[float]:
     total = counts.sum()
     return (counts / total).tolist() if total else [0.0] * len(counts)
 
 
 def feature_baseline(values: np.ndarray) -> dict[str, Any]:
-    edges = quantile_bin_edges(values)
-    counts = bin_counts(values, edges)
+    distinct = np.unique(values)
+    if len(distinct) <= MAX_DISCRETE_VALUES:
+        counts = discrete_counts(values, distinct)
+        binning: dict[str, Any] = {"kind": "discrete", "values": distinct.tolist()}
+    else:
+        edges = quantile_bin_edges(values)
+        counts = bin_counts(values, edges)
+        binning = {"kind": "continuous", "bin_edges": edges.tolist()}
     return {
         "rows": len(values),
-        "bin_edges": edges.tolist(),
+        **binning,
         "counts": counts.tolist(),
         "proportions": _proportions(counts),
         "quantiles": {name: float(np.quantile(values, q)) for name, q in QUANTILES.items()},

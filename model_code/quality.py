@@ -34,7 +34,11 @@ late it arrives (up to the lookback). Nothing here is fatal; the report counts:
 
 Metrics: accuracy; with two classes, precision and recall of the positive class (the baseline's
 last class, e.g. "1", or --positive-class); with more, their macro averages over the classes
-for which each is defined. A figure with a zero denominator is null and not published.
+present in the window (as a true label or a prediction), a class with a zero denominator
+counting 0: scikit-learn's default (`precision_score(average="macro", zero_division=0)`), so a
+class the model never predicts pulls macro precision down instead of being left out. A binary
+figure with a zero denominator is null and not published. `per_class` gives, per class, its
+support (true labels), predicted count, precision and recall (null where the denominator is 0).
 CloudWatch names: model_code/drift/cloudwatch.py. The report goes to
 `<capture bucket>/quality-reports/<endpoint>/<window>.json` unless --report says otherwise.
 """
@@ -321,8 +325,9 @@ def classification_metrics(
         precision = _ratio(hits[positive], predicted_per_class[positive])
         recall = _ratio(hits[positive], true_per_class[positive])
     else:
-        precision = _mean_defined(hits, predicted_per_class)
-        recall = _mean_defined(hits, true_per_class)
+        present = (predicted_per_class > 0) | (true_per_class > 0)
+        precision = _macro(hits[present], predicted_per_class[present])
+        recall = _macro(hits[present], true_per_class[present])
     return {"accuracy": float(hits.sum() / total), "precision": precision, "recall": recall}, matrix.tolist()
 
 
@@ -330,9 +335,25 @@ def _ratio(numerator: float, denominator: int) -> float | None:
     return float(numerator / denominator) if denominator else None
 
 
-def _mean_defined(hits: np.ndarray, denominators: np.ndarray) -> float | None:
-    defined = denominators > 0
-    return float(np.mean(hits[defined] / denominators[defined])) if defined.any() else None
+def _macro(hits: np.ndarray, denominators: np.ndarray) -> float:
+    """Mean over the classes given; a zero denominator counts 0 (scikit-learn's zero_division=0)."""
+    ratios = np.divide(hits, denominators, out=np.zeros_like(hits), where=denominators > 0)
+    return float(ratios.mean())
+
+
+def per_class_metrics(matrix: list[list[int]], classes: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Per class: support (true labels), predicted, precision and recall (null with a zero denominator)."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    hits, predicted, support = np.diag(counts), counts.sum(axis=0), counts.sum(axis=1)
+    return {
+        name: {
+            "support": int(support[i]),
+            "predicted": int(predicted[i]),
+            "precision": _ratio(float(hits[i]), int(predicted[i])),
+            "recall": _ratio(float(hits[i]), int(support[i])),
+        }
+        for i, name in enumerate(classes)
+    }
 
 
 def build_report(
@@ -374,5 +395,6 @@ def build_report(
             "joined": len(joined.true),
         },
         "metrics": metrics,
+        "per_class": per_class_metrics(confusion, schema.classes),
         "confusion_matrix": confusion,
     }

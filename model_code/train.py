@@ -3,6 +3,10 @@
 Reads hyperparameters and the `train` channel, resumes from the newest valid checkpoint,
 trains (checkpointing every `checkpoint_every_epochs` epochs and on SIGTERM) and writes
 model.npz, metrics.json and baseline.json to /opt/ml/model.
+
+The `trainer` hyperparameter picks the model: `softmax` (this module's numpy softmax
+regression) or `gbt` (gradient-boosted trees, model_code/trainers/gbt.py). Both go through
+the same data checks, stratified split and report writers here.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +37,14 @@ from model_code.softmax_regression import (
     softmax,
     split_order,
 )
+from model_code.trainers.hosts import check_single_host
 
-NOT_FINGERPRINTED = ("checkpoint_every_epochs", "max_classes", "min_holdout_rows_per_class")
+NOT_FINGERPRINTED = (
+    "checkpoint_every_epochs",
+    "gbt_checkpoint_every_rounds",
+    "max_classes",
+    "min_holdout_rows_per_class",
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +70,15 @@ def main(argv: list[str]) -> int:
 
 def train(paths: OptMl, stop: StopRequest) -> int:
     hp = read_hyperparameters(paths.hyperparameters)
+    check_single_host(paths, hp.trainer)
     check_input_data_config(paths)
     table = read_channel(paths.channel(TRAIN_CHANNEL), hp.label)
     data = prepare(table, hp)
     fingerprint = run_fingerprint(table, hp)
+    if hp.trainer == "gbt":
+        from model_code.trainers.gbt import train_gbt  # imports XGBoost only when chosen
+
+        return train_gbt(paths, stop, table, hp, data, fingerprint)
     resumed = resume_latest(paths.checkpoints, fingerprint)
     if resumed:
         state = resumed.state
@@ -241,10 +257,31 @@ def write_outputs(paths: OptMl, table: Table, hp: Hyperparameters, data: Prepare
     )
     save_model(model, paths.model_dir)
     holdout_proba = model.predict_proba(data.holdout_raw)
+    metrics = write_reports(
+        paths, table, hp, data, model.predict_proba(data.train_raw), holdout_proba, {"epochs": state.epoch}
+    )
+    print(
+        f"done: holdout accuracy={metrics['holdout']['accuracy']:.4f} "
+        f"log_loss={metrics['holdout']['log_loss']:.6f}; wrote {paths.model_dir}"
+    )
+
+
+def write_reports(
+    paths: OptMl,
+    table: Table,
+    hp: Hyperparameters,
+    data: Prepared,
+    train_proba: np.ndarray,
+    holdout_proba: np.ndarray,
+    progress: dict[str, int],
+) -> dict[str, Any]:
+    """metrics.json and baseline.json of any trainer, from its class probabilities on the
+    training and holdout rows (columns in `data.classes` order); returns the metrics.
+    `progress` says how far training went (`{"epochs": 30}`, `{"rounds": 100}`)."""
     metrics = {
         "holdout": summary(data.holdout_y, holdout_proba),
-        "train": summary(data.train_y, model.predict_proba(data.train_raw)),
-        "epochs": state.epoch,
+        "train": summary(data.train_y, train_proba),
+        **progress,
         "rows": len(table.labels),
         "features": len(table.feature_names),
         "classes": list(data.classes),
@@ -263,7 +300,4 @@ def write_outputs(paths: OptMl, table: Table, hp: Hyperparameters, data: Prepare
         holdout_proba,
     )
     write_json_atomic(paths.model_dir / "baseline.json", baseline)
-    print(
-        f"done: holdout accuracy={metrics['holdout']['accuracy']:.4f} "
-        f"log_loss={metrics['holdout']['log_loss']:.6f}; wrote {paths.model_dir}"
-    )
+    return metrics

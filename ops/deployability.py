@@ -43,23 +43,23 @@ def first_deploy_order(stack: str) -> list[str]:
     """The commands of a first deploy on a fresh account, in order (README.md "Deploying for
     real" and "Bootstrap" explain each)."""
     return [
-        "bootstrap, once per account, with administrator credentials: "
-        "`cd bootstrap && pulumi stack init ci && pulumi up` (OIDC provider, CI roles, state bucket, "
-        f"secrets key, the image repository {PROJECT}/{stack}/model with its replication)",
-        "set the repository and environment variables from `pulumi stack output --json` (README.md, CI/CD)",
-        f'`pulumi login "$(cd bootstrap && pulumi stack output backend_url)"` and `pulumi stack init {stack} '
-        '--secrets-provider "$(cd bootstrap && pulumi stack output secrets_provider)"`',
-        "CI builds `model_code/`, pushes it to the repository and pins the pushed digest in `image.uri` "
-        "(deploy workflow; dev may build during `pulumi up` instead)",
-        f"`python -m ops.preflight --stack {stack}` (no endpoint yet: passes), then `pulumi up --stack {stack}` "
-        "(keys, buckets, registry, pipelines, alarms, front doors)",
-        "upload the dataset and holdout to the datasets bucket at `<prefix>/<version>/` "
+        "bootstrap, once per account, with administrator credentials (README.md, First deploy on a fresh "
+        "account, steps 1-2): OIDC provider, CI roles, state bucket, one secrets key per stack, "
+        f"the image repository {PROJECT}/{stack}/model with its replication",
+        f"`pulumi stack init {stack} --secrets-provider <secrets_providers.{stack} of the bootstrap outputs>` "
+        "on the bootstrap's backend (`backend_url`), and the GitHub environments and variables (steps 3-4)",
+        "the deploy workflow builds `model_code/`, pushes it to the repository and plans and applies by the "
+        "pushed digest (dev may build during `pulumi up` instead)",
+        f"`python -m ops.preflight --stack {stack}` (no endpoint yet: passes), then `pulumi up --stack {stack}`: "
+        "keys, buckets, registry group, model-build pipeline, alarms; no endpoint while no version is approved",
+        "upload the dataset and holdout to the datasets bucket under `<prefix>/<version>/` "
         f"(`pulumi stack output buckets --stack {stack}`)",
-        "first training: start the retraining pipeline (README.md, Model versions); it registers the model "
-        "version in the Model Registry",
-        "approve the model version in the Model Registry; approval starts the deploy workflow",
-        f"deploy: `python -m ops.preflight --stack {stack}`, `pulumi up --stack {stack}` (the endpoint serves the "
-        f"approved version), `python -m ops.verify --stack {stack}`",
+        f"first training: `python -m ops.models train --stack {stack}` (one model-build pipeline execution; "
+        "it registers version 1 in the Model Registry)",
+        f"approval: `python -m ops.models approve --stack {stack} 1 --reason ...`; with `deploy_trigger`, "
+        "it starts the deploy workflow",
+        f"deploy: `python -m ops.preflight --stack {stack}`, `pulumi up --stack {stack}` (the endpoint serves "
+        f"the approved version), `python -m ops.verify --stack {stack}`",
     ]
 
 

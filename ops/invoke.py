@@ -38,7 +38,9 @@ same signature is accepted by either region's API: before a failover, after it, 
 (`failover.domain_name`, `FrontDoorClient(url=...)` on its own) moves between them. A SigV4
 signature names one region, and the other region's API Gateway refuses it with 403
 ("Credential should be scoped to a valid region"). Signing needs `awscrt` (pinned).
-https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html; API Gateway REST APIs
+with IAM authorization take SigV4a and SigV4:
+https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-control-access-using-iam-policies-to-invoke-api.html
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Offline plan: synthesize a stack under the mock engine and print what it declares.
 
-    python -m ops.plan [--stack dev] [--json]
+    python -m ops.plan [--stack dev] [--json] [--registry example|empty]
 
 No cloud, no credentials, no Pulumi CLI. Prints the validated config, the resources as a
-tree per region and component with the settings that matter, counts per type, and how long
-it took, then the policy pack's rules (`policy/policies.py`) run over the resources and
+tree per region and component with the settings that matter, counts per type, the model
+version `serving.model` resolves to (against an example Model Registry, or an empty one for a
+first deploy), and how long it took, then the policy pack's rules (`policy/policies.py`) run over the resources and
 every violation is listed. Exit codes: 0 planned; 1 the program failed to synthesize, or
 broke a mandatory policy rule; 2 bad stack file or config (the problems are listed, one per
 line, with no traceback).
@@ -99,19 +100,6 @@ def _replication_settings(inputs: dict) -> dict[str, Any]:
     }
 
 
-def _training_settings(inputs: dict) -> dict[str, Any]:
-    resources = _first(inputs.get("resourceConfig"))
-    stopping = _first(inputs.get("stoppingCondition"))
-    return {
-        "job": inputs.get("trainingJobName"),
-        "instance": f"{resources.get('instanceCount')}x{resources.get('instanceType')}",
-        "spot": inputs.get("enableManagedSpotTraining"),
-        "max_run/wait": f"{stopping.get('maxRuntimeInSeconds')}/{stopping.get('maxWaitTimeInSeconds')} s",
-        "checkpoints": _first(inputs.get("checkpointConfig")).get("s3Uri"),
-        "image": _first(inputs.get("algorithmSpecification")).get("trainingImage"),
-    }
-
-
 def _endpoint_config_settings(inputs: dict) -> dict[str, Any]:
     variant = _first(inputs.get("productionVariants"))
     serverless = _first(variant.get("serverlessConfig"))
@@ -175,7 +163,11 @@ SETTINGS_OF: dict[str, Callable[[dict], dict[str, Any]]] = {
         "scan_on_push": _first(i.get("imageScanningConfiguration")).get("scanOnPush"),
         "encryption": _first(i.get("encryptionConfigurations")).get("encryptionType"),
     },
-    "aws:sagemaker/trainingJob:TrainingJob": _training_settings,
+    "aws:s3/objectCopy:ObjectCopy": lambda i: {"copy": f"{i.get('source')} -> {i.get('bucket')}"},
+    "aws:sagemaker/model:Model": lambda i: {
+        "version": (i.get("tags") or {}).get("model-version"),
+        "artifact": _first(i.get("primaryContainer")).get("modelDataUrl"),
+    },
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": lambda i: {"name": i.get("modelPackageGroupName")},
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _endpoint_config_settings,
     "aws:sagemaker/endpoint:Endpoint": _endpoint_settings,
@@ -304,6 +296,30 @@ def _tree(resources: list[dict], component: str | None, indent: str) -> list[str
     return lines
 
 
+def render_model_version(served: dict | None) -> list[str]:
+    """The model version `serving.model` resolved to: what this deploy serves."""
+    if not served:
+        return []
+    lines = ["", "model version (serving.model)"]
+    if served.get("version") is None:
+        return [
+            *lines,
+            f"  {served['selector']}: NO APPROVED VERSION in {served['group']} yet: no endpoint is declared",
+            "  first deploy: train (python -m ops.models train), approve, then deploy again",
+        ]
+    metrics = ", ".join(f"{k}={_whole(v)}" for k, v in sorted((served.get("metrics") or {}).items()))
+    previous = served.get("previous_version")
+    return [
+        *lines,
+        f"  {served['selector']}: version {_whole(served['version'])} of {served['group']}",
+        f"  metrics    {metrics or 'none recorded'}",
+        f"  dataset    {served.get('dataset_version') or '?'} ({served.get('dataset_uri') or 'unknown'})",
+        f"  artifact   {served['model_data_url']}",
+        f"  image      {served['image_uri']}",
+        f"  rollback   {f'version {_whole(previous)}' if previous is not None else 'no earlier approved version'}",
+    ]
+
+
 def render_recovery(objectives: dict | None) -> list[str]:
     """RTO and RPO implied by the failover and replication settings."""
     if not objectives:
@@ -342,6 +358,7 @@ def render_text(doc: dict[str, Any]) -> str:
     out += ["", "counts"]
     width = max(len(t) for t in doc["counts"])
     out += [f"  {t:<{width}}  {n}" for t, n in doc["counts"].items()]
+    out += render_model_version(doc["outputs"].get("model_version"))
     out += render_recovery(doc["outputs"].get("recovery_objectives"))
     out += render_policy(doc["policy"])
     out += render_deployability(doc["rollout_estimates"], doc["first_deploy_order"])
@@ -352,11 +369,35 @@ def render_text(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _synthesize(stack: str, root: Path, registry: str) -> Synthesis:
+    """Under the mock engine the program reads the example registry by itself; `empty` hands
+    it a moto-hosted registry with no versions instead."""
+    if registry == "example":
+        return synthesize_stack(stack, root=root)
+    import boto3
+    from moto import mock_aws
+
+    from components.served_model import use_registry
+
+    def client(region: str):
+        return boto3.client("sagemaker", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+
+    with mock_aws(), use_registry(client):
+        return synthesize_stack(stack, root=root)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.plan", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", default="dev", help="stack file Pulumi.<stack>.yaml to plan (default: dev)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--root", type=Path, default=ROOT, help="project directory (default: this one)")
+    parser.add_argument(
+        "--registry",
+        choices=("example", "empty"),
+        default="example",
+        help="the Model Registry the offline plan reads: `example` (versions 1 and 2 approved, 3 pending; "
+        "see components/served_model.py) or `empty` (a first deploy: no version yet). Default: example",
+    )
     args = parser.parse_args(argv)
     root = args.root.resolve()
 
@@ -374,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {line}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     try:
-        synthesis = synthesize_stack(args.stack, root=root)
+        synthesis = _synthesize(args.stack, root, args.registry)
     except Exception as exc:  # noqa: BLE001 (reported as one line; the plan has nothing to show)
         print(f"error: stack {args.stack!r} failed to synthesize: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -92,3 +92,28 @@ def pending_program() -> None:
 
 def pending_synthesis() -> Synthesis:
     return run_under_mocks(pending_program, stack="prod")
+
+
+def training_job_program(environment: str) -> None:
+    """A standalone managed spot TrainingJob with checkpoints: compliant, in the provider's wire
+    shape. The stacks declare none (training runs as model-build pipeline executions), but the
+    rule still guards any job a program might declare."""
+    provider = aws.Provider(
+        "aws-primary", region="us-east-1", default_tags={"tags": DEFAULT_TAGS | {"environment": environment}}
+    )
+    aws.sagemaker.TrainingJob(
+        "training",
+        training_job_name="training",
+        role_arn=ROLE_ARN,
+        algorithm_specification={"training_image": "image@sha256:" + "a" * 64, "training_input_mode": "File"},
+        output_data_config={"s3_output_path": "s3://artifacts/models/"},
+        resource_config={"instance_type": "ml.m5.xlarge", "instance_count": 1, "volume_size_in_gb": 30},
+        enable_managed_spot_training=True,
+        stopping_condition={"max_runtime_in_seconds": 3600, "max_wait_time_in_seconds": 7200},
+        checkpoint_config={"s3_uri": "s3://artifacts/checkpoints/training/", "local_path": "/opt/ml/checkpoints"},
+        opts=pulumi.ResourceOptions(provider=provider),
+    )
+
+
+def training_job_synthesis(environment: str) -> Synthesis:
+    return run_under_mocks(lambda: training_job_program(environment), stack=environment)

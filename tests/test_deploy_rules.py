@@ -262,13 +262,18 @@ def test_plan_prints_the_rollout_estimate_and_the_first_deploy_order(stack):
     ]
     assert "  secondary (us-west-2), 1 instance(s), ALL_AT_ONCE:" in estimate
     order = text.split("first deploy on a fresh account, in order\n")[1].splitlines()
-    assert [line.split(". ", 1)[0].strip() for line in order[:9]] == [str(i) for i in range(1, 10)]
+    assert [line.split(". ", 1)[0].strip() for line in order[:8]] == [str(i) for i in range(1, 9)]
     assert order[0].startswith("  1. bootstrap, once per account")
-    assert order[4] == (
-        "  5. `python -m ops.preflight --stack prod` (no endpoint yet: passes), then `pulumi up --stack prod` "
-        "(keys, buckets, registry, pipelines, alarms, front doors)"
+    assert order[3] == (
+        "  4. `python -m ops.preflight --stack prod` (no endpoint yet: passes), then `pulumi up --stack prod`: "
+        "keys, buckets, registry group, model-build pipeline, alarms; no endpoint while no version is approved"
     )
-    assert order[8].startswith("  9. deploy: `python -m ops.preflight --stack prod`, `pulumi up --stack prod`")
+    # pulumi up never trains: the first model is a pipeline execution, approved, then deployed.
+    assert order[5] == (
+        "  6. first training: `python -m ops.models train --stack prod` (one model-build pipeline execution; "
+        "it registers version 1 in the Model Registry)"
+    )
+    assert order[7].startswith("  8. deploy: `python -m ops.preflight --stack prod`, `pulumi up --stack prod`")
 
 
 def test_plan_json_carries_the_estimates():

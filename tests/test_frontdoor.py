@@ -150,18 +150,20 @@ def test_standby_and_failover_rules():
 
 def test_standby_serves_the_same_model_from_secondary_replicas(stack):
     prod = stack("prod")
-    job = prod.outputs["training_job_name"]
+    served = prod.outputs["model_version"]
+    key = served["model_data_url"].removeprefix("s3://").partition("/")[2]
+    digest = served["image_uri"].rpartition("@")[2]
     replica = prod.one("aws:s3/bucket:Bucket", "artifacts-secondary").outputs["bucket"]
-    model = prod.one("aws:sagemaker/model:Model", "endpoint-secondary")
+    model = prod.one("aws:sagemaker/model:Model", "endpoint-secondary-v2")
     assert model.region == "us-west-2"
     assert model.inputs["primaryContainer"] == {
-        "image": f"123456789012.dkr.ecr.us-west-2.amazonaws.com/ml-platform/prod/model@{PROD_DIGEST}",
-        "modelDataUrl": f"s3://{replica}/models/{job}/output/model.tar.gz",
+        "image": f"123456789012.dkr.ecr.us-west-2.amazonaws.com/ml-platform/prod/model@{digest}",
+        "modelDataUrl": f"s3://{replica}/{key}",
         "mode": "SingleModel",
     }
-    config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-secondary")
+    config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-secondary-v2")
     assert config.inputs["productionVariants"][0]["initialInstanceCount"] == 1
-    assert config.inputs["tags"] == {"serving-role": "standby"}
+    assert config.inputs["tags"] == {"serving-role": "standby", "model-version": "2"}
     assert config.inputs["kmsKeyArn"] == prod.one("aws:kms/key:Key", "key-secondary").outputs["arn"]
     target = prod.one("aws:appautoscaling/target:Target", "endpoint-secondary")
     assert (target.inputs["minCapacity"], target.inputs["maxCapacity"]) == (1, 8)
@@ -248,7 +250,7 @@ def test_regional_api_fronts_its_own_endpoint(stack, role, region):
 @pytest.mark.parametrize(("role", "region"), [("primary", "us-east-1"), ("secondary", "us-west-2")])
 def test_failover_records_and_health_checks(stack, role, region):
     prod = stack("prod")
-    variant = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", f"endpoint-{role}").inputs[
+    variant = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", f"endpoint-{role}-v2").inputs[
         "productionVariants"
     ][0]["variantName"]
     record = prod.one("aws:route53/record:Record", f"failover-{role}")

@@ -69,8 +69,11 @@ def test_prod_serves_the_configured_digest_from_the_bootstrap_repository(stack):
     prod = stack("prod")
     assert repository_name("ml-platform", "prod") == "ml-platform/prod/model"
     assert prod.outputs["image_uri"] == PROD_URI
-    job = prod.one("aws:sagemaker/trainingJob:TrainingJob", "training")
-    assert job.inputs["algorithmSpecification"]["trainingImage"] == PROD_URI
+    pipeline = json.loads(
+        prod.one("aws:sagemaker/pipeline:Pipeline", "retraining-retraining").inputs["pipelineDefinition"]
+    )
+    train = next(step for step in pipeline["Steps"] if step["Name"] == "Train")
+    assert train["Arguments"]["AlgorithmSpecification"]["TrainingImage"] == PROD_URI
     assert prod.of_type("docker-build:index:Image") == []
 
 
@@ -86,8 +89,12 @@ def test_dev_builds_into_the_bootstrap_repository_and_everything_uses_its_digest
     assert image.inputs["registries"][0]["address"] == repo_url
     pinned = f"{repo_url}@{image.outputs['digest']}"
     assert dev.outputs["image_uri"] == pinned
-    job = dev.one("aws:sagemaker/trainingJob:TrainingJob", "training")
-    assert job.inputs["algorithmSpecification"]["trainingImage"] == pinned
+    # The model-build pipeline's jobs run the built image (the endpoint serves a registered version's).
+    pipeline = json.loads(
+        dev.one("aws:sagemaker/pipeline:Pipeline", "retraining-retraining").inputs["pipelineDefinition"]
+    )
+    train = next(step for step in pipeline["Steps"] if step["Name"] == "Train")
+    assert train["Arguments"]["AlgorithmSpecification"]["TrainingImage"] == pinned
 
 
 @pytest.mark.parametrize("name", ["dev", "prod"])
@@ -98,7 +105,7 @@ def test_no_resource_refers_to_the_image_by_tag(stack, name):
         for r in synthesis.resources
         if r.type.startswith("aws:sagemaker") and "dkr.ecr" in json.dumps(r.inputs)
     ]
-    assert images, "expected the training job to name the image"
+    assert images, "expected the pipelines and models to name the image"
     for text in images:
         for reference in [w for w in text.replace('"', " ").split() if ".dkr.ecr." in w]:
             assert "@sha256:" in reference, reference

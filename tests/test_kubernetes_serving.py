@@ -98,15 +98,11 @@ def test_sagemaker_settings_are_refused_on_kubernetes():
     assert problems(
         serving={
             "platform": "kubernetes",
-            "model_data": "model_package",
-            "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/ml-platform-dev/3",
             "instance": {"instance_type": "ml.m5.large", "initial_instance_count": 1},
             "autoscaling": {"min_capacity": 1, "max_capacity": 2},
         },
         kubernetes=CLUSTER,
     ) == [
-        "serving.model_data: Kubernetes serves the stack's training job output (got 'model_package'; expected "
-        "training_job)",
         "serving.instance: only used with platform sagemaker (got 'set'; expected no value with platform kubernetes "
         "(see kubernetes))",
         "serving.autoscaling: only used with platform sagemaker (got 'set'; expected no value with platform "
@@ -471,15 +467,19 @@ def test_the_service_account_carries_the_irsa_role(k8s):
     key = k8s.one("aws:kms/key:Key", "key-primary").outputs["arn"]
     policy = k8s.one("aws:iam/rolePolicy:RolePolicy", "model-server")
     # No previous version is passed yet: the served artifact only.
-    assert decoded(policy.inputs["policy"]) == model_reader_policy(
-        k8s.outputs["model_data_url"], None, bucket, key, "us-east-1"
-    )
+    # The served version and the approved one before it (a pod of the old version recreated
+    # mid-rollout still fetches its model).
+    served = k8s.outputs["model_version"]["model_data_url"]
+    assert served.endswith("/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz")
+    previous = served.replace("execution-2/pipelines-example2", "execution-1/pipelines-example1")
+    assert decoded(policy.inputs["policy"]) == model_reader_policy(served, previous, bucket, key, "us-east-1")
 
 
 def test_the_deployment_pods(k8s):
     deployment = kube(k8s, "Deployment").inputs
     spec = deployment["spec"]
-    image = k8s.outputs["image_uri"]
+    # The served model version's image (serving.model), not the model-build pipeline's.
+    image = k8s.outputs["model_version"]["image_uri"]
     assert "@sha256:" in image
     assert "replicas" not in spec  # the autoscaler owns the count
     assert spec["selector"] == {"matchLabels": SELECTOR}

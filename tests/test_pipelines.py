@@ -44,11 +44,22 @@ PIPELINE_ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline"
 
 # Representative run-time values for the references the definitions use.
 STEP_PROPERTIES = {
-    "Steps.Train.ModelArtifacts.S3ModelArtifacts": "s3://artifacts/retraining/models/job-1/output/model.tar.gz",
-    "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri": (
-        "s3://artifacts/retraining/evaluations/exec-1"
-    ),
+    "Steps.Train.ModelArtifacts.S3ModelArtifacts": "s3://artifacts/models/exec-1/job-1/output/model.tar.gz",
     "Execution.PipelineExecutionId": "exec-1",
+    "Execution.PipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/exec-1",
+}
+# Representative contents of the property files (resolved/dataset.json, evaluation.json).
+PROPERTY_FILES = {
+    ("ResolveDataset", "ResolvedDataset"): {
+        "dataset_version": "v3",
+        "dataset_s3_uri": "s3://datasets/breast-cancer/v3/",
+        "holdout_s3_uri": "s3://datasets/breast-cancer-holdout/v3/",
+        "champion_s3_uri": "s3://artifacts/models/exec-0/job-0/output/model.tar.gz",
+    },
+    ("Evaluate", "EvaluationReport"): {
+        "metrics": {"accuracy": {"value": 0.95}},
+        "comparison": {"accuracy_delta": {"value": -0.002}, "champion_present": True},
+    },
 }
 
 
@@ -58,12 +69,15 @@ def retraining_args(environment: str = "prod", **changes: Any) -> RetrainingPipe
         training_role_arn=TRAINING_ROLE,
         processing_role_arn=PROCESSING_ROLE,
         kms_key_arn=KEY,
-        dataset_s3_uri="s3://datasets/breast-cancer/v3/",
-        holdout_s3_uri="s3://datasets/breast-cancer/v3-holdout/",
+        dataset_root_s3_uri="s3://datasets/breast-cancer/",
+        holdout_root_s3_uri="s3://datasets/breast-cancer-holdout/",
         artifacts_bucket="artifacts",
         model_package_group_name="ml-platform-prod",
         approval_status=approval_status_for(environment),
         accuracy_threshold=0.9,
+        champion_tolerance=0.01,
+        region="us-east-1",
+        inference_instance_types=("ml.c5.xlarge", "ml.m5.large"),
         training=SpotTraining(
             instance_type="ml.m5.xlarge",
             max_runtime_seconds=3600,
@@ -91,12 +105,21 @@ def monitoring_args(**changes: Any) -> MonitoringPipelineArgs:
 
 
 def all_steps(definition: dict[str, Any]) -> list[dict[str, Any]]:
-    steps = []
-    for step in definition["Steps"]:
-        steps.append(step)
-        if step["Type"] == "Condition":
-            steps += step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"]
+    steps: list[dict[str, Any]] = []
+
+    def walk(step_list: list[dict[str, Any]]) -> None:
+        for step in step_list:
+            steps.append(step)
+            if step["Type"] == "Condition":
+                walk(step["Arguments"]["IfSteps"] + step["Arguments"]["ElseSteps"])
+
+    walk(definition["Steps"])
     return steps
+
+
+def step_named(definition: dict[str, Any], name: str) -> dict[str, Any]:
+    [step] = [s for s in all_steps(definition) if s["Name"] == name]
+    return step
 
 
 def concrete(value: Any, parameters: dict[str, str]) -> Any:
@@ -113,6 +136,12 @@ def concrete(value: Any, parameters: dict[str, str]) -> Any:
     if set(value) == {"Std:Join"}:
         join = value["Std:Join"]
         return join["On"].join(str(concrete(v, parameters)) for v in join["Values"])
+    if set(value) == {"Std:JsonGet"}:
+        step, _, name = value["Std:JsonGet"]["PropertyFile"]["Get"].removeprefix("Steps.").partition(".PropertyFiles.")
+        found: Any = PROPERTY_FILES[(step, name)]
+        for key in value["Std:JsonGet"]["Path"].split("."):
+            found = found[key]
+        return found
     return {k: concrete(v, parameters) for k, v in value.items()}
 
 
@@ -147,13 +176,87 @@ def test_every_step_is_a_valid_api_request(definition: dict[str, Any]):
             request = {**GENERATED_NAMES.get(step["Type"], {}), **concrete(step["Arguments"], parameters)}
             validate(REQUEST_OF_STEP[step["Type"]], request)
             checked.append(step["Name"])
-    expected = ["Train", "Evaluate", "RegisterModel"] if "Train" in checked else ["Drift", "Quality"]
+    expected = ["ResolveDataset", "Train", "Evaluate", "RegisterModel"] if "Train" in checked else ["Drift", "Quality"]
     assert checked == expected
 
 
-def test_retraining_spot_settings_are_exact():
+def test_parameters_default_to_the_newest_dataset_and_the_approved_champion():
+    """An execution EventBridge starts (schedule, alarm) passes no parameters: the defaults apply."""
     definition = retraining_pipeline_definition(retraining_args())
-    train = definition["Steps"][0]
+    assert definition["Version"] == "2020-12-01"
+    assert definition["Parameters"] == [
+        {"Name": "DatasetVersion", "Type": "String", "DefaultValue": "latest",
+         "Description": "Dataset version to train on (a sub-prefix of the dataset); `latest` = the newest version."},
+        {"Name": "GitCommit", "Type": "String", "DefaultValue": "unknown",
+         "Description": "Commit of the code that started the run (lineage)."},
+        {"Name": "ChampionModelDataUrl", "Type": "String", "DefaultValue": "latest-approved",
+         "Description": "Model the candidate must not be worse than: `latest-approved`, `none`, or an s3:// "
+                        "model.tar.gz."},
+        {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge",
+         "Description": "Training instance type."},
+    ]  # fmt: skip
+    assert [s["Name"] for s in definition["Steps"]] == ["ResolveDataset", "Train", "Evaluate", "CheckAccuracy"]
+
+
+def test_the_first_step_resolves_latest_inside_the_execution():
+    resolve = retraining_pipeline_definition(retraining_args())["Steps"][0]
+    arguments = resolve["Arguments"]
+    assert arguments["AppSpecification"] == {
+        "ImageUri": IMAGE,
+        "ContainerArguments": [
+            "resolve-dataset",
+            "--dataset-root", "s3://datasets/breast-cancer/",
+            "--holdout-root", "s3://datasets/breast-cancer-holdout/",
+            "--version", {"Get": "Parameters.DatasetVersion"},
+            "--champion", {"Get": "Parameters.ChampionModelDataUrl"},
+            "--model-package-group", "ml-platform-prod",
+            "--no-champion-uri", "s3://artifacts/champion-none/",
+            "--region", "us-east-1",
+            "--output", "/opt/ml/processing/resolved/dataset.json",
+        ],
+    }  # fmt: skip
+    assert "ProcessingInputs" not in arguments
+    # It calls S3 and the registry, so it cannot be network-isolated.
+    assert arguments["NetworkConfig"] == {"EnableNetworkIsolation": False}
+    assert arguments["ProcessingOutputConfig"]["Outputs"] == [
+        {
+            "OutputName": "resolved",
+            "AppManaged": False,
+            "S3Output": {
+                "S3Uri": {
+                    "Std:Join": {
+                        "On": "/",
+                        "Values": ["s3://artifacts/models", {"Get": "Execution.PipelineExecutionId"}, "resolved"],
+                    }
+                },
+                "LocalPath": "/opt/ml/processing/resolved",
+                "S3UploadMode": "EndOfJob",
+            },
+        }
+    ]
+    assert resolve["PropertyFiles"] == [
+        {"PropertyFileName": "ResolvedDataset", "OutputName": "resolved", "FilePath": "dataset.json"}
+    ]
+
+
+def test_the_container_arguments_parse_with_resolve_datasets_own_parser():
+    from model_code.resolve_dataset import parse_args
+
+    arguments = retraining_pipeline_definition(retraining_args())["Steps"][0]["Arguments"]
+    argv = concrete(
+        arguments["AppSpecification"]["ContainerArguments"],
+        {"DatasetVersion": "latest", "ChampionModelDataUrl": "latest-approved"},
+    )
+    parsed = parse_args(argv[1:])
+    assert (parsed.version, parsed.champion, parsed.no_champion_uri) == (
+        "latest",
+        "latest-approved",
+        "s3://artifacts/champion-none/",
+    )
+
+
+def test_retraining_spot_settings_and_run_unique_paths_are_exact():
+    train = retraining_pipeline_definition(retraining_args())["Steps"][1]
     assert (train["Name"], train["Type"]) == ("Train", "Training")
     arguments = train["Arguments"]
     assert arguments["EnableManagedSpotTraining"] is True
@@ -161,10 +264,7 @@ def test_retraining_spot_settings_are_exact():
     assert arguments["RetryStrategy"] == {"MaximumRetryAttempts": 3}
     assert arguments["CheckpointConfig"] == {
         "S3Uri": {
-            "Std:Join": {
-                "On": "/",
-                "Values": ["s3://artifacts/retraining/checkpoints", {"Get": "Execution.PipelineExecutionId"}],
-            }
+            "Std:Join": {"On": "/", "Values": ["s3://artifacts/checkpoints", {"Get": "Execution.PipelineExecutionId"}]}
         },
         "LocalPath": "/opt/ml/checkpoints",
     }
@@ -174,57 +274,113 @@ def test_retraining_spot_settings_are_exact():
         "VolumeSizeInGB": 30,
         "VolumeKmsKeyId": KEY,
     }
-    assert arguments["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {"Get": "Parameters.DatasetS3Uri"}
+    assert arguments["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {
+        "Std:JsonGet": {
+            "PropertyFile": {"Get": "Steps.ResolveDataset.PropertyFiles.ResolvedDataset"},
+            "Path": "dataset_s3_uri",
+        }
+    }
     assert arguments["HyperParameters"] == {"batch_size": "64", "epochs": "30"}
-    assert arguments["OutputDataConfig"] == {"S3OutputPath": "s3://artifacts/retraining/models", "KmsKeyId": KEY}
-    assert definition["Version"] == "2020-12-01"
-    assert definition["Parameters"] == [
-        {"Name": "DatasetS3Uri", "Type": "String", "DefaultValue": "s3://datasets/breast-cancer/v3/",
-         "Description": "Training channel (S3 prefix of CSV files)."},
-        {"Name": "HoldoutS3Uri", "Type": "String", "DefaultValue": "s3://datasets/breast-cancer/v3-holdout/",
-         "Description": "Labelled CSV files kept out of training."},
-        {"Name": "TrainingInstanceType", "Type": "String", "DefaultValue": "ml.m5.xlarge",
-         "Description": "Training instance type."},
-    ]  # fmt: skip
+    # SageMaker writes <S3OutputPath>/<job name>/output/model.tar.gz: one prefix per execution.
+    assert arguments["OutputDataConfig"] == {
+        "S3OutputPath": {
+            "Std:Join": {"On": "/", "Values": ["s3://artifacts/models", {"Get": "Execution.PipelineExecutionId"}]}
+        },
+        "KmsKeyId": KEY,
+    }
 
 
-def test_evaluation_runs_the_evaluate_entrypoint_on_the_trained_model_and_the_holdout():
-    evaluate = retraining_pipeline_definition(retraining_args())["Steps"][1]
+def test_evaluation_gets_the_candidate_the_resolved_holdout_and_the_champion():
+    evaluate = retraining_pipeline_definition(retraining_args())["Steps"][2]
     arguments = evaluate["Arguments"]
     assert arguments["AppSpecification"] == {"ImageUri": IMAGE, "ContainerArguments": ["evaluate"]}
     inputs = {i["InputName"]: (i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"]) for i in arguments["ProcessingInputs"]}
+
+    def resolved(path: str) -> dict[str, Any]:
+        return {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.ResolveDataset.PropertyFiles.ResolvedDataset"},
+                                "Path": path}}  # fmt: skip
+
     assert inputs == {
         "model": ({"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}, "/opt/ml/processing/model"),
-        "test": ({"Get": "Parameters.HoldoutS3Uri"}, "/opt/ml/processing/test"),
+        "test": (resolved("holdout_s3_uri"), "/opt/ml/processing/test"),
+        "champion": (resolved("champion_s3_uri"), "/opt/ml/processing/champion"),
     }
-    [output] = arguments["ProcessingOutputConfig"]["Outputs"]
-    assert (output["OutputName"], output["S3Output"]["LocalPath"]) == ("evaluation", "/opt/ml/processing/evaluation")
+    outputs = {o["OutputName"]: o["S3Output"] for o in arguments["ProcessingOutputConfig"]["Outputs"]}
+    run = ["s3://artifacts/models", {"Get": "Execution.PipelineExecutionId"}]
+    # evaluation.json and the candidate's baseline.json, each its own object under evaluation/.
+    assert outputs == {
+        "evaluation": {"S3Uri": {"Std:Join": {"On": "/", "Values": [*run, "evaluation"]}},
+                       "LocalPath": "/opt/ml/processing/evaluation", "S3UploadMode": "EndOfJob"},
+    }  # fmt: skip
     assert evaluate["PropertyFiles"] == [
         {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
     ]
 
 
-def test_condition_compares_the_evaluation_accuracy_with_the_threshold():
-    condition = retraining_pipeline_definition(retraining_args())["Steps"][2]
-    assert (condition["Name"], condition["Type"]) == ("CheckAccuracy", "Condition")
-    assert condition["Arguments"]["Conditions"] == [
-        {
-            "Type": "GreaterThanOrEqualTo",
-            "LeftValue": {
-                "Std:JsonGet": {
-                    "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-                    "Path": "metrics.accuracy.value",
-                }
-            },
-            "RightValue": 0.9,
-        }
+def evaluation(path: str) -> dict[str, Any]:
+    return {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}, "Path": path}}
+
+
+def test_the_gates_are_the_threshold_then_the_champion_each_failing_with_its_figures():
+    gates = retraining_pipeline_definition(retraining_args())["Steps"][3]
+    assert (gates["Name"], gates["Type"]) == ("CheckAccuracy", "Condition")
+    assert gates["Arguments"]["Conditions"] == [
+        {"Type": "GreaterThanOrEqualTo", "LeftValue": evaluation("metrics.accuracy.value"), "RightValue": 0.9}
     ]
-    assert [s["Name"] for s in condition["Arguments"]["IfSteps"]] == ["RegisterModel"]
-    assert condition["Arguments"]["ElseSteps"] == [
+    assert gates["Arguments"]["ElseSteps"] == [
         {
             "Name": "AccuracyBelowThreshold",
             "Type": "Fail",
-            "Arguments": {"ErrorMessage": "evaluation accuracy is below 0.9; the model was not registered"},
+            "Arguments": {
+                "ErrorMessage": {
+                    "Std:Join": {
+                        "On": " ",
+                        "Values": [
+                            "holdout accuracy",
+                            evaluation("metrics.accuracy.value"),
+                            "is below the threshold 0.9; the model was not registered",
+                        ],
+                    }
+                }
+            },
+        }
+    ]
+    [champion] = gates["Arguments"]["IfSteps"]
+    assert (champion["Name"], champion["Type"]) == ("CheckChampion", "Condition")
+    assert champion["Arguments"]["Conditions"] == [
+        {
+            "Type": "Or",
+            "Arguments": {
+                "Conditions": [
+                    {"Type": "Equals", "LeftValue": evaluation("comparison.champion_present"), "RightValue": False},
+                    {
+                        "Type": "GreaterThanOrEqualTo",
+                        "LeftValue": evaluation("comparison.accuracy_delta.value"),
+                        "RightValue": -0.01,
+                    },
+                ]
+            },
+        }
+    ]
+    assert [s["Name"] for s in champion["Arguments"]["IfSteps"]] == ["RegisterModel"]
+    assert champion["Arguments"]["ElseSteps"] == [
+        {
+            "Name": "WorseThanChampion",
+            "Type": "Fail",
+            "Arguments": {
+                "ErrorMessage": {
+                    "Std:Join": {
+                        "On": " ",
+                        "Values": [
+                            "holdout accuracy",
+                            evaluation("metrics.accuracy.value"),
+                            "is worse than the champion's by",
+                            evaluation("comparison.accuracy_delta.value"),
+                            "(tolerance 0.01); the model was not registered",
+                        ],
+                    }
+                }
+            },
         }
     ]
 
@@ -250,7 +406,7 @@ def test_the_json_path_finds_the_accuracy_in_a_real_evaluation_report(tmp_path: 
     report = tmp_path / "evaluation.json"
     argv = ["--model-dir", str(tmp_path / "model"), "--test-dir", str(tmp_path / "test"), "--output", str(report)]
     assert evaluate_main(argv) == 0
-    path = retraining_pipeline_definition(retraining_args())["Steps"][2]["Arguments"]["Conditions"][0]["LeftValue"]
+    path = retraining_pipeline_definition(retraining_args())["Steps"][3]["Arguments"]["Conditions"][0]["LeftValue"]
     value: Any = json.loads(report.read_text())
     for key in path["Std:JsonGet"]["Path"].split("."):
         value = value[key]
@@ -261,31 +417,63 @@ def test_the_json_path_finds_the_accuracy_in_a_real_evaluation_report(tmp_path: 
     ("environment", "status"),
     [("prod", "PendingManualApproval"), ("staging", "PendingManualApproval"), ("dev", "Approved")],
 )
-def test_registration_approval_status_per_environment(environment: str, status: str):
+def test_registration_carries_the_whole_model_version(environment: str, status: str):
     definition = retraining_pipeline_definition(retraining_args(environment))
-    [register] = definition["Steps"][2]["Arguments"]["IfSteps"]
-    assert (register["Name"], register["Type"]) == ("RegisterModel", "RegisterModel")
-    arguments = register["Arguments"]
-    assert arguments["ModelApprovalStatus"] == status
-    assert arguments["ModelPackageGroupName"] == "ml-platform-prod"
-    assert arguments["InferenceSpecification"]["Containers"] == [
-        {"Image": IMAGE, "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}}
-    ]
-    assert arguments["ModelMetrics"] == {
-        "ModelQuality": {
-            "Statistics": {
-                "ContentType": "application/json",
-                "S3Uri": {
-                    "Std:Join": {
-                        "On": "/",
-                        "Values": [
-                            {"Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
-                            "evaluation.json",
-                        ],
-                    }
-                },
+    register = step_named(definition, "RegisterModel")
+    assert register["Type"] == "RegisterModel"
+    run = ["s3://artifacts/models", {"Get": "Execution.PipelineExecutionId"}]
+
+    def resolved(path: str) -> dict[str, Any]:
+        return {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.ResolveDataset.PropertyFiles.ResolvedDataset"},
+                                "Path": path}}  # fmt: skip
+
+    assert register["Arguments"] == {
+        "ModelPackageGroupName": "ml-platform-prod",
+        "ModelPackageDescription": "Built by the model-build pipeline; gates passed (threshold, champion).",
+        "ModelApprovalStatus": status,
+        "InferenceSpecification": {
+            "Containers": [{"Image": IMAGE, "ModelDataUrl": {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}}],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+            # The instance types the stack serves on, primary and standby.
+            "SupportedRealtimeInferenceInstanceTypes": ["ml.c5.xlarge", "ml.m5.large"],
+        },
+        "ModelMetrics": {
+            "ModelQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": {"Std:Join": {"On": "/", "Values": [*run, "evaluation", "evaluation.json"]}},
+                }
             }
-        }
+        },
+        "DriftCheckBaselines": {
+            "ModelDataQuality": {
+                "Statistics": {
+                    "ContentType": "application/json",
+                    "S3Uri": {"Std:Join": {"On": "/", "Values": [*run, "evaluation", "baseline.json"]}},
+                }
+            }
+        },
+        "MetadataProperties": {
+            "CommitId": {"Get": "Parameters.GitCommit"},
+            "GeneratedBy": {"Get": "Execution.PipelineExecutionArn"},
+        },
+        # The keys components/model_versions.py reads: lineage, and metrics as `metric.<name>` strings.
+        "CustomerMetadataProperties": {
+            "pipeline_execution_arn": {"Get": "Execution.PipelineExecutionArn"},
+            "pipeline_execution_id": {"Get": "Execution.PipelineExecutionId"},
+            "git_commit": {"Get": "Parameters.GitCommit"},
+            "dataset_version": resolved("dataset_version"),
+            "dataset_uri": resolved("dataset_s3_uri"),
+            "holdout_uri": resolved("holdout_s3_uri"),
+            "hyperparameters": '{"batch_size": "64", "epochs": "30"}',
+            "metric.accuracy": {"Std:Join": {"On": "", "Values": [evaluation("metrics.accuracy.value")]}},
+            "metric.accuracy_delta": {
+                "Std:Join": {"On": "", "Values": [evaluation("comparison.accuracy_delta.value")]}
+            },
+            "gate.accuracy_threshold": "0.9",
+            "gate.champion_tolerance": "0.01",
+        },
     }
 
 
@@ -298,6 +486,7 @@ def test_monitoring_steps_run_drift_and_quality_with_the_image():
             "drift", "--endpoint-name", "ml-platform-prod", "--capture", "s3://capture-bucket/datacapture",
             "--baseline", "/opt/ml/processing/baseline", "--metrics-namespace", "MLPlatform/Monitoring",
             "--region", "us-east-1", "--lookback-hours", "1", "--psi-threshold", "0.2",
+            "--false-alarm-rate", "0.01", "--min-records", "200",
         ],
     }  # fmt: skip
     assert quality["Arguments"]["AppSpecification"]["ContainerArguments"] == [
@@ -366,7 +555,11 @@ def test_moto_accepts_the_definitions_and_starts_executions(kind: str, monkeypat
         monkeypatch.setenv(name, "testing")
     if kind == "retraining":
         definition = retraining_pipeline_definition(retraining_args())
-        parameters = [{"Name": "TrainingInstanceType", "Value": "ml.m5.2xlarge"}]
+        parameters = [
+            {"Name": "DatasetVersion", "Value": "v4"},
+            {"Name": "GitCommit", "Value": "0123abc"},
+            {"Name": "TrainingInstanceType", "Value": "ml.m5.2xlarge"},
+        ]
     else:
         definition = monitoring_pipeline_definition(monitoring_args())
         parameters = [{"Name": "BaselineS3Uri", "Value": "s3://artifacts/models/job-2/output/model.tar.gz"}]
@@ -381,3 +574,27 @@ def test_moto_accepts_the_definitions_and_starts_executions(kind: str, monkeypat
     assert described["PipelineArn"] == arn
     listed = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=execution["PipelineExecutionArn"])
     assert listed["PipelineParameters"] == parameters
+
+
+def test_serving_without_sagemaker_instances_registers_no_instance_types():
+    register = step_named(retraining_pipeline_definition(retraining_args(inference_instance_types=())), "RegisterModel")
+    assert "SupportedRealtimeInferenceInstanceTypes" not in register["Arguments"]["InferenceSpecification"]
+
+
+def test_gate_and_lineage_arguments_are_checked():
+    args = retraining_args(
+        champion_tolerance=1.0,
+        dataset_root_s3_uri="s3://datasets/breast-cancer",
+        training=SpotTraining(instance_type="ml.m5.xlarge", hyperparameters={"x" * 300: "1"}),
+    )
+    with pytest.raises(PipelineSpecError) as error:
+        retraining_pipeline_definition(args)
+    assert error.value.problems[0] == (
+        "dataset_root_s3_uri: not valid (got 's3://datasets/breast-cancer'; expected s3://<bucket>/<prefix>/ "
+        "(ending in /))"
+    )
+    assert error.value.problems[1] == "champion_tolerance: out of range (got 1.0; expected >= 0 and < 1)"
+    assert error.value.problems[2].startswith("training.hyperparameters: too long (got '{\"xxxx")
+    assert error.value.problems[2].endswith(
+        "expected at most 256 characters as JSON (a CustomerMetadataProperties value))"
+    )

@@ -75,7 +75,6 @@ def test_json_plan_matches_the_text_plan(prod_json):
         "aws:sagemaker/model:Model": 2,
         "aws:sagemaker/modelPackageGroup:ModelPackageGroup": 1,
         "aws:sagemaker/pipeline:Pipeline": 2,
-        "aws:sagemaker/trainingJob:TrainingJob": 1,
         "pulumi:providers:aws": 2,
     }
     assert sum(counts.values()) == doc["resource_count"] == len(doc["resources"])
@@ -154,7 +153,7 @@ def test_unparseable_stack_file_and_unknown_stack_exit_2(tmp_path):
 
 def test_plan_shows_the_settings_that_matter_for_serving_and_resilience(prod_json):
     settings = {(r["type"], r["name"]): r["settings"] for r in prod_json["resources"]}
-    assert settings[("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary")] == {
+    assert settings[("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary-v2")] == {
         "variant": "primary",
         "capacity": "2xml.c5.xlarge",
         "capture": "20%",
@@ -200,7 +199,47 @@ def test_k8s_plan_groups_the_cluster_objects_and_shows_their_hardening():
     doc = json.loads(result.stdout)
     settings = {(r["type"], r["name"]): r["settings"] for r in doc["resources"]}
     deployment = settings[("kubernetes:apps/v1:Deployment", "model-server-deployment")]
-    assert deployment["image"].endswith(doc["outputs"]["image_uri"].rpartition("@")[2])
+    # The served model version's image, by digest.
+    assert deployment["image"].endswith(doc["outputs"]["model_version"]["image_uri"].rpartition("@")[2])
     assert (deployment["read_only_root"], deployment["non_root"]) == (True, True)
     text = plan("--stack", "k8s").stdout.splitlines()
     assert "cluster (Kubernetes provider): 11 resources" in text  # + the Certificate and the PodMonitor
+
+
+def test_prod_plan_names_the_served_model_version_its_metrics_and_dataset(prod_text, prod_json):
+    lines = prod_text.splitlines()
+    start = lines.index("model version (serving.model)")
+    assert lines[start + 1 : start + 7] == [
+        "  latest-approved: version 2 of ml-platform-prod",
+        "  metrics    accuracy=0.9649",
+        "  dataset    v2 (s3://datasets-primary-mock/tabular/breast-cancer/v2/)",
+        "  artifact   s3://artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz",
+        "  image      123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "5e" * 32,
+        "  rollback   version 1",
+    ]
+    settings = {(r["type"], r["name"]): r["settings"] for r in prod_json["resources"]}
+    assert settings[("aws:s3/objectCopy:ObjectCopy", "model-secondary-v2")] == {
+        "copy": "artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz "
+        "-> artifacts-secondary-mock",
+        "retain_on_delete": True,
+    }
+    assert settings[("aws:sagemaker/model:Model", "endpoint-secondary-v2")]["version"] == "2"
+
+
+def test_a_first_deploy_plan_says_there_is_no_version_and_declares_no_endpoint():
+    result = plan("--stack", "prod", "--registry", "empty", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["outputs"]["model_version"] == {
+        "selector": "latest-approved",
+        "group": "ml-platform-prod",
+        "metrics": {},
+    }
+    assert not [r for r in doc["resources"] if r["type"].startswith("aws:sagemaker/endpoint")]
+    assert doc["counts"]["aws:sagemaker/pipeline:Pipeline"] == 1
+    text = plan("--stack", "prod", "--registry", "empty").stdout.splitlines()
+    start = text.index("model version (serving.model)")
+    assert text[start + 1 : start + 3] == [
+        "  latest-approved: NO APPROVED VERSION in ml-platform-prod yet: no endpoint is declared",
+        "  first deploy: train (python -m ops.models train), approve, then deploy again",
+    ]

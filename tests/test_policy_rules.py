@@ -16,7 +16,7 @@ import pytest
 from ops.policy_check import check
 from policy import policies
 from policy.policies import ADVISORY, MANDATORY, UNKNOWN, Resource, evaluate
-from tests.policy_support import mutated, pending_synthesis, resources
+from tests.policy_support import mutated, pending_synthesis, resources, training_job_synthesis
 
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
@@ -166,15 +166,18 @@ def dataclass_with(resource: Resource, **changes) -> Resource:
 
 
 def test_iam_passes_including_the_registry_token_action_on_star(prod):
-    # The training policy allows ecr:GetAuthorizationToken on "*" (it has no resource ARN).
-    assert "ecr:GetAuthorizationToken" in prod.one(ROLE_POLICY, "training").inputs["policy"]
+    # The model-build jobs' policy allows ecr:GetAuthorizationToken on "*" (it has no resource ARN).
+    assert "ecr:GetAuthorizationToken" in prod.one(ROLE_POLICY, JOBS).inputs["policy"]
     assert [m for r in resources(prod) for m in policies.iam_no_wildcard_grants(r, "prod")] == []
 
 
+JOBS = "retraining-jobs"
+
+
 def with_statement(prod, statement: dict):
-    document = json.loads(prod.one(ROLE_POLICY, "training").inputs["policy"])
+    document = json.loads(prod.one(ROLE_POLICY, JOBS).inputs["policy"])
     document["Statement"].append(statement)
-    return mutated(prod, ROLE_POLICY, "training", inputs={"policy": json.dumps(document)})
+    return mutated(prod, ROLE_POLICY, JOBS, inputs={"policy": json.dumps(document)})
 
 
 @pytest.mark.parametrize(
@@ -184,9 +187,10 @@ def with_statement(prod, statement: dict):
             {"Sid": "Everything", "Effect": "Allow", "Action": "*", "Resource": "*"},
             "policy statement 'Everything' allows '*' on Resource '*'",
         ),
+        # Unnamed: reported by its 1-based position, after the jobs policy's 12 statements.
         (
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:*"], "Resource": ["*"]},
-            "policy statement 9 allows 's3:*' on Resource '*'",
+            "policy statement 13 allows 's3:*' on Resource '*'",
         ),
         (
             {"Sid": "AllBut", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
@@ -197,7 +201,7 @@ def with_statement(prod, statement: dict):
 def test_iam_wildcard_grant_in_a_role_policy(prod, statement, message):
     broken = with_statement(prod, statement)
     found = [m for r in resources(broken) for m in policies.iam_no_wildcard_grants(r, "prod")]
-    assert found == [f"aws:iam/rolePolicy:RolePolicy training: {message}"]
+    assert found == [f"aws:iam/rolePolicy:RolePolicy {JOBS}: {message}"]
 
 
 def test_iam_service_wildcard_on_one_arn_or_a_deny_is_not_flagged(prod):
@@ -214,13 +218,13 @@ def test_iam_inline_role_policy_and_managed_full_access(prod):
     broken = mutated(
         prod,
         ROLE,
-        "training",
+        JOBS,
         inputs={"inlinePolicies": inline, "managedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]},
     )
-    role = next(r for r in resources(broken) if r.type == ROLE and r.name == "training")
+    role = next(r for r in resources(broken) if r.type == ROLE and r.name == JOBS)
     assert policies.iam_no_wildcard_grants(role, "prod") == [
-        "aws:iam/role:Role training: inlinePolicies[0] admin statement 0 allows '*' on Resource '*'",
-        "aws:iam/role:Role training: attaches the AWS-managed policy "
+        f"aws:iam/role:Role {JOBS}: inlinePolicies[0] admin statement 0 allows '*' on Resource '*'",
+        f"aws:iam/role:Role {JOBS}: attaches the AWS-managed policy "
         "'arn:aws:iam::aws:policy/AmazonSageMakerFullAccess' (grants whole services)",
     ]
 
@@ -246,6 +250,9 @@ TARGET = "aws:appautoscaling/target:Target"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 SERVING = "endpoint-primary"
 STANDBY = "endpoint-secondary"
+# Endpoint configurations are named after the served model version (2 in the example registry).
+SERVING_CONFIG = f"{SERVING}-v2"
+STANDBY_CONFIG = f"{STANDBY}-v2"
 
 
 def primary_alarms(synthesis, metric: str) -> tuple[str, ...]:
@@ -260,7 +267,8 @@ def primary_alarms(synthesis, metric: str) -> tuple[str, ...]:
     )
 
 
-def one(synthesis, type_: str, name: str = SERVING) -> Resource:
+def one(synthesis, type_: str, name: str | None = None) -> Resource:
+    name = name or (SERVING_CONFIG if type_ == CONFIG else SERVING)
     return next(r for r in resources(synthesis) if r.type == type_ and r.name == name)
 
 
@@ -270,61 +278,62 @@ def test_endpoint_config_passes_in_its_environment(stack):
 
 
 def test_endpoint_config_without_kms(prod):
-    broken = mutated(prod, CONFIG, SERVING, without=("kmsKeyArn",))
+    broken = mutated(prod, CONFIG, SERVING_CONFIG, without=("kmsKeyArn",))
     assert policies.endpoint_config_kms_and_capacity(one(broken, CONFIG), "prod") == [
-        f"{CONFIG} {SERVING}: no kmsKeyArn (the instance storage volumes would use an AWS-owned key)"
+        f"{CONFIG} {SERVING_CONFIG}: no kmsKeyArn (the instance storage volumes would use an AWS-owned key)"
     ]
-    capture = prod.one(CONFIG, SERVING).inputs["dataCaptureConfig"]
-    no_capture_key = mutated(prod, CONFIG, SERVING, inputs={"dataCaptureConfig": capture | {"kmsKeyId": ""}})
+    capture = prod.one(CONFIG, SERVING_CONFIG).inputs["dataCaptureConfig"]
+    no_capture_key = mutated(prod, CONFIG, SERVING_CONFIG, inputs={"dataCaptureConfig": capture | {"kmsKeyId": ""}})
     assert policies.endpoint_config_kms_and_capacity(one(no_capture_key, CONFIG), "prod") == [
-        f"{CONFIG} {SERVING}: dataCaptureConfig has no kmsKeyId (captured requests would use SSE-S3)"
+        f"{CONFIG} {SERVING_CONFIG}: dataCaptureConfig has no kmsKeyId (captured requests would use SSE-S3)"
     ]
 
 
 def test_endpoint_config_with_one_instance_passes_outside_prod_only(prod, stack):
     # dev's real config starts one instance.
-    assert stack("dev").one(CONFIG, SERVING).inputs["productionVariants"][0]["initialInstanceCount"] == 1.0
-    variant = prod.one(CONFIG, SERVING).inputs["productionVariants"][0] | {"initialInstanceCount": 1.0}
-    single = one(mutated(prod, CONFIG, SERVING, inputs={"productionVariants": [variant]}), CONFIG)
+    assert stack("dev").one(CONFIG, SERVING_CONFIG).inputs["productionVariants"][0]["initialInstanceCount"] == 1.0
+    variant = prod.one(CONFIG, SERVING_CONFIG).inputs["productionVariants"][0] | {"initialInstanceCount": 1.0}
+    single = one(mutated(prod, CONFIG, SERVING_CONFIG, inputs={"productionVariants": [variant]}), CONFIG)
     assert policies.endpoint_config_kms_and_capacity(single, "staging") == []
     assert policies.endpoint_config_kms_and_capacity(single, "prod") == [
-        f"{CONFIG} {SERVING}: production variant 'primary' has initialInstanceCount 1.0 in prod "
+        f"{CONFIG} {SERVING_CONFIG}: production variant 'primary' has initialInstanceCount 1.0 in prod "
         "(expected at least 2 on an endpoint taking traffic)"
     ]
 
 
 def test_prod_warm_standby_may_keep_one_instance_but_not_fewer(prod):
-    standby = prod.one(CONFIG, STANDBY)
-    assert standby.inputs["tags"] == {"serving-role": "standby"}
+    standby = prod.one(CONFIG, STANDBY_CONFIG)
+    assert standby.inputs["tags"] == {"serving-role": "standby", "model-version": "2"}
     assert standby.inputs["productionVariants"][0]["initialInstanceCount"] == 1.0
-    assert policies.endpoint_config_kms_and_capacity(one(prod, CONFIG, STANDBY), "prod") == []
+    assert policies.endpoint_config_kms_and_capacity(one(prod, CONFIG, STANDBY_CONFIG), "prod") == []
     variant = standby.inputs["productionVariants"][0] | {"initialInstanceCount": 0.0}
-    empty = one(mutated(prod, CONFIG, STANDBY, inputs={"productionVariants": [variant]}), CONFIG, STANDBY)
+    empty = one(mutated(prod, CONFIG, STANDBY_CONFIG, inputs={"productionVariants": [variant]}), CONFIG, STANDBY_CONFIG)
     assert policies.endpoint_config_kms_and_capacity(empty, "prod") == [
-        f"{CONFIG} {STANDBY}: production variant 'primary' has initialInstanceCount 0.0 in prod "
+        f"{CONFIG} {STANDBY_CONFIG}: production variant 'primary' has initialInstanceCount 0.0 in prod "
         "(expected at least 1 on a warm standby)"
     ]
     # Without the tag, the standby is held to the serving minimum.
-    untagged = one(mutated(prod, CONFIG, STANDBY, without=("tags",)), CONFIG, STANDBY)
+    untagged = one(mutated(prod, CONFIG, STANDBY_CONFIG, without=("tags",)), CONFIG, STANDBY_CONFIG)
     assert policies.endpoint_config_kms_and_capacity(untagged, "prod") == [
-        f"{CONFIG} {STANDBY}: production variant 'primary' has initialInstanceCount 1.0 in prod "
+        f"{CONFIG} {STANDBY_CONFIG}: production variant 'primary' has initialInstanceCount 1.0 in prod "
         "(expected at least 2 on an endpoint taking traffic)"
     ]
 
 
 def test_serverless_endpoint_config_is_dev_only(prod):
-    variant = prod.one(CONFIG, SERVING).inputs["productionVariants"][0]
+    variant = prod.one(CONFIG, SERVING_CONFIG).inputs["productionVariants"][0]
     serverless = {
         "variantName": variant["variantName"],
         "modelName": variant["modelName"],
         "serverlessConfig": {"maxConcurrency": 5.0, "memorySizeInMb": 2048.0},
     }
     config = one(
-        mutated(prod, CONFIG, SERVING, inputs={"productionVariants": [serverless]}, without=("kmsKeyArn",)), CONFIG
+        mutated(prod, CONFIG, SERVING_CONFIG, inputs={"productionVariants": [serverless]}, without=("kmsKeyArn",)),
+        CONFIG,
     )
     assert policies.endpoint_config_kms_and_capacity(config, "dev") == []
     assert policies.endpoint_config_kms_and_capacity(config, "prod") == [
-        f"{CONFIG} {SERVING}: production variant 'primary' is serverless, which is allowed in dev only "
+        f"{CONFIG} {SERVING_CONFIG}: production variant 'primary' is serverless, which is allowed in dev only "
         "(environment 'prod')"
     ]
 
@@ -405,12 +414,17 @@ def test_metric_alarms_have_actions(prod):
 
 
 def test_training_job_uses_spot_with_checkpoints(prod):
-    assert [m for r in resources(prod) for m in policies.training_uses_spot_with_checkpoints(r, "prod")] == []
+    for synthesis in (prod, training_job_synthesis("prod")):
+        assert [m for r in resources(synthesis) for m in policies.training_uses_spot_with_checkpoints(r, "prod")] == []
 
 
-def test_training_job_on_demand_without_checkpoints(prod):
+def test_training_job_on_demand_without_checkpoints():
     broken = mutated(
-        prod, TRAINING, "training", inputs={"enableManagedSpotTraining": False}, without=("checkpointConfig",)
+        training_job_synthesis("prod"),
+        TRAINING,
+        "training",
+        inputs={"enableManagedSpotTraining": False},
+        without=("checkpointConfig",),
     )
     assert [m for r in resources(broken) for m in policies.training_uses_spot_with_checkpoints(r, "prod")] == [
         f"{TRAINING} training: enableManagedSpotTraining is not true (got false; expected true)",
@@ -418,9 +432,9 @@ def test_training_job_on_demand_without_checkpoints(prod):
     ]
 
 
-def test_training_rule_is_advisory_in_dev_and_mandatory_in_prod(stack):
+def test_training_rule_is_advisory_in_dev_and_mandatory_in_prod():
     for name, level in (("dev", ADVISORY), ("prod", MANDATORY)):
-        broken = mutated(stack(name), TRAINING, "training", without=("checkpointConfig",))
+        broken = mutated(training_job_synthesis(name), TRAINING, "training", without=("checkpointConfig",))
         found = [v for v in check(name, broken) if v.rule == "training-spot-with-checkpoints"]
         assert [(v.level, v.resource) for v in found] == [(level, f"{TRAINING} training")]
 

@@ -82,7 +82,7 @@ def test_prod_protects_its_keys_and_dev_does_not(stack):
 def test_exports(stack):
     outputs = stack("prod").outputs
     keys = {k.name.removeprefix("key-"): k.outputs["arn"] for k in stack("prod").of_type("aws:kms/key:Key")}
-    job = stack("prod").one("aws:sagemaker/trainingJob:TrainingJob", "training").inputs["trainingJobName"]
+    artifact = "s3://artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz"
     assert outputs == {
         "environment": "prod",
         "regions": {"primary": "us-east-1", "secondary": "us-west-2"},
@@ -94,8 +94,21 @@ def test_exports(stack):
         "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:"
         "4f2c9a1d8b7e6f5a4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d",
         "model_package_group": "ml-platform-prod",
-        "training_job_name": job,
-        "model_data_url": f"s3://artifacts-primary-mock/models/{job}/output/model.tar.gz",
+        # What is served: the example registry's latest approved version (see components/served_model.py).
+        "model_version": {
+            "selector": "latest-approved",
+            "group": "ml-platform-prod",
+            "version": 2,
+            "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/ml-platform-prod/2",
+            "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "5e" * 32,
+            "model_data_url": artifact,
+            "baseline_url": "s3://artifacts-primary-mock/models/example-execution-2/evaluation/baseline.json",
+            "dataset_version": "v2",
+            "dataset_uri": "s3://datasets-primary-mock/tabular/breast-cancer/v2/",
+            "metrics": {"accuracy": 0.9649},
+            "previous_version": 1,
+        },
+        "model_data_url": artifact,
         "backup_vaults": {"primary": "vault-primary-mock", "secondary": "vault-secondary-mock"},
         "backup_role_arns": {
             role: f"arn:aws:iam::123456789012:role/backup-{role}-mock" for role in ("primary", "secondary")
@@ -108,7 +121,7 @@ def test_exports(stack):
             "primary": {
                 "region": "us-east-1",
                 "endpoint_name": "ml-platform-prod",
-                "endpoint_config_name": "endpoint-primary-mock",
+                "endpoint_config_name": "endpoint-primary-v2-mock",
                 "variant_name": "primary",
                 "min_capacity": 2,
                 "max_capacity": 8,
@@ -116,7 +129,7 @@ def test_exports(stack):
             "secondary": {
                 "region": "us-west-2",
                 "endpoint_name": "ml-platform-prod",
-                "endpoint_config_name": "endpoint-secondary-mock",
+                "endpoint_config_name": "endpoint-secondary-v2-mock",
                 "variant_name": "primary",
                 "min_capacity": 1,
                 "max_capacity": 8,

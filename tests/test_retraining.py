@@ -9,7 +9,15 @@ import pytest
 from moto import mock_aws
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
-from components.retraining import alarm_event_pattern, monitoring_jobs_policy, start_pipelines_policy
+from components.retraining import (
+    alarm_event_pattern,
+    monitoring_jobs_policy,
+    pipeline_failed_event_pattern,
+    pipeline_failed_message,
+    pipeline_role_policy,
+    retraining_jobs_policy,
+    start_pipelines_policy,
+)
 from tests.test_config import problems
 
 ACCOUNT = "123456789012"
@@ -62,6 +70,7 @@ def test_monitoring_jobs_publish_only_into_the_stack_namespace():
     assert by_sid["ReadCaptureAndLabels"]["Resource"] == [
         "arn:aws:s3:::c/datacapture/ml-platform-prod/*",
         "arn:aws:s3:::c/ground-truth/ml-platform-prod/*",
+        "arn:aws:s3:::c/drift-reports/ml-platform-prod/runs/*",  # a sharded drift run's manifest and partials
     ]
     assert by_sid["WriteReports"]["Resource"] == [
         "arn:aws:s3:::c/drift-reports/ml-platform-prod/*",
@@ -85,13 +94,181 @@ def test_retraining_pipeline_trains_on_spot_and_registers_by_environment(stack, 
     assert train["AlgorithmSpecification"]["TrainingImage"] == synthesis.outputs["image_uri"]
     condition = steps["CheckAccuracy"]["Arguments"]
     assert condition["Conditions"][0]["RightValue"] == {"dev": 0.9, "prod": 0.95}[name]
-    (register,) = condition["IfSteps"]
+    (champion,) = condition["IfSteps"]
+    tolerance = {"dev": -0.02, "prod": -0.01}[name]  # retraining.champion_tolerance in the stack files
+    assert champion["Arguments"]["Conditions"][0]["Arguments"]["Conditions"][1]["RightValue"] == tolerance
+    (register,) = champion["Arguments"]["IfSteps"]
     assert register["Arguments"]["ModelApprovalStatus"] == approval
     assert register["Arguments"]["ModelPackageGroupName"] == f"ml-platform-{name}"
+    # Every version declares the instance types the stack serves on, primary and standby.
+    served = {"dev": ["ml.m5.large"], "prod": ["ml.c5.xlarge"]}[name]
+    assert register["Arguments"]["InferenceSpecification"]["SupportedRealtimeInferenceInstanceTypes"] == served
     parameters = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert parameters == {
+        "DatasetVersion": "latest",
+        "GitCommit": "unknown",
+        "ChampionModelDataUrl": "latest-approved",
+        "TrainingInstanceType": {"dev": "ml.m5.large", "prod": "ml.m5.xlarge"}[name],
+    }
     datasets = synthesis.one("aws:s3/bucket:Bucket", "datasets-primary").outputs["bucket"]
-    assert parameters["DatasetS3Uri"] == f"s3://{datasets}/tabular/breast-cancer/v1/"
-    assert parameters["HoldoutS3Uri"] == f"s3://{datasets}/tabular/breast-cancer-holdout/v1/"
+    artifacts = synthesis.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["bucket"]
+    resolve = steps["ResolveDataset"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert resolve[resolve.index("--dataset-root") + 1] == f"s3://{datasets}/tabular/breast-cancer/"
+    assert resolve[resolve.index("--holdout-root") + 1] == f"s3://{datasets}/tabular/breast-cancer-holdout/"
+    assert resolve[resolve.index("--no-champion-uri") + 1] == f"s3://{artifacts}/champion-none/"
+
+
+def test_the_no_champion_placeholder_exists_before_the_pipeline_runs(stack):
+    prod = stack("prod")
+    placeholder = prod.one("aws:s3/bucketObjectv2:BucketObjectv2", "retraining-no-champion")
+    assert placeholder.region == "us-east-1"
+    assert placeholder.inputs["bucket"] == prod.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["bucket"]
+    assert placeholder.inputs["key"] == "champion-none/README"
+    assert placeholder.urn in prod.one("aws:sagemaker/pipeline:Pipeline", "retraining-retraining").depends_on
+
+
+def test_jobs_read_every_dataset_version_and_nothing_else_there():
+    policy = retraining_jobs_policy(
+        datasets_bucket_arn="arn:aws:s3:::d",
+        dataset_prefixes=["tabular/iris/", "tabular/iris-holdout"],
+        artifacts_bucket_arn="arn:aws:s3:::a",
+        key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+        repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
+        region="us-east-1",
+        account_id=ACCOUNT,
+        group_name="ml-platform-prod",
+    )
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["ReadDatasetVersions"]["Resource"] == [
+        "arn:aws:s3:::d/tabular/iris/*",
+        "arn:aws:s3:::d/tabular/iris-holdout/*",
+    ]
+    assert by_sid["ListDatasetVersions"]["Condition"] == {
+        "StringLike": {"s3:prefix": ["tabular/iris/*", "tabular/iris-holdout/*"]}
+    }
+    assert by_sid["ReadWriteRuns"]["Resource"] == ["arn:aws:s3:::a/models/*", "arn:aws:s3:::a/checkpoints/*"]
+    assert by_sid["ReadNoChampion"]["Resource"] == "arn:aws:s3:::a/champion-none/*"
+    assert by_sid["ReadChampion"] == {
+        "Sid": "ReadChampion",
+        "Effect": "Allow",
+        "Action": ["sagemaker:DescribeModelPackage"],
+        "Resource": f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/ml-platform-prod/*",
+    }
+    # The steps pass the key for their output, which needs kms:Encrypt (API_OutputDataConfig);
+    # grants only for AWS resources (the job's volumes).
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    assert by_sid["UseJobOutputKey"]["Action"] == [
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    ]
+    assert by_sid["UseJobOutputKey"]["Resource"] == key
+    assert by_sid["GrantJobVolumesTheKey"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    # SageMaker publishes the training step's metrics with the job's role, into its own namespace only.
+    assert by_sid["PutMetricsInNamespace"] == {
+        "Sid": "PutMetricsInNamespace",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutMetricData"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}},
+    }
+    IAMPolicyDocumentValidator(json.dumps(policy)).validate()
+
+
+def test_the_pipeline_role_reads_the_property_files_it_evaluates():
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k"
+    policy = pipeline_role_policy(
+        region="us-east-1",
+        account_id=ACCOUNT,
+        group_name="ml-platform-prod",
+        job_role_arns=[f"arn:aws:iam::{ACCOUNT}:role/jobs"],
+        artifacts_bucket_arn="arn:aws:s3:::a",
+        key_arn=key,
+    )
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    assert by_sid["ReadPropertyFiles"]["Resource"] == [
+        "arn:aws:s3:::a/models/*/resolved/*",
+        "arn:aws:s3:::a/models/*/evaluation/*",
+    ]
+    assert by_sid["DecryptPropertyFiles"] == {
+        "Sid": "DecryptPropertyFiles",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": key,
+        "Condition": {
+            "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": ["arn:aws:s3:::a", "arn:aws:s3:::a/*"]},
+        },
+    }
+    IAMPolicyDocumentValidator(json.dumps(policy)).validate()
+
+
+# AWS's sample "SageMaker Model Building Pipeline Execution Status Change" event
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#eventbridge-pipeline).
+PIPELINE_EVENT = {
+    "version": "0",
+    "id": "315c1398-40ff-a850-213b-158f73e60175",
+    "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+    "source": "aws.sagemaker",
+    "account": "123456789012",
+    "time": "2021-03-15T16:10:11Z",
+    "region": "us-east-1",
+    "resources": [
+        "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mypipeline",
+        "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mypipeline/execution/zs8t4a2jf3oa",
+    ],
+    "detail": {
+        "pipelineExecutionDisplayName": "SomeDisplayName",
+        "currentPipelineExecutionStatus": "Failed",
+        "previousPipelineExecutionStatus": "Executing",
+        "executionStartTime": "2021-03-15T16:03:13Z",
+        "executionEndTime": "2021-03-15T16:10:10Z",
+        "pipelineExecutionDescription": "SomeDescription",
+        "pipelineArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mypipeline",
+        "pipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mypipeline/execution/zs8t4a2jf3oa",
+    },
+}
+
+
+def test_a_failed_execution_tells_the_alerts_topic(stack):
+    from tests.test_training import matches, render
+
+    pattern = pipeline_failed_event_pattern("arn:aws:sagemaker:us-east-1:123456789012:pipeline/mypipeline")
+    assert matches(pattern, PIPELINE_EVENT)
+    succeeded = {
+        **PIPELINE_EVENT,
+        "detail": {**PIPELINE_EVENT["detail"], "currentPipelineExecutionStatus": "Succeeded"},
+    }
+    assert not matches(pattern, succeeded)
+    other = {**PIPELINE_EVENT, "detail": {**PIPELINE_EVENT["detail"], "pipelineArn": "arn:other"}}
+    assert not matches(pattern, other)
+    assert render(pipeline_failed_message(), PIPELINE_EVENT) == (
+        "Model-build execution arn:aws:sagemaker:us-east-1:123456789012:pipeline/mypipeline/execution/zs8t4a2jf3oa "
+        "FAILED at 2021-03-15T16:10:10Z: a gate refused the model or a job failed; nothing was registered. The "
+        "reason: aws sagemaker list-pipeline-execution-steps --pipeline-execution-arn "
+        "arn:aws:sagemaker:us-east-1:123456789012:pipeline/mypipeline/execution/zs8t4a2jf3oa (FailureReason of the "
+        "failed step)."
+    )
+    prod = stack("prod")
+    rule = prod.one("aws:cloudwatch/eventRule:EventRule", "retraining-failed")
+    retraining = prod.one("aws:sagemaker/pipeline:Pipeline", "retraining-retraining").outputs["arn"]
+    assert json.loads(rule.inputs["eventPattern"]) == pipeline_failed_event_pattern(retraining)
+    target = prod.one("aws:cloudwatch/eventTarget:EventTarget", "retraining-failed")
+    assert target.inputs["arn"] == prod.one("aws:sns/topic:Topic", "alerts-primary").outputs["arn"]
+    assert target.inputs["inputTransformer"]["inputPaths"] == {
+        "execution": "$.detail.pipelineExecutionArn",
+        "ended": "$.detail.executionEndTime",
+    }
+
+
+def test_monitoring_follows_the_served_version(stack):
+    prod = stack("prod")
+    _, definition = pipeline(prod, "monitoring")
+    assert definition["Parameters"][0]["DefaultValue"] == prod.outputs["model_version"]["baseline_url"]
+    assert definition["Parameters"][0]["DefaultValue"] == (
+        "s3://artifacts-primary-mock/models/example-execution-2/evaluation/baseline.json"
+    )
 
 
 def test_prod_monitoring_pipeline_runs_drift_and_quality_every_six_hours(stack):
@@ -130,7 +307,10 @@ def test_dev_monitors_hourly_with_drift_only_and_no_scheduled_retraining(stack):
     assert [step["Name"] for step in definition["Steps"]] == ["Drift"]
     assert [s.inputs["scheduleExpression"] for s in dev.of_type("aws:scheduler/schedule:Schedule")] == ["rate(1 hour)"]
     assert [
-        a.name for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.name.startswith("retraining")
+        a.name
+        for a in dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.name.startswith("retraining")
+        and a.name in ("retraining-drift", "retraining-accuracy")  # blind-spot alarms: tests/test_drift_alarms.py
     ] == ["retraining-drift"]
 
 

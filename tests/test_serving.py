@@ -6,18 +6,20 @@ import json
 
 import boto3
 import pytest
+import yaml
 from moto import mock_aws
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
 from components.alarms import ROLLBACK_ALARMS
 from components.config import AutoscalingConfig, RolloutConfig, ServingConfig
 from components.serving import deployment_config, model_role_policy, scaling_policies
-from ops.synth import synthesize_stack
+from ops.synth import ROOT, synthesize_stack
 from tests.aws_shapes import request
 from tests.test_config import problems
 
 INSTANCE = {"instance_type": "ml.m5.large", "initial_instance_count": 1}
 SERVERLESS = {"memory_size_mb": 2048, "max_concurrency": 10}
+PROD_SERVING = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["ml-platform:serving"]
 
 
 def serving(**changes):
@@ -37,14 +39,19 @@ def test_exactly_one_variant_kind():
     ]
 
 
-def test_model_package_source_needs_an_arn_and_only_then():
-    assert serving(model_data="model_package") == [
-        "serving.model_package_arn: required with model_data model_package (got null; expected a model-package ARN)"
+def test_model_is_latest_approved_or_a_version_number():
+    assert ServingConfig(instance=INSTANCE).model == "latest-approved"
+    assert ServingConfig(instance=INSTANCE, model=3).model == 3
+    assert ServingConfig(instance=INSTANCE, model="12").model == 12
+    assert serving(model="latest") == [
+        "serving.model: not a model version (got 'latest'; expected latest-approved or a version number >= 1)"
     ]
-    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/ml-platform-dev/3"
-    assert serving(model_package_arn=arn) == [
-        f"serving.model_package_arn: only used with model_data model_package (got '{arn}'; expected no value)"
+    assert serving(model=0) == ["serving.model: model versions start at 1 (got 0; expected a version number >= 1)"]
+    assert serving(model=True) == [
+        "serving.model: not a model version (got true; expected latest-approved or a version number >= 1)"
     ]
+    # The keys the model version replaced are refused with the allowed keys listed.
+    assert serving(model_data="training_job")[0].startswith("serving.model_data: unknown key")
 
 
 def test_serverless_exclusions():
@@ -254,8 +261,8 @@ def test_model_role_policy_valid_and_scoped():
 
 def test_prod_endpoint_configuration(stack):
     prod = stack("prod")
-    config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary")
-    model = prod.one("aws:sagemaker/model:Model", "endpoint-primary")
+    config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary-v2")
+    model = prod.one("aws:sagemaker/model:Model", "endpoint-primary-v2")
     key = prod.one("aws:kms/key:Key", "key-primary").outputs["arn"]
     capture = prod.one("aws:s3/bucket:Bucket", "capture-primary").outputs["bucket"]
     assert config.inputs == {
@@ -277,18 +284,29 @@ def test_prod_endpoint_configuration(stack):
             "captureContentTypeHeader": {"csvContentTypes": ["text/csv"], "jsonContentTypes": ["application/json"]},
         },
         "kmsKeyArn": key,
-        "tags": {"serving-role": "active"},
+        "tags": {
+            "serving-role": "active",
+            "model-version": "2",
+            "model-package-arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/ml-platform-prod/2",
+        },
     }
 
 
-def test_prod_model_serves_the_training_output_by_digest(stack):
+def test_prod_model_serves_the_resolved_version_by_digest(stack):
+    """The offline (example) registry's latest approved version is 2: its image and artifact."""
     prod = stack("prod")
-    model = prod.one("aws:sagemaker/model:Model", "endpoint-primary")
+    model = prod.one("aws:sagemaker/model:Model", "endpoint-primary-v2")
+    served = prod.outputs["model_version"]
+    assert (served["selector"], served["version"], served["previous_version"]) == ("latest-approved", 2, 1)
     assert model.inputs["primaryContainer"] == {
-        "image": prod.outputs["image_uri"],
-        "modelDataUrl": prod.outputs["model_data_url"],
+        "image": served["image_uri"],
+        "modelDataUrl": served["model_data_url"],
         "mode": "SingleModel",
     }
+    assert served["model_data_url"] == (
+        "s3://artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz"
+    )
+    assert model.inputs["tags"] == {"model-version": "2", "model-package-arn": served["model_package_arn"]}
     assert model.inputs["enableNetworkIsolation"] is True
     assert model.inputs["executionRoleArn"] == prod.one("aws:iam/role:Role", "endpoint-primary").outputs["arn"]
 
@@ -347,7 +365,7 @@ def test_prod_autoscaling(stack):
 
 def test_dev_single_small_instance_drops_to_its_minimum_at_night(stack):
     dev = stack("dev")
-    config = dev.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary")
+    config = dev.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary-v2")
     assert config.inputs["productionVariants"][0]["instanceType"] == "ml.m5.large"
     assert config.inputs["productionVariants"][0]["initialInstanceCount"] == 1
     endpoint = dev.one("aws:sagemaker/endpoint:Endpoint", "endpoint-primary")
@@ -368,27 +386,35 @@ def test_dev_single_small_instance_drops_to_its_minimum_at_night(stack):
     assert schedules["endpoint-primary-day"]["scalableTargetAction"] == {"minCapacity": 1, "maxCapacity": 2}
 
 
-def test_a_new_image_keeps_the_endpoint_and_variant_names(stack):
-    """A new model must reach the same endpoint and variant, or blue/green and autoscaling break."""
-    other = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "c" * 64
-    changed = synthesize_stack("prod", overrides={"image": {"uri": other}})
-    before, after = stack("prod"), changed
-    for synthesis in (before, after):
+def test_a_pinned_version_keeps_the_endpoint_and_variant_names(stack):
+    """Another version must reach the same endpoint and variant, or blue/green and autoscaling
+    break; its Model and EndpointConfig are new resources named after the version."""
+    before, after = stack("prod"), synthesize_stack("prod", overrides={"serving": {**PROD_SERVING, "model": 1}})
+    for synthesis, version in ((before, 2), (after, 1)):
         assert synthesis.one("aws:sagemaker/endpoint:Endpoint", "endpoint-primary").inputs["name"] == "ml-platform-prod"
         variants = synthesis.one(
-            "aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary"
+            "aws:sagemaker/endpointConfiguration:EndpointConfiguration", f"endpoint-primary-v{version}"
         ).inputs["productionVariants"]
         assert [v["variantName"] for v in variants] == ["primary"]
-    assert after.one("aws:sagemaker/model:Model", "endpoint-primary").inputs["primaryContainer"]["image"] == other
-    assert after.outputs["training_job_name"] != before.outputs["training_job_name"]
+    model = after.one("aws:sagemaker/model:Model", "endpoint-primary-v1")
+    assert model.inputs["primaryContainer"]["modelDataUrl"] == (
+        "s3://artifacts-primary-mock/models/example-execution-1/pipelines-example1-Train/output/model.tar.gz"
+    )
+    assert sorted(m.name for m in after.of_type("aws:sagemaker/model:Model")) == [
+        "endpoint-primary-v1",
+        "endpoint-secondary-v1",
+    ]
+    assert after.outputs["model_version"]["version"] == 1
 
 
 def test_prod_model_and_endpoint_configuration_are_valid_requests_that_moto_accepts(stack):
     prod = stack("prod")
-    model = prod.one("aws:sagemaker/model:Model", "endpoint-primary")
-    model_params = request("sagemaker", "CreateModel", {"model_name": model.outputs["name"], **model.inputs})
+    model = prod.one("aws:sagemaker/model:Model", "endpoint-primary-v2")
+    model_inputs = dict(model.inputs)
+    model_inputs["tags"] = [{"key": k, "value": v} for k, v in model_inputs["tags"].items()]
+    model_params = request("sagemaker", "CreateModel", {"model_name": model.outputs["name"], **model_inputs})
     assert model_params["EnableNetworkIsolation"] is True
-    config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary")
+    config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary-v2")
     inputs = dict(config.inputs)
     # Pulumi calls the volume key `kmsKeyArn` and takes tags as a map; the API differs.
     inputs["kmsKeyId"] = inputs.pop("kmsKeyArn")

@@ -1,46 +1,43 @@
-"""Managed spot training: the job's exact inputs, its role, the model-version name, and the
-training config rules. The job is also mapped onto a real CreateTrainingJob request."""
+"""Training config rules, the Model Registry group, and the approval trigger: training never
+runs inside `pulumi up` (it is the model-build pipeline's job), and approving a version starts
+the deploy workflow through GitHub's repository_dispatch."""
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
+import yaml
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
-from components.iam import service_trust_policy
-from components.training import model_version, training_job_name, training_role_policy
-from tests.aws_shapes import request
+from components.training import (
+    approval_event_pattern,
+    dispatch_input_transformer,
+    dispatch_url,
+    hyperparameter_strings,
+    invoke_destination_policy,
+)
+from ops.synth import ROOT, synthesize_stack
 from tests.test_config import problems
 
-DIGEST_A = "repo@sha256:" + "a" * 64
-DIGEST_B = "repo@sha256:" + "b" * 64
-HYPER = {"epochs": 30, "learning_rate": 0.05}
-PROD_IMAGE = (
-    "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:"
-    "4f2c9a1d8b7e6f5a4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d"
-)
 
-
-def test_job_name_is_a_hash_of_image_digest_dataset_version_and_hyperparameters():
-    name = training_job_name("ml-platform-prod", DIGEST_A, "v1", HYPER)
-    assert name == f"ml-platform-prod-{model_version(DIGEST_A, 'v1', HYPER)}"
-    assert len(name) == len("ml-platform-prod-") + 12
-    assert training_job_name("ml-platform-prod", DIGEST_A, "v1", dict(reversed(HYPER.items()))) == name
-    # The registry host is not part of the lineage: the same digest in another region is the same model.
-    assert training_job_name("ml-platform-prod", "other/" + DIGEST_A, "v1", HYPER) == name
-    changed = {
-        training_job_name("ml-platform-prod", DIGEST_B, "v1", HYPER),
-        training_job_name("ml-platform-prod", DIGEST_A, "v2", HYPER),
-        training_job_name("ml-platform-prod", DIGEST_A, "v1", {**HYPER, "epochs": 31}),
+def test_hyperparameters_reach_the_code_as_strings():
+    assert hyperparameter_strings({"epochs": 30, "shuffle": True, "lr": 0.05}) == {
+        "epochs": "30",
+        "lr": "0.05",
+        "shuffle": "true",
     }
-    assert name not in changed and len(changed) == 3
 
 
-def test_job_name_fits_sagemaker_limit():
-    assert len(training_job_name("x" * 80, DIGEST_A, "v1", {})) <= 63
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_no_training_job_is_declared_in_any_stack(stack, name):
+    """`pulumi up` never trains: the provider would wait for the job (45 min default) and a
+    failed job's deterministic name would block the next update. Training is a pipeline run."""
+    types = stack(name).type_counts()
+    assert "aws:sagemaker/trainingJob:TrainingJob" not in types
+    assert types["aws:sagemaker/pipeline:Pipeline"] == 2
 
 
 def test_spot_wait_must_cover_runtime():
@@ -72,135 +69,6 @@ def test_dataset_is_required_and_checked():
     ]
 
 
-def test_role_policy_is_least_privilege_and_valid():
-    policy = training_role_policy(
-        datasets_bucket_arn="arn:aws:s3:::d",
-        dataset_prefix="tabular/x/v1/",
-        artifacts_bucket_arn="arn:aws:s3:::a",
-        job_name="job-1",
-        key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
-        repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/ml-platform/prod/model",
-        region="us-east-1",
-        account_id="123456789012",
-        vpc=False,
-    )
-    by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    assert by_sid["ReadDatasetVersion"]["Resource"] == "arn:aws:s3:::d/tabular/x/v1/*"
-    assert by_sid["WriteModel"]["Resource"] == "arn:aws:s3:::a/models/job-1/*"
-    assert by_sid["ReadWriteCheckpoints"]["Resource"] == "arn:aws:s3:::a/checkpoints/job-1/*"
-    assert by_sid["ListOwnPrefixes"]["Condition"] == {
-        "StringLike": {"s3:prefix": ["models/job-1/*", "checkpoints/job-1/*"]}
-    }
-    assert by_sid["WriteLogs"]["Resource"] == [
-        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:*"
-    ]
-    # Only the registry login is unscoped, because ECR offers no resource for it.
-    assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"] == ["AuthenticateToRegistry"]
-    assert all(not a.endswith(":*") and a != "*" for s in policy["Statement"] for a in s["Action"])
-    IAMPolicyDocumentValidator(json.dumps(policy)).validate()
-    vpc = training_role_policy(
-        **{
-            **dict(
-                datasets_bucket_arn="arn:aws:s3:::d",
-                dataset_prefix="p/",
-                artifacts_bucket_arn="arn:aws:s3:::a",
-                job_name="j",
-                key_arn="k",
-                repository_arn="r",
-                region="eu-west-1",
-                account_id="1",
-            ),
-            "vpc": True,
-        }
-    )
-    assert vpc["Statement"][-1]["Sid"] == "AttachToVpc"
-    assert vpc["Statement"][-1]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
-
-
-@pytest.fixture(scope="module")
-def prod_job(stack):
-    return stack("prod").one("aws:sagemaker/trainingJob:TrainingJob", "training")
-
-
-def test_prod_training_job_inputs(stack, prod_job):
-    prod = stack("prod")
-    artifacts = prod.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["bucket"]
-    datasets = prod.one("aws:s3/bucket:Bucket", "datasets-primary").outputs["bucket"]
-    key = prod.one("aws:kms/key:Key", "key-primary").outputs["arn"]
-    role = prod.one("aws:iam/role:Role", "training")
-    job_name = training_job_name(
-        "ml-platform-prod", PROD_IMAGE, "v1", {"epochs": 30, "learning_rate": 0.05, "batch_size": 64}
-    )
-    assert prod_job.region == "us-east-1"
-    assert prod_job.inputs == {
-        "trainingJobName": job_name,
-        "roleArn": role.outputs["arn"],
-        "algorithmSpecification": {"trainingImage": PROD_IMAGE, "trainingInputMode": "File"},
-        "hyperParameters": {"batch_size": "64", "epochs": "30", "learning_rate": "0.05"},
-        "inputDataConfigs": [
-            {
-                "channelName": "train",
-                "contentType": "text/csv",
-                "dataSource": {
-                    "s3DataSource": {
-                        "s3DataType": "S3Prefix",
-                        "s3Uri": f"s3://{datasets}/tabular/breast-cancer/v1/",
-                        "s3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-        ],
-        "outputDataConfig": {"s3OutputPath": f"s3://{artifacts}/models/", "kmsKeyId": key},
-        "resourceConfig": {
-            "instanceType": "ml.m5.xlarge",
-            "instanceCount": 1,
-            "volumeSizeInGb": 30,
-            "volumeKmsKeyId": key,
-        },
-        "enableManagedSpotTraining": True,
-        "stoppingCondition": {"maxRuntimeInSeconds": 3600, "maxWaitTimeInSeconds": 10800},
-        "checkpointConfig": {"s3Uri": f"s3://{artifacts}/checkpoints/{job_name}/", "localPath": "/opt/ml/checkpoints"},
-        "retryStrategy": {"maximumRetryAttempts": 5},
-        "enableNetworkIsolation": True,
-        "enableInterContainerTrafficEncryption": False,
-    }
-    policy = prod.one("aws:iam/rolePolicy:RolePolicy", "training")
-    assert policy.urn in prod_job.depends_on
-    assert json.loads(role.inputs["assumeRolePolicy"]) == service_trust_policy(
-        "sagemaker.amazonaws.com", "123456789012"
-    )
-    assert json.loads(policy.inputs["policy"]) == training_role_policy(
-        datasets_bucket_arn=f"arn:aws:s3:::{datasets}",
-        dataset_prefix="tabular/breast-cancer/v1/",
-        artifacts_bucket_arn=f"arn:aws:s3:::{artifacts}",
-        job_name=job_name,
-        key_arn=key,
-        repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/ml-platform/prod/model",
-        region="us-east-1",
-        account_id="123456789012",
-        vpc=False,
-    )
-
-
-def test_prod_training_job_is_a_valid_create_training_job_request_that_moto_accepts(prod_job):
-    params = request("sagemaker", "CreateTrainingJob", prod_job.inputs)
-    assert params["EnableManagedSpotTraining"] is True
-    assert params["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
-    assert params["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataType"] == "S3Prefix"
-    with mock_aws():
-        sagemaker = boto3.client("sagemaker", region_name="us-east-1")
-        sagemaker.create_training_job(**params)
-        described = sagemaker.describe_training_job(TrainingJobName=params["TrainingJobName"])
-    assert described["EnableManagedSpotTraining"] is True
-    assert described["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 10800}
-    assert described["AlgorithmSpecification"]["TrainingImage"] == PROD_IMAGE
-
-
-def test_a_misspelt_request_key_is_caught_by_the_mapping(prod_job):
-    with pytest.raises(KeyError, match=r"TrainingJobRequest|CreateTrainingJobRequest"):
-        request("sagemaker", "CreateTrainingJob", {**prod_job.inputs, "enableManagedSpotTrainingg": True})
-
-
 def test_model_registry_group_per_environment(stack):
     for name in ("dev", "prod"):
         group = stack(name).one("aws:sagemaker/modelPackageGroup:ModelPackageGroup", "model-registry")
@@ -208,3 +76,227 @@ def test_model_registry_group_per_environment(stack):
             "modelPackageGroupName": f"ml-platform-{name}",
             "modelPackageGroupDescription": f"Models of ml-platform {name}",
         }
+
+
+# ---------------------------------------------------------------------------------------------
+# Approval starts a deploy
+
+# AWS's sample "SageMaker Model Package State Change" event, with the fields the rule reads
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html#eventbridge-model-package).
+SAMPLE_EVENT = {
+    "version": "0",
+    "id": "844e2571-85d4-695f-b930-0153b71dcb42",
+    "detail-type": "SageMaker Model Package State Change",
+    "source": "aws.sagemaker",
+    "account": "123456789012",
+    "time": "2021-02-24T17:00:14Z",
+    "region": "us-east-2",
+    "resources": ["arn:aws:sagemaker:us-east-2:123456789012:model-package/versionedmp-p-idy6c3e1fiqj/2"],
+    "detail": {
+        "ModelPackageGroupName": "versionedmp-p-idy6c3e1fiqj",
+        "ModelPackageVersion": 2,
+        "ModelPackageArn": "arn:aws:sagemaker:us-east-2:123456789012:model-package/versionedmp-p-idy6c3e1fiqj/2",
+        "CreationTime": "2021-02-24T17:00:14Z",
+        "ModelPackageStatus": "Completed",
+        "ModelApprovalStatus": "Approved",
+    },
+}
+
+
+def matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching for the pattern forms used here: a mapping matches field by field
+    (every pattern field must be present); a list of values matches when the event's value (or
+    one of its values, for an array) is among them.
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html"""
+    if isinstance(pattern, dict):
+        return isinstance(event, dict) and all(k in event and matches(v, event[k]) for k, v in pattern.items())
+    values = event if isinstance(event, list) else [event]
+    return any(v in pattern for v in values)
+
+
+def sample(status: str, group: str = "versionedmp-p-idy6c3e1fiqj") -> dict[str, Any]:
+    event = copy.deepcopy(SAMPLE_EVENT)
+    event["detail"].update(ModelApprovalStatus=status, ModelPackageGroupName=group)
+    return event
+
+
+def test_the_rule_matches_an_approval_of_this_group_only():
+    pattern = approval_event_pattern("versionedmp-p-idy6c3e1fiqj")
+    assert pattern == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Model Package State Change"],
+        "detail": {"ModelPackageGroupName": ["versionedmp-p-idy6c3e1fiqj"], "ModelApprovalStatus": ["Approved"]},
+    }
+    assert matches(pattern, sample("Approved"))
+    assert not matches(pattern, sample("Rejected"))
+    assert not matches(pattern, sample("PendingManualApproval"))
+    assert not matches(pattern, sample("Approved", group="another-group"))
+    assert not matches(pattern, {**sample("Approved"), "detail-type": "SageMaker Model State Change"})
+
+
+def render(transformer: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What EventBridge sends: each <name> replaced by the JSON value at its path."""
+    body = transformer["input_template"]
+    for name, path in transformer["input_paths"].items():
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]
+        body = body.replace(f"<{name}>", value if isinstance(value, str) else json.dumps(value))
+    return json.loads(body)
+
+
+def test_the_dispatch_is_githubs_repository_dispatch_with_the_version():
+    assert dispatch_url("acme/ml-platform") == "https://api.github.com/repos/acme/ml-platform/dispatches"
+    assert render(dispatch_input_transformer("prod"), sample("Approved")) == {
+        "event_type": "model-approved",
+        "client_payload": {
+            "stack": "prod",
+            "version": 2,
+            "model_package_arn": "arn:aws:sagemaker:us-east-2:123456789012:model-package/versionedmp-p-idy6c3e1fiqj/2",
+        },
+    }
+
+
+def test_events_may_invoke_only_the_deploy_destination():
+    arn = "arn:aws:events:us-east-1:123456789012:api-destination/deploy/abc"
+    policy = invoke_destination_policy(arn)
+    assert policy["Statement"] == [
+        {
+            "Sid": "InvokeDeployDestination",
+            "Effect": "Allow",
+            "Action": ["events:InvokeApiDestination"],
+            "Resource": arn,
+        }
+    ]
+    IAMPolicyDocumentValidator(json.dumps(policy)).validate()
+
+
+TRIGGER = {"repository": "acme/ml-platform", "token": {"secure": "v1:abc"}}
+
+
+@pytest.fixture(scope="module")
+def triggered(tmp_path_factory):
+    """prod with a deploy trigger whose token is a secure value, as `pulumi config set --secret` writes it."""
+    root = tmp_path_factory.mktemp("project")
+    for entry in ROOT.iterdir():
+        if entry.name != "Pulumi.prod.yaml" and not entry.name.startswith("."):
+            (root / entry.name).symlink_to(entry)
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    document["config"]["ml-platform:deploy_trigger"] = TRIGGER
+    (root / "Pulumi.prod.yaml").write_text(yaml.safe_dump(document))
+    return synthesize_stack("prod", root=root)
+
+
+def test_deploy_trigger_resources(triggered):
+    connection = triggered.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-trigger")
+    assert connection.region == "us-east-1"
+    assert connection.inputs["authorizationType"] == "API_KEY"
+    assert connection.inputs["authParameters"] == {
+        "apiKey": {"key": "Authorization", "value": "Bearer mock-secret-for-ml-platform:deploy_trigger.token"},
+        "invocationHttpParameters": {
+            "headers": [
+                {"key": "Accept", "value": "application/vnd.github+json", "isValueSecret": False},
+                {"key": "X-GitHub-Api-Version", "value": "2022-11-28", "isValueSecret": False},
+            ]
+        },
+    }
+    # The token is a secret in the engine (encrypted in state), not only in the stack file.
+    assert "authParameters" in connection.secret_inputs
+    destination = triggered.one("aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-trigger")
+    assert destination.inputs["invocationEndpoint"] == "https://api.github.com/repos/acme/ml-platform/dispatches"
+    assert destination.inputs["httpMethod"] == "POST"
+    rule = triggered.one("aws:cloudwatch/eventRule:EventRule", "deploy-trigger")
+    assert json.loads(rule.inputs["eventPattern"]) == approval_event_pattern("ml-platform-prod")
+    target = triggered.one("aws:cloudwatch/eventTarget:EventTarget", "deploy-trigger")
+    assert target.inputs["arn"] == destination.outputs["arn"]
+    assert target.inputs["inputTransformer"]["inputTemplate"] == (
+        '{"event_type":"model-approved","client_payload":{"stack":"prod","version":<version>,'
+        '"model_package_arn":"<arn>"}}'
+    )
+    assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 3600, "maximumRetryAttempts": 20}
+
+
+def test_without_deploy_trigger_nothing_calls_github(stack):
+    assert stack("prod").of_type("aws:cloudwatch/eventApiDestination:EventApiDestination") == []
+    assert stack("prod").of_type("aws:cloudwatch/eventConnection:EventConnection") == []
+
+
+def test_deploy_trigger_config_rules():
+    assert problems(deploy_trigger={"repository": "not a repo", "token": "t"}) == [
+        "deploy_trigger.repository: not in the required format (got 'not a repo'; expected "
+        "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$)"
+    ]
+    from components.config import StackConfigError, validate_stack_config
+    from tests.test_config import VALID
+
+    with pytest.raises(StackConfigError) as caught:
+        validate_stack_config({**VALID, "deploy_trigger": {"repository": "acme/ml", "token": "ghp_x"}}, [])
+    assert caught.value.lines == [
+        "deploy_trigger.token: must be stored as a secret (got plain text; expected "
+        "`pulumi config set --secret --path deploy_trigger.token <github token>`)"
+    ]
+
+
+def test_the_trigger_is_made_of_valid_eventbridge_requests(triggered):
+    """The declared inputs as the EventBridge API requests the provider sends (names mapped by
+    hand where pulumi-aws renames them), validated against botocore's service model."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("events")
+
+    def valid(operation: str, request: dict) -> None:
+        report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+        assert not report.has_errors(), report.generate_report()
+
+    connection = triggered.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-trigger").inputs
+    auth = connection["authParameters"]
+    valid(
+        "CreateConnection",
+        {
+            "Name": "deploy-trigger",
+            "AuthorizationType": connection["authorizationType"],
+            "AuthParameters": {
+                "ApiKeyAuthParameters": {"ApiKeyName": auth["apiKey"]["key"], "ApiKeyValue": auth["apiKey"]["value"]},
+                "InvocationHttpParameters": {
+                    "HeaderParameters": [
+                        {"Key": h["key"], "Value": h["value"], "IsValueSecret": h["isValueSecret"]}
+                        for h in auth["invocationHttpParameters"]["headers"]
+                    ]
+                },
+            },
+        },
+    )
+    destination = triggered.one("aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-trigger").inputs
+    valid(
+        "CreateApiDestination",
+        {
+            "Name": "deploy-trigger",
+            "ConnectionArn": destination["connectionArn"],
+            "InvocationEndpoint": destination["invocationEndpoint"],
+            "HttpMethod": destination["httpMethod"],
+            "InvocationRateLimitPerSecond": int(destination["invocationRateLimitPerSecond"]),
+        },
+    )
+    target = triggered.one("aws:cloudwatch/eventTarget:EventTarget", "deploy-trigger").inputs
+    valid(
+        "PutTargets",
+        {
+            "Rule": target["rule"],
+            "Targets": [
+                {
+                    "Id": "deploy-trigger",
+                    "Arn": target["arn"],
+                    "RoleArn": target["roleArn"],
+                    "InputTransformer": {
+                        "InputPathsMap": target["inputTransformer"]["inputPaths"],
+                        "InputTemplate": target["inputTransformer"]["inputTemplate"],
+                    },
+                    "RetryPolicy": {
+                        "MaximumRetryAttempts": int(target["retryPolicy"]["maximumRetryAttempts"]),
+                        "MaximumEventAgeInSeconds": int(target["retryPolicy"]["maximumEventAgeInSeconds"]),
+                    },
+                }
+            ],
+        },
+    )

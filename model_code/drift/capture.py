@@ -48,6 +48,7 @@ Blank lines are ignored. Per line: not a capture record (not JSON, or no
 payload that cannot be decoded (unknown encoding, bad base64, not UTF-8, invalid JSON, a JSON
 shape not listed above, a content type neither CSV nor JSON) is `bad_encoding`. Per row: the
 wrong number of values is `wrong_feature_count`, a value that is not a number is `bad_value`.
+A line over the storage limit (model_code/drift/storage.py, MAX_LINE_BYTES) is `line_too_long`.
 All are counted and skipped. Outputs are counted apart: `predictions` read and
 `predictions_skipped` (present but unreadable).
 
@@ -55,7 +56,7 @@ Speed
 -----
 Lines are decoded a block at a time. A line in exactly the layout above, with a CSV input and
 either a CSV output or the server's compact JSON response for one row, ASCII only and no escapes
-but escaped quotes (and one escaped trailing newline of a CSV payload), matches one regular
+but the response's escaped quotes (and one escaped trailing newline of a CSV payload), matches one regular
 expression (the fast path): its payloads are cut out of the bytes with no JSON parsing, and a
 whole block's rows are parsed by one `np.loadtxt`. Every other line takes the slow path
 (`json.loads`, then the same row parsing). Both paths end in the same row parsers, which
@@ -79,42 +80,57 @@ import numpy as np
 
 from model_code.data import _label_name as class_name
 
-SKIP_REASONS = ("malformed_line", "bad_encoding", "wrong_feature_count", "bad_value")
+SKIP_REASONS = ("malformed_line", "bad_encoding", "wrong_feature_count", "bad_value", "line_too_long")
 
-# The fast path works on a copy of each block in which the two escapes it understands are
-# rewritten (`_fast_text`): an escaped quote becomes QUOTE (a control character, which a valid
-# line cannot hold raw), and the escaped newline that ends many CSV payloads is dropped (the row
-# parsers ignore one trailing newline anyway). A block with any other escape, a raw control
-# character or a non-ASCII byte is decoded line by line. In the rewritten text a JSON string's
-# content is `[^"]*`, the fastest loop the regular expression engine has.
-QUOTE = b"\x01"
-_STRING = rb'[^"]*'
+# The fast path matches each line of a block as it is, escapes included: a JSON string's content
+# is `[^"\\]*` (no quote, no backslash), and the only escapes it accepts are spelled out in the
+# pattern: the escaped quotes of the server's JSON response, and the escaped newline that ends
+# most CSV payloads (left out of the payload group; the row parsers ignore one trailing newline
+# anyway). A line with any other escape, a raw control character or a non-ASCII byte is decoded
+# by the slow path. (Rewriting the escapes first, with a look-behind regular expression, cost more
+# than the rest together.) A block without any backslash is matched with `[^"]*` for strings
+# instead, the fastest loop the regular expression engine has, and exact there: with no escape,
+# a JSON string holds no quote.
+_Q = rb'\\"'  # an escaped quote inside a data string
 # A JSON number exactly as JSON writes it (float() alone would also take "01", "+1", ".5"), but
 # the integer -0, which json reads as int 0 where float() reads -0.0.
 _JSON_NUMBER = rb"(?:-?[1-9][0-9]*|-?0(?=[.eE])|0)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
-# The server's JSON response for one row, {"classes":[...],"predictions":[{"label":"1",
-# "probabilities":[0.02,0.98]}],"inferenceId":"..."} (the id is optional), as it appears inside a
-# capture's data string; `'` stands for an escaped quote. Groups: the label, and the
-# probabilities as JSON numbers separated by commas.
-_JSON_RESPONSE = (
-    rb"\{'classes':\[[^\"\]]*\],'predictions':\[\{'label':'([^\"']*)','probabilities':\[(NUMBERS)\]\}\]"
-    rb"(?:,'inferenceId':'[^\"']*')?\}".replace(b"'", re.escape(QUOTE)).replace(
-        b"NUMBERS", _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*"
+
+
+def _fast_line(string: bytes) -> re.Pattern[bytes]:
+    """The whole-line pattern, with `string` for a JSON string's content."""
+    # The server's JSON response for one row, {"classes":[...],"predictions":[{"label":"1",
+    # "probabilities":[0.02,0.98]}],"inferenceId":"..."} (the id is optional), as it appears
+    # inside a capture's data string. Groups: the label, and the probabilities as JSON numbers
+    # separated by commas.
+    response = (
+        (
+            rb"\{Qclasses Q:\[(?:[^\"\\\]]|Q)*\],Qpredictions Q:\[\{Qlabel Q:Q(" + string + rb")Q,Qprobabilities Q:\["
+            rb"(" + _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*)\]\}\](?:,QinferenceIdQ:Q" + string + rb"Q)?\}"
+        )
+        .replace(b" ", b"")
+        .replace(b"Q", _Q)
     )
-)
-FAST_LINE = re.compile(
-    rb'^\{"captureData":\{"endpointInput":\{"observedContentType":"' + _STRING + rb'","mode":"INPUT",'
-    rb'"data":"(' + _STRING + rb')","encoding":"CSV"\},'
-    rb'"endpointOutput":\{"observedContentType":"' + _STRING + rb'","mode":"OUTPUT",'
-    rb'(?:"data":"(' + _STRING + rb')","encoding":"CSV"|"data":"' + _JSON_RESPONSE + rb'","encoding":"JSON")\}\},'
-    rb'"eventMetadata":\{"[A-Za-z]+":"' + _STRING + rb'"(?:,"[A-Za-z]+":"' + _STRING + rb'")*\},'
-    rb'"eventVersion":"' + _STRING + rb'"\}$',
-    re.MULTILINE,
-)
-# An escaped newline right before the end of a CSV payload (and not itself an escaped backslash).
-_ESCAPED_NEWLINE_END = re.compile(rb'(?<!\\)\\n(?=","encoding":"CSV"\})')
-# Printable ASCII but the backslash, the quote stand-in and the newline between lines.
-_FAST_BYTES = bytes(range(0x20, 0x80)).replace(b"\\", b"") + QUOTE + b"\n"
+    # A CSV payload; one escaped newline at its end is left out of the group.
+    csv_data = rb'"data":"(' + string + rb')(?:\\n)?","encoding":"CSV"'
+    return re.compile(
+        rb'^\{"captureData":\{"endpointInput":\{"observedContentType":"'
+        + string
+        + rb'","mode":"INPUT",'
+        + csv_data
+        + rb"\},"
+        rb'"endpointOutput":\{"observedContentType":"' + string + rb'","mode":"OUTPUT",'
+        rb"(?:" + csv_data + rb'|"data":"' + response + rb'","encoding":"JSON")\}\},'
+        rb'"eventMetadata":\{"[A-Za-z]+":"' + string + rb'"(?:,"[A-Za-z]+":"' + string + rb'")*\},'
+        rb'"eventVersion":"' + string + rb'"\}$',
+        re.MULTILINE,
+    )
+
+
+FAST_LINE = _fast_line(rb'[^"\\]*')
+FAST_LINE_NO_ESCAPES = _fast_line(rb'[^"]*')
+# Printable ASCII and the newline between lines: the only bytes a fast line holds.
+_FAST_BYTES = bytes(range(0x20, 0x80)) + b"\n"
 # Bytes of a cell that is a plain decimal number; anything else is parsed cell by cell.
 _NUMBER_COMMA_NEWLINE = b"0123456789.eE+-,\n"
 
@@ -191,9 +207,10 @@ def decode_block(block: bytes, schema: Schema, counts: Counts) -> Decoded:
     fast = _fast_text(block)
     # findall tries every position of a line it cannot match, so a block whose first line is
     # not in the fast layout (JSON inputs, say) goes straight to line-by-line matching.
-    if fast is not None and not FAST_LINE.match(fast[0]):
+    pattern = FAST_LINE if b"\\" in block else FAST_LINE_NO_ESCAPES
+    if fast is not None and not pattern.match(fast[0]):
         fast = None
-    matches: list[tuple[bytes, ...]] = FAST_LINE.findall(fast[0]) if fast is not None else []
+    matches: list[tuple[bytes, ...]] = pattern.findall(fast[0]) if fast is not None else []
     slow: list[bytes] = []
     # Each match is anchored at a line start and a line end, so as many matches as lines means
     # every line matched; a blank or odd line anywhere sends the block line by line.
@@ -204,9 +221,6 @@ def decode_block(block: bytes, schema: Schema, counts: Counts) -> Decoded:
     csv_outputs = [m[1] for m in matches if not m[3]]
     labels = [m[2] for m in matches if m[3]]
     label_probabilities = [m[3] for m in matches if m[3]]
-    if fast is None or QUOTE in fast[0]:  # an escaped quote in a CSV payload: put it back
-        csv_inputs = _unquoted(csv_inputs)
-        csv_outputs = _unquoted(csv_outputs)
     json_rows: list[Any] = []
     json_predictions: list[Any] = []
     for line in slow:
@@ -239,26 +253,14 @@ def decode_block(block: bytes, schema: Schema, counts: Counts) -> Decoded:
 
 
 def _fast_text(block: bytes) -> tuple[bytes, int] | None:
-    """(the block with the escapes the fast path understands rewritten, its number of lines), or
-    None if it holds any other escape, a raw control character other than the newline, or a
-    non-ASCII byte."""
-    if not block.isascii() or QUOTE in block:
+    """(the block, its number of lines), or None if it holds a raw control character other than
+    the newline, or a non-ASCII byte."""
+    if not block.isascii():
         return None
-    text = block
-    if b"\\" in text:
-        text = _rewrite_escapes(text)
-        if b"\\" in text:
-            return None
-    codes = np.frombuffer(text, dtype=np.uint8)
+    codes = np.frombuffer(block, dtype=np.uint8)
     newlines = int(np.count_nonzero(codes == 0x0A))
-    controls = int(np.count_nonzero(codes < 0x20)) - int(np.count_nonzero(codes == QUOTE[0]))
-    return (text, newlines) if controls == newlines else None
-
-
-def _unquoted(rows: list[bytes]) -> list[bytes]:
-    if QUOTE not in b"".join(rows):
-        return rows
-    return [row.replace(QUOTE, b'"') if QUOTE in row else row for row in rows]
+    controls = int(np.count_nonzero(codes < 0x20)) + int(np.count_nonzero(codes == 0x7F))
+    return (block, newlines) if controls == newlines else None
 
 
 def _split_fast_and_slow(block: bytes) -> tuple[list[tuple[bytes, ...]], list[bytes]]:
@@ -267,26 +269,12 @@ def _split_fast_and_slow(block: bytes) -> tuple[list[tuple[bytes, ...]], list[by
     for line in block.split(b"\n"):
         if not line.strip():
             continue
-        text = _fast_line_text(line)
-        match = FAST_LINE.match(text) if text is not None else None
+        match = FAST_LINE.match(line) if not line.translate(None, _FAST_BYTES) else None
         if match:
             fast.append(match.groups(b""))
         else:
             slow.append(line)
     return fast, slow
-
-
-def _fast_line_text(line: bytes) -> bytes | None:
-    if QUOTE in line:  # raw, so not from an escape: the line is not valid JSON
-        return None
-    text = _rewrite_escapes(line) if b"\\" in line else line
-    return None if text.translate(None, _FAST_BYTES) else text
-
-
-def _rewrite_escapes(text: bytes) -> bytes:
-    if b'\\n"' in text:
-        text = _ESCAPED_NEWLINE_END.sub(b"", text)
-    return text.replace(b'\\"', QUOTE)
 
 
 def _stack(parts: list[np.ndarray], empty_shape: tuple[int, int]) -> np.ndarray:

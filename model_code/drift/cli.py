@@ -10,6 +10,7 @@ import argparse
 import re
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from model_code.drift.storage import Location, parse_location
@@ -46,11 +47,23 @@ def location(text: str) -> Location:
         raise _bad(str(exc), text, "s3://<bucket>/<prefix> or a local path") from None
 
 
+# SageMaker Processing inputs land under this root; a shard of a sharded input may receive no file
+# at all, which is an empty share of the window, not a mistyped path.
+PROCESSING_INPUTS = "/opt/ml/processing/"
+
+
 def directory(text: str) -> Location:
     where = location(text)
-    if not where.is_s3 and not where.path.is_dir():
+    if not where.is_s3 and not where.path.is_dir() and not text.startswith(PROCESSING_INPUTS):
         raise _bad("no such directory", text, "s3://<bucket>/<prefix> or an existing local directory")
     return where
+
+
+def new_directory(text: str) -> Path:
+    """A local directory to write into (made if missing)."""
+    if text.startswith("s3://") or not text:
+        raise _bad("not a local directory", text, "a local path, e.g. /opt/ml/processing/plan")
+    return Path(text)
 
 
 def hour(text: str) -> datetime:
@@ -87,6 +100,26 @@ def positive_number(text: str) -> float:
         value = float("nan")
     if not value > 0 or value == float("inf"):
         raise _bad("not a positive number", text, "a number > 0, e.g. 0.2")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise _bad("not a probability", text, "a number > 0 and < 1, e.g. 0.01")
+    return value
+
+
+def whole_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 1:
+        raise _bad("not a whole number >= 1", text, "a whole number >= 1, e.g. 200")
     return value
 
 

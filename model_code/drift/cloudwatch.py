@@ -7,18 +7,27 @@ Every datum is stamped with the window's end and published to the namespace give
 drift, dimensions EndpointName + Feature (one series per feature):
     FeaturePSI, FeatureJSDistance, FeatureMissingRate (0..1), FeatureOutOfRangeRate (0..1)
 drift, dimension EndpointName:
-    MaxFeatureDrift          the largest FeaturePSI of the window
-    DriftedFeatures          features whose PSI exceeded --psi-threshold (Count)
+    MaxFeatureDrift          the largest FeaturePSI that exceeds both --psi-threshold and its
+                             critical value at the window's size (sampling noise alone exceeds
+                             it with probability false-alarm-rate / features), 0 when none
+                             does: it exceeds --psi-threshold exactly when a feature is flagged
+    DriftedFeatures          features flagged: PSI over --psi-threshold and over its critical value (Count)
     PredictionPSI, PredictionJSDistance   predicted-class distribution vs the holdout's
+    MaxFeatureMissingRate, MaxFeatureOutOfRangeRate   the largest of the per-feature rates (an
+                             alarm can watch them without knowing the feature names)
     CaptureRecords           feature rows read (Count)
-    CaptureRecordsSkipped    malformed lines, bad encodings, wrong feature counts, bad values (Count)
+    CaptureRecordsSkipped    malformed lines, bad encodings, wrong feature counts, bad values,
+                             lines over the size limit (Count)
+    CaptureFilesUnreadable   capture files that exist but could not be read or inflated (Count)
 quality, dimension EndpointName:
     Accuracy, Precision, Recall (0..1)
     JoinedRecords, OrphanLabels, DuplicateIds (Count)
 
-A window with no data publishes only the counts (CaptureRecords / CaptureRecordsSkipped, or
-JoinedRecords / OrphanLabels / DuplicateIds), never a drift or accuracy figure, so an alarm sees
-missing data rather than a misleading zero. A figure that is undefined (e.g. precision with no
+A window with no data, or fewer records than --min-records ("insufficient_data"), publishes only
+the counts (CaptureRecords / CaptureRecordsSkipped / CaptureFilesUnreadable, or JoinedRecords /
+OrphanLabels / DuplicateIds), never a drift or accuracy figure, so an alarm sees missing data
+rather than a misleading zero; the counts have their own alarms (components/drift_alarms.py).
+A figure that is undefined (e.g. precision with no
 positive prediction) is not published either.
 """
 
@@ -57,6 +66,7 @@ def drift_metric_data(report: dict[str, Any], timestamp: datetime) -> list[dict[
     data = [
         _datum("CaptureRecords", counts["records"], endpoint, timestamp, "Count"),
         _datum("CaptureRecordsSkipped", sum(counts["skipped"].values()), endpoint, timestamp, "Count"),
+        _datum("CaptureFilesUnreadable", len(report["unreadable_files"]), endpoint, timestamp, "Count"),
     ]
     if report["status"] != "ok":
         return data
@@ -65,8 +75,10 @@ def drift_metric_data(report: dict[str, Any], timestamp: datetime) -> list[dict[
         for metric, key in FEATURE_METRICS.items():
             if stats[key] is not None:
                 data.append(_datum(metric, stats[key], dimensions, timestamp, "None"))
-    if report["max_feature_drift"] is not None:
-        data.append(_datum("MaxFeatureDrift", report["max_feature_drift"]["psi"], endpoint, timestamp, "None"))
+    for metric, key in (("MaxFeatureMissingRate", "missing_rate"), ("MaxFeatureOutOfRangeRate", "out_of_range_rate")):
+        data.append(_datum(metric, max(s[key] for s in report["features"].values()), endpoint, timestamp, "None"))
+    significant = report["max_significant_drift"]
+    data.append(_datum("MaxFeatureDrift", significant["psi"] if significant else 0.0, endpoint, timestamp, "None"))
     data.append(_datum("DriftedFeatures", len(report["flagged_features"]), endpoint, timestamp, "Count"))
     prediction = report["prediction"]
     for metric, key in (("PredictionPSI", "psi"), ("PredictionJSDistance", "js_distance")):

@@ -2,8 +2,9 @@
 
     python -m model_code drift --endpoint-name NAME --capture s3://BUCKET/PREFIX|DIR
         [--baseline PATH|s3://...] [--start ISO --end ISO | --lookback-hours N]
-        [--psi-threshold 0.2] [--report PATH|s3://...]
+        [--psi-threshold 0.2] [--false-alarm-rate 0.01] [--min-records 200] [--report PATH|s3://...]
         (--metrics-namespace NS [--region REGION] | --no-metrics)
+        [--plan-out DIR | --partial-out DIR | --merge DIR]   (several instances: sharding.py)
 
 Runs as a SageMaker Processing job (the monitoring pipeline's Drift step) or locally on files.
 It reads `<capture>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl` for every variant and every hour
@@ -16,47 +17,63 @@ or the training job's model.tar.gz). The report defaults to
 `<capture bucket>/drift-reports/<endpoint>/<window>.json` (the bucket's root, or the local
 capture directory), `<window>` like `20240501T10Z-20240501T11Z`. Report layout:
 
-    {"format_version": 1, "kind": "drift", "status": "ok" | "no_data", "endpoint_name": ...,
-     "window": {"start", "end"}, "capture": ..., "baseline": ..., "files": 3, "psi_threshold": 0.2,
+    {"format_version": 2, "kind": "drift", "status": "ok" | "insufficient_data" | "no_data",
+     "endpoint_name": ..., "window": {"start", "end"}, "capture": ..., "baseline": ..., "files": 3,
+     "unreadable_files": [...], "psi_threshold": 0.2, "false_alarm_rate": 0.01, "min_records": 200,
      "counts": {"lines", "records", "skipped": {"malformed_line", "bad_encoding",
-                "wrong_feature_count", "bad_value"}, "predictions", "predictions_skipped"},
-     "features": {"<name>": {"psi", "js_distance", "missing_rate", "out_of_range_rate", "flagged",
-                             "counts", "missing", "out_of_range"}},
+                "wrong_feature_count", "bad_value", "line_too_long"}, "predictions",
+                "predictions_skipped"},
+     "features": {"<name>": {"psi", "js_distance", "critical_psi", "missing_rate",
+                             "out_of_range_rate", "flagged", "counts", "missing", "out_of_range"}},
      "flagged_features": [...], "max_feature_drift": {"feature", "psi"} | null,
+     "max_significant_drift": {"feature", "psi"} | null,
      "prediction": {"classes", "predictions", "psi", "js_distance", "class_counts",
                     "probability": {"<class>": {"psi", "js_distance", "counts"}}} | null}
 
-"no_data" (no usable feature row in the window) has empty `features`, null drift figures and
-publishes only the record counts. Exit codes as for the other commands (0, 1 with the reason in
-the failure file, 2 for bad arguments).
+A feature is flagged when its PSI exceeds both --psi-threshold and its `critical_psi`, the PSI
+that sampling noise alone exceeds with probability --false-alarm-rate / features at this window's
+size (model_code/drift/stats.py; computed only for features over --psi-threshold, null for the
+others). `max_feature_drift` is the largest PSI of any feature; `max_significant_drift` the
+largest PSI over both --psi-threshold and its critical value (null if none; set even under
+--min-records, where nothing is flagged).
+"insufficient_data" (fewer than --min-records usable rows) has all the figures but flags nothing
+and publishes no drift decision; "no_data" (no usable feature row in the window) has empty
+`features`, null drift figures and publishes only the record counts. Exit codes as for the
+other commands (0, 1 with the reason in the failure file, 2 for bad arguments).
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from model_code.drift import sharding
 from model_code.drift.capture import Counts, Schema, decode_block
 from model_code.drift.cli import (
     add_common_arguments,
     aws_client,
     default_baseline,
+    new_directory,
     parse_job_arguments,
     positive_number,
+    probability,
+    whole_number,
 )
 from model_code.drift.cloudwatch import drift_metric_data, publish
-from model_code.drift.stats import FeatureDrift, PredictionDrift
+from model_code.drift.report_html import render_html
+from model_code.drift.stats import DEFAULT_FALSE_ALARM_RATE, DEFAULT_MIN_RECORDS, FeatureDrift, PredictionDrift
 from model_code.drift.storage import Location, Storage, load_baseline
 from model_code.drift.window import Window, hour_prefix, now_utc
 from model_code.exit_codes import EXIT_OK
-from model_code.failure import run_command
+from model_code.failure import UserError, run_command
 from model_code.paths import OptMl
 
 REPORT_PREFIX = "drift-reports"
 DEFAULT_PSI_THRESHOLD = 0.2
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +85,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--psi-threshold",
         type=positive_number,
         default=DEFAULT_PSI_THRESHOLD,
-        help=f"flag a feature whose PSI exceeds this (default {DEFAULT_PSI_THRESHOLD})",
+        help=f"flag a feature whose PSI exceeds this (default {DEFAULT_PSI_THRESHOLD}) and its critical value",
+    )
+    parser.add_argument(
+        "--false-alarm-rate",
+        type=probability,
+        default=DEFAULT_FALSE_ALARM_RATE,
+        help="chance that a window without drift flags any feature (default "
+        f"{DEFAULT_FALSE_ALARM_RATE}); sets each feature's critical PSI at the window's size",
+    )
+    parser.add_argument(
+        "--min-records",
+        type=whole_number,
+        default=DEFAULT_MIN_RECORDS,
+        help=f"fewer usable rows than this is insufficient data: nothing is flagged (default {DEFAULT_MIN_RECORDS})",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--plan-out",
+        type=new_directory,
+        help="sharded runs, first step: write the window's capture files as a SageMaker manifest "
+        "(manifest.json) and the window (plan.json) to this directory, and stop",
+    )
+    mode.add_argument(
+        "--partial-out",
+        type=new_directory,
+        help="sharded runs, one instance: write this instance's counts and histograms to <dir>/<host>.json "
+        "instead of a report",
+    )
+    mode.add_argument(
+        "--merge",
+        type=new_directory,
+        help="sharded runs, last step: add up the partial results in this directory, then report and "
+        "publish as a one-instance run would",
     )
     return parser
 
@@ -83,21 +132,30 @@ def main(argv: list[str], now: datetime | None = None) -> int:
 
 def run(paths: OptMl, args: argparse.Namespace, window: Window) -> int:
     storage = Storage(aws_client("s3", args.region))
+    if args.plan_out is not None:
+        files_found = capture_files(storage, args.capture, args.endpoint_name, window)
+        return sharding.write_plan(storage, args.capture, args.plan_out, window, files_found)
     baseline_location = args.baseline or default_baseline(paths)
     baseline = load_baseline(storage, baseline_location)
-    files = capture_files(storage, args.capture, args.endpoint_name, window)
-    result = measure(baseline, (block for f in files for block in storage.blocks(f)))
+    if args.merge is not None:
+        result, files = sharding.merge_partials(measurement_for(baseline), args.merge, window)
+    else:
+        files = len(found := capture_files(storage, args.capture, args.endpoint_name, window))
+        result = measure_files(storage, baseline, found)
+    if args.partial_out is not None:
+        return sharding.write_partial(result, args.partial_out, window, files)
     report = build_report(
         result,
         endpoint_name=args.endpoint_name,
         window=window,
         capture=str(args.capture),
         baseline=str(baseline_location),
-        files=len(files),
-        psi_threshold=args.psi_threshold,
+        files=files,
+        decision=Decision(args.psi_threshold, args.false_alarm_rate, args.min_records),
     )
     destination = args.report or default_report(args.capture, REPORT_PREFIX, args.endpoint_name, window)
     storage.write_json(destination, report)
+    storage.write_text(html_location(destination), render_html(report, baseline), "text/html; charset=utf-8")
     published = 0
     if not args.no_metrics:
         published = publish(
@@ -108,7 +166,8 @@ def run(paths: OptMl, args: argparse.Namespace, window: Window) -> int:
 
 
 def capture_files(storage: Storage, capture: Location, endpoint_name: str, window: Window) -> list[Location]:
-    """Every `.jsonl` of every variant of the endpoint in the window's hours, in variant then hour order."""
+    """Every `.jsonl` and `.jsonl.gz` of every variant of the endpoint in the window's hours, in
+    variant then hour order."""
     return [
         file
         for variant in storage.list_dirs(capture.child(endpoint_name))
@@ -121,6 +180,21 @@ def default_report(capture: Location, prefix: str, endpoint_name: str, window: W
     return capture.bucket_root().child(prefix, endpoint_name, f"{window.label}.json")
 
 
+def html_location(report: Location) -> Location:
+    """The HTML report beside the JSON one: `<window>.json` -> `<window>.html`."""
+    stem = str(report.key).removesuffix(".json")
+    return Location(report.bucket, f"{stem}.html")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """When a feature counts as drifted (model_code/drift/stats.py)."""
+
+    psi_threshold: float = DEFAULT_PSI_THRESHOLD
+    false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
+    min_records: int = DEFAULT_MIN_RECORDS
+
+
 class Measurement:
     """Counts and accumulated statistics of one pass over the captured lines."""
 
@@ -129,19 +203,66 @@ class Measurement:
         self.counts = Counts()
         self.features = FeatureDrift(baseline["features"])
         self.prediction = PredictionDrift(baseline["prediction"])
+        self.unreadable: list[dict[str, str]] = []
 
     def add_block(self, block: bytes) -> None:
         decoded = decode_block(block, self.schema, self.counts)
         self.features.add(decoded.features)
         self.prediction.add(decoded.predicted, decoded.probabilities)
 
+    def add_file(self, storage: Storage, file: Location) -> None:
+        """Every block of the file; a file that cannot be read is recorded, and the run goes on
+        (what it yielded before failing stays counted)."""
+        try:
+            for block in storage.blocks(file, on_long_line=self._long_line):
+                self.add_block(block)
+        except UserError as exc:
+            self.unreadable.append({"file": str(file), "error": str(exc)})
+
+    def _long_line(self) -> None:
+        self.counts.lines += 1
+        self.counts.skipped["line_too_long"] += 1
+
+    def state(self) -> dict[str, Any]:
+        """Everything a report is computed from, as plain integers: partial states add up exactly."""
+        return {
+            "counts": self.counts.as_dict(),
+            "unreadable_files": list(self.unreadable),
+            "features": self.features.state(),
+            "prediction": self.prediction.state(),
+        }
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        counts = state["counts"]
+        self.counts.lines += counts["lines"]
+        self.counts.records += counts["records"]
+        for reason, number in counts["skipped"].items():
+            self.counts.skipped[reason] += number
+        self.counts.predictions += counts["predictions"]
+        self.counts.predictions_skipped += counts["predictions_skipped"]
+        self.unreadable += state["unreadable_files"]
+        self.features.merge_state(state["features"])
+        self.prediction.merge_state(state["prediction"])
+
+
+def measurement_for(baseline: dict[str, Any]) -> Measurement:
+    """A classifier's Measurement, or a regression model's (model_code/drift/regression.py)."""
+    from model_code.drift.regression import measurement_for as for_task
+
+    return for_task(baseline)
+
 
 def measure(baseline: dict[str, Any], blocks: Iterable[bytes]) -> Measurement:
-    from model_code.drift.regression import RegressionMeasurement, is_regression
-
-    measurement = RegressionMeasurement(baseline) if is_regression(baseline) else Measurement(baseline)
+    measurement = measurement_for(baseline)
     for block in blocks:
         measurement.add_block(block)
+    return measurement
+
+
+def measure_files(storage: Storage, baseline: dict[str, Any], files: list[Location]) -> Measurement:
+    measurement = measurement_for(baseline)
+    for file in files:
+        measurement.add_file(storage, file)
     return measurement
 
 
@@ -153,27 +274,40 @@ def build_report(
     capture: str,
     baseline: str,
     files: int,
-    psi_threshold: float,
+    decision: Decision | None = None,
 ) -> dict[str, Any]:
-    has_data = result.counts.records > 0
-    features = result.features.summary(psi_threshold)
+    decision = decision or Decision()
+    records = result.counts.records
+    status = "no_data" if not records else "insufficient_data" if records < decision.min_records else "ok"
+    features = result.features.summary(decision.psi_threshold, decision.false_alarm_rate, decision.min_records)
     scored = [(stats["psi"], name) for name, stats in features.items() if stats["psi"] is not None]
-    worst = max(scored, default=None)
+    significant = [
+        (stats["psi"], name)
+        for name, stats in features.items()
+        if stats["psi"] is not None and stats["critical_psi"] is not None and stats["psi"] > stats["critical_psi"]
+    ]
+    worst, worst_significant = max(scored, default=None), max(significant, default=None)
     return {
         "format_version": FORMAT_VERSION,
         "kind": "drift",
-        "status": "ok" if has_data else "no_data",
+        "status": status,
         "endpoint_name": endpoint_name,
         "window": window.as_dict(),
         "capture": capture,
         "baseline": baseline,
         "files": files,
-        "psi_threshold": psi_threshold,
+        "unreadable_files": list(result.unreadable),
+        "psi_threshold": decision.psi_threshold,
+        "false_alarm_rate": decision.false_alarm_rate,
+        "min_records": decision.min_records,
         "counts": result.counts.as_dict(),
         "features": features,
         "flagged_features": [name for name, stats in features.items() if stats["flagged"]],
         "max_feature_drift": {"feature": worst[1], "psi": worst[0]} if worst else None,
-        "prediction": result.prediction.summary() if has_data else None,
+        "max_significant_drift": (
+            {"feature": worst_significant[1], "psi": worst_significant[0]} if worst_significant else None
+        ),
+        "prediction": result.prediction.summary() if records else None,
     }
 
 
@@ -181,12 +315,21 @@ def summary_line(report: dict[str, Any], destination: Location, published: int, 
     counts = report["counts"]
     skipped = sum(counts["skipped"].values())
     where = f"report {destination}; " + (f"{published} metrics to {namespace}" if published else "no metrics")
+    unreadable = f", {len(report['unreadable_files'])} unreadable files" if report["unreadable_files"] else ""
     if report["status"] == "no_data":
-        return f"drift: no data in {report['window']['start']}..{report['window']['end']} ({skipped} skipped); {where}"
+        return (
+            f"drift: no data in {report['window']['start']}..{report['window']['end']} "
+            f"({skipped} skipped{unreadable}); {where}"
+        )
+    if report["status"] == "insufficient_data":
+        return (
+            f"drift: insufficient data, {counts['records']} records ({skipped} skipped{unreadable}) of the "
+            f"{report['min_records']} needed; nothing flagged; {where}"
+        )
     worst = report["max_feature_drift"]
     worst_text = f"max PSI {worst['psi']:.4f} ({worst['feature']})" if worst else "no PSI"
     return (
-        f"drift: {counts['records']} records ({skipped} skipped) from {report['files']} files; "
+        f"drift: {counts['records']} records ({skipped} skipped) from {report['files']} files{unreadable}; "
         f"{len(report['flagged_features'])} of {len(report['features'])} features over PSI "
         f"{report['psi_threshold']}; {worst_text}; {where}"
     )

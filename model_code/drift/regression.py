@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from model_code.baseline import bin_counts
-from model_code.drift.capture import Counts, Schema, decode_event, parse_csv_rows, parse_json_rows
+from model_code.drift.capture import Schema, decode_event, parse_csv_rows, parse_json_rows
+from model_code.drift.job import Measurement
 from model_code.drift.stats import FeatureDrift, compare
 from model_code.failure import UserError
 
@@ -29,51 +29,74 @@ def is_regression(baseline: dict[str, Any]) -> bool:
     return baseline.get("prediction", {}).get("task") == REGRESSION
 
 
+def measurement_for(baseline: dict[str, Any]) -> Measurement:
+    """The drift job's accumulator for the baseline's task."""
+    return RegressionMeasurement(baseline) if is_regression(baseline) else Measurement(baseline)
+
+
 class ValueDrift:
-    """Histogram of live predicted values on the baseline's bins, and their moments."""
+    """Histogram of live predicted values on the baseline's bins (continuous or discrete, as for a
+    feature: stats.FeatureDrift over the one column), and their sum, min and max."""
 
     def __init__(self, baseline_prediction: dict[str, Any]):
         value = baseline_prediction.get("value")
         try:
-            consistent = len(value["bin_edges"]) == len(value["proportions"]) + 1 >= 2
-        except (KeyError, TypeError):
+            bins = len(value["bin_edges"]) - 1 if value.get("kind") != "discrete" else len(value["values"]) + 1
+            consistent = bins == len(value["proportions"]) >= 1
+        except (KeyError, TypeError, AttributeError):
             consistent = False
         if not consistent:
-            raise UserError("the regression baseline's prediction.value lacks consistent bin_edges and proportions")
-        self._edges = np.asarray(value["bin_edges"], dtype=np.float64)
+            raise UserError("the regression baseline's prediction.value lacks consistent bins and proportions")
         self._expected = np.asarray(value["proportions"], dtype=np.float64)
-        self.counts = np.zeros(len(self._edges) - 1, dtype=np.int64)
+        self._histogram = FeatureDrift({"value": value})
         self._sum = 0.0
         self._min, self._max = math.inf, -math.inf
 
     def add(self, values: np.ndarray) -> None:
         if not len(values):
             return
-        self.counts += bin_counts(values, self._edges)
+        self._histogram.add(values.reshape(-1, 1))
         self._sum += float(values.sum())
         self._min, self._max = min(self._min, float(values.min())), max(self._max, float(values.max()))
 
+    def state(self) -> dict[str, Any]:
+        return {
+            "value": self._histogram.state(),
+            "sum": self._sum,
+            "min": self._min if math.isfinite(self._min) else None,
+            "max": self._max if math.isfinite(self._max) else None,
+        }
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add another accumulator's `state()` (same baseline, other rows)."""
+        self._histogram.merge_state(state["value"])
+        self._sum += float(state["sum"])
+        if state["min"] is not None:
+            self._min, self._max = min(self._min, state["min"]), max(self._max, state["max"])
+
     def summary(self) -> dict[str, Any]:
-        n = int(self.counts.sum())
+        counts = self._histogram.counts[0]
+        n = int(counts.sum())
         return {
             "task": REGRESSION,
+            "classes": [],
             "predictions": n,
-            **compare(self._expected, self.counts),
-            "counts": self.counts.tolist(),
+            **compare(self._expected, counts),
+            "counts": counts.tolist(),
             "mean": self._sum / n if n else None,
             "min": self._min if n else None,
             "max": self._max if n else None,
         }
 
 
-class RegressionMeasurement:
-    """The drift job's Measurement (model_code/drift/job.py) for a regression baseline."""
+class RegressionMeasurement(Measurement):
+    """The drift job's Measurement (model_code/drift/job.py) for a regression baseline: the same
+    features, counts, files and shard states; the predicted values instead of classes."""
 
     def __init__(self, baseline: dict[str, Any]):
+        super().__init__(baseline)
         self.schema = Schema(tuple(baseline["features"]), ())
-        self.counts = Counts()
-        self.features = FeatureDrift(baseline["features"])
-        self.prediction = ValueDrift(baseline["prediction"])
+        self.prediction = ValueDrift(baseline["prediction"])  # type: ignore[assignment]
 
     def add_block(self, block: bytes) -> None:
         csv_inputs: list[bytes] = []

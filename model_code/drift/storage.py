@@ -3,7 +3,12 @@
 Both are addressed by a `Location`: `s3://bucket/key/prefix` or a local path, with the same
 layout under either, so `make drift` runs the job on files exactly as SageMaker runs it on S3.
 Files are streamed in blocks of whole lines (BLOCK_BYTES), never read whole, so memory does not
-grow with the size of a window. AWS errors become `UserError`s naming the object and the error.
+grow with the size of a window. A capture file that starts with the gzip magic bytes is
+inflated as it streams, whatever its name (`.jsonl.gz`, or gzip under a `.jsonl` name), in
+pieces of at most BLOCK_BYTES. A line longer than MAX_LINE_BYTES is skipped and counted, never
+held: memory per file stays under MAX_LINE_BYTES plus two blocks. AWS errors become `UserError`s
+naming the object and the error; a file that cannot be read or inflated raises
+`UnreadableCaptureError` (a `UserError`), which the jobs count per file and carry on.
 """
 
 from __future__ import annotations
@@ -12,18 +17,22 @@ import io
 import json
 import re
 import tarfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model_code.atomic import write_json_atomic
+from model_code.atomic import write_atomic, write_json_atomic
 from model_code.failure import UserError
 
 BLOCK_BYTES = 4 * 1024 * 1024
-# A line longer than this is cut (and so counted as malformed) rather than held in memory;
-# SageMaker caps a payload at 6 MB (8 MB once base64-encoded).
-MAX_LINE_BYTES = 64 * 1024 * 1024
+# A capture line longer than this is skipped and counted (`line_too_long`) rather than held in
+# memory. SageMaker caps a request and a response at 6 MB each (8 MB once base64-encoded), so a
+# real capture line holding both is under 16 MiB plus its JSON wrapping.
+MAX_LINE_BYTES = 16 * 1024 * 1024 + 64 * 1024
+CAPTURE_SUFFIXES = (".jsonl", ".jsonl.gz")
+GZIP_MAGIC = b"\x1f\x8b"
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 BASELINE_FILE = "baseline.json"
 MODEL_ARCHIVE = "model.tar.gz"
@@ -76,6 +85,10 @@ def parse_location(text: str) -> Location:
     return Location(None, text)
 
 
+class UnreadableCaptureError(UserError):
+    """A capture file exists but cannot be read or inflated."""
+
+
 class Storage:
     """Listing, streaming and writing, on S3 (client made on first use) or the local disk."""
 
@@ -100,7 +113,7 @@ class Storage:
             found += [Location(where.bucket, p["Prefix"].rstrip("/")) for p in page.get("CommonPrefixes", [])]
         return sorted(found, key=str)
 
-    def list_files(self, where: Location, suffix: str = ".jsonl") -> list[Location]:
+    def list_files(self, where: Location, suffix: str | tuple[str, ...] = CAPTURE_SUFFIXES) -> list[Location]:
         """Files (objects) directly under `where` whose names end in `suffix`, sorted."""
         if not where.is_s3:
             entries = sorted(where.path.iterdir()) if where.path.is_dir() else []
@@ -111,9 +124,12 @@ class Storage:
             found += [Location(where.bucket, o["Key"]) for o in page.get("Contents", []) if o["Key"].endswith(suffix)]
         return sorted(found, key=str)
 
-    def blocks(self, where: Location, size: int = BLOCK_BYTES) -> Iterator[bytes]:
-        """The file's content in blocks of whole lines, each ending in a newline."""
-        return whole_lines(self._chunks(where, size))
+    def blocks(
+        self, where: Location, size: int = BLOCK_BYTES, on_long_line: Callable[[], None] | None = None
+    ) -> Iterator[bytes]:
+        """The file's content (inflated if gzip) in blocks of whole lines, each ending in a newline;
+        `on_long_line` is called once per line over MAX_LINE_BYTES, which is left out."""
+        return whole_lines(inflated(self._chunks(where, size), where, size), on_long_line)
 
     def read(self, where: Location) -> bytes:
         if not where.is_s3:
@@ -135,11 +151,25 @@ class Storage:
             lambda: self.s3.put_object(Bucket=where.bucket, Key=where.key, Body=body, ContentType="application/json"),
         )
 
+    def write_text(self, where: Location, text: str, content_type: str) -> None:
+        body = text.encode("utf-8")
+        if not where.is_s3:
+            write_atomic(where.path, lambda handle: handle.write(body))
+            return
+        self._call(
+            "write",
+            where,
+            lambda: self.s3.put_object(Bucket=where.bucket, Key=where.key, Body=body, ContentType=content_type),
+        )
+
     def _chunks(self, where: Location, size: int) -> Iterator[bytes]:
         if not where.is_s3:
-            with where.path.open("rb") as handle:
-                while chunk := handle.read(size):
-                    yield chunk
+            try:
+                with where.path.open("rb") as handle:
+                    while chunk := handle.read(size):
+                        yield chunk
+            except OSError as exc:
+                raise UnreadableCaptureError(f"cannot read {where}: {exc.strerror or exc}") from exc
             return
         body = self._call("read", where, lambda: self.s3.get_object(Bucket=where.bucket, Key=where.key)["Body"])
         try:
@@ -168,26 +198,87 @@ class Storage:
             raise UserError(f"cannot {verb} {where}: {exc}") from exc
 
 
-def whole_lines(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Re-cut arbitrary chunks into blocks of whole lines; the last line gets a newline if it lacks one."""
+def inflated(chunks: Iterable[bytes], where: Location, size: int = BLOCK_BYTES) -> Iterator[bytes]:
+    """The bytes as they are, or, if they start with the gzip magic, inflated (every member of a
+    multi-member file) in pieces of at most `size` bytes, so a small compressed chunk cannot
+    become a huge block. Corrupt or truncated gzip raises UnreadableCaptureError."""
+    iterator = iter(chunks)
+    first = next(iterator, b"")
+    if not first.startswith(GZIP_MAGIC):
+        if first:
+            yield first
+        yield from iterator
+        return
+    inflater, fed = zlib.decompressobj(wbits=31), False
+    for chunk in _chain(first, iterator):
+        data = chunk
+        while data:
+            if inflater.eof:  # another member follows
+                inflater, fed = zlib.decompressobj(wbits=31), False
+            try:
+                piece = inflater.decompress(data, size)
+            except zlib.error as exc:
+                raise UnreadableCaptureError(f"cannot inflate {where}: not valid gzip ({exc})") from exc
+            fed = True
+            if piece:
+                yield piece
+            data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
+    if fed and not inflater.eof:
+        raise UnreadableCaptureError(f"cannot inflate {where}: the gzip stream is truncated")
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def whole_lines(
+    chunks: Iterable[bytes], on_long_line: Callable[[], None] | None = None, limit: int = MAX_LINE_BYTES
+) -> Iterator[bytes]:
+    """Re-cut arbitrary chunks into blocks of whole lines; the last line gets a newline if it lacks
+    one. A line longer than `limit` is dropped as it streams (`on_long_line` counts it)."""
+    counted = on_long_line or (lambda: None)
     rest = b""
+    dropping = False  # inside an over-long line: discard up to its newline
     for chunk in chunks:
+        if dropping:
+            end = chunk.find(b"\n")
+            if end < 0:
+                continue
+            chunk, dropping = chunk[end + 1 :], False
         data = rest + chunk if rest else chunk
         cut = data.rfind(b"\n") + 1
         if cut == 0:
             rest = data
-            if len(rest) > MAX_LINE_BYTES:
-                yield rest + b"\n"
-                rest = b""
+            if len(rest) > limit:
+                counted()
+                rest, dropping = b"", True
             continue
-        yield data[:cut]
-        rest = data[cut:]
+        block, rest = data[:cut], data[cut:]
+        if len(block) > limit:
+            block = _without_long_lines(block, limit, counted)
+        if block:
+            yield block
+        if len(rest) > limit:
+            counted()
+            rest, dropping = b"", True
     if rest:
         yield rest + b"\n"
 
 
+def _without_long_lines(block: bytes, limit: int, counted: Callable[[], None]) -> bytes:
+    lines = block.split(b"\n")[:-1]
+    kept = [line for line in lines if len(line) <= limit]
+    for _ in range(len(lines) - len(kept)):
+        counted()
+    return b"".join(line + b"\n" for line in kept)
+
+
 # ---------------------------------------------------------------------------------------------
 # baseline.json
+
+# 1: quantile bins only; 2: a `kind` per feature, discrete features binned per value.
+BASELINE_VERSIONS = (1, 2)
 
 
 def load_baseline(storage: Storage, where: Location) -> dict[str, Any]:
@@ -221,23 +312,20 @@ def _baseline_from_archive(where: Location, raw: bytes) -> bytes:
 
 
 def check_baseline(document: Any, where: str) -> dict[str, Any]:
-    """The parts of baseline.json (format_version 1) the monitoring jobs rely on."""
+    """The parts of baseline.json (format_version 1 or 2) the monitoring jobs rely on."""
     problems = []
-    if not isinstance(document, dict) or document.get("format_version") != 1:
-        raise UserError(f"baseline {where} is not a format_version 1 baseline.json")
+    if not isinstance(document, dict) or document.get("format_version") not in BASELINE_VERSIONS:
+        raise UserError(f"baseline {where} is not a format_version 1 or 2 baseline.json")
     features = document.get("features")
     if not isinstance(features, dict) or not features:
         problems.append("no features")
     else:
         for name, stats in features.items():
-            try:
-                edges, share = stats["bin_edges"], stats["proportions"]
-                float(stats["min"]), float(stats["max"])
-                ok = len(edges) == len(share) + 1 and len(share) >= 1
-            except (KeyError, TypeError, ValueError):
-                ok = False
-            if not ok:
-                problems.append(f"feature {name!r} lacks consistent bin_edges, proportions, min and max")
+            if not _feature_ok(stats):
+                problems.append(
+                    f"feature {name!r} lacks consistent bin_edges (continuous) or values (discrete), "
+                    f"proportions, min and max"
+                )
     prediction = document.get("prediction")
     try:
         classes = prediction["classes"]
@@ -252,3 +340,15 @@ def check_baseline(document: Any, where: str) -> dict[str, Any]:
     if problems:
         raise UserError(f"baseline {where} is not usable: {'; '.join(problems)}")
     return document
+
+
+def _feature_ok(stats: Any) -> bool:
+    try:
+        share = stats["proportions"]
+        float(stats["min"]), float(stats["max"])
+        if stats.get("kind") == "discrete":
+            values = stats["values"]
+            return len(share) == len(values) + 1 and values == sorted(float(v) for v in values)
+        return stats.get("kind", "continuous") == "continuous" and len(stats["bin_edges"]) == len(share) + 1 >= 2
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False

@@ -6,16 +6,28 @@ import json
 
 import numpy as np
 
-from model_code.baseline import bin_counts, feature_baseline, quantile_bin_edges
+from model_code.baseline import bin_counts, quantile_bin_edges
 from tests.model_code.helpers import Job
 
-FEATURE_KEYS = ["rows", "bin_edges", "counts", "proportions", "quantiles", "min", "max", "mean", "std", "missing_rate"]
+FEATURE_KEYS = [
+    "rows",
+    "kind",
+    "bin_edges",
+    "counts",
+    "proportions",
+    "quantiles",
+    "min",
+    "max",
+    "mean",
+    "std",
+    "missing_rate",
+]
 
 
 def test_baseline_structure(bundled_run: Job):
     baseline = json.loads((bundled_run.model_dir / "baseline.json").read_text())
     assert list(baseline) == ["format_version", "features", "label", "prediction"]
-    assert baseline["format_version"] == 1
+    assert baseline["format_version"] == 2
     assert len(baseline["features"]) == 30
     assert list(baseline["features"])[:2] == ["mean_radius", "mean_texture"]
     for name, stats in baseline["features"].items():
@@ -58,11 +70,3 @@ def test_quantile_bins_hold_about_a_tenth_each():
 def test_outer_bins_are_open_ended():
     edges = np.array([0.0, 1.0, 2.0, 3.0])
     assert bin_counts(np.array([-50.0, 0.5, 1.0, 2.5, 3.0, 99.0]), edges).tolist() == [2, 1, 3]
-
-
-def test_a_constant_feature_has_one_bin():
-    stats = feature_baseline(np.full(20, 4.0))
-    assert stats["bin_edges"] == [4.0, 4.0]
-    assert stats["counts"] == [20]
-    assert stats["proportions"] == [1.0]
-    assert stats["std"] == 0.0

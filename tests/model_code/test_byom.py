@@ -408,7 +408,7 @@ def test_drift_and_quality_read_the_served_answers(
     capture = tmp_path / "capture"
     ids = _capture(case, servers[name], capture, shift=5.0)
     argv = ["--endpoint-name", ENDPOINT, "--capture", str(capture), *WINDOW, "--baseline", baseline, "--no-metrics"]
-    assert drift_job.main(argv) == 0
+    assert drift_job.main([*argv, "--min-records", "100"]) == 0
     report = json.loads((capture / "drift-reports" / ENDPOINT / "20240501T10Z-20240501T12Z.json").read_text())
     assert report["counts"]["records"] == 100 and report["counts"]["predictions"] == 100
     assert report["counts"]["predictions_skipped"] == 0

@@ -47,4 +47,8 @@ def test_image_requirements_are_exact_pins():
         assert re.fullmatch(r"[A-Za-z0-9._-]+==[0-9][A-Za-z0-9.]*", line), f"not an exact pin: {line!r}"
     names = {line.split("==")[0].lower() for line in requirements}
     assert {"numpy", "fastapi", "uvicorn", "boto3"} <= names
-    assert "scikit-learn" not in names  # only the dev-time data generator uses it
+    # The gbt trainer: XGBoost's CPU-only wheel (the `xgboost` wheel adds CUDA code and NCCL) and
+    # its ONNX export. scikit-learn is in the image only because onnxmltools requires skl2onnx,
+    # which requires it; model_code/README.md lists what each dependency costs.
+    assert {"xgboost-cpu", "onnxmltools", "onnx", "onnxruntime"} <= names
+    assert "xgboost" not in names

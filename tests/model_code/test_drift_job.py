@@ -251,12 +251,20 @@ def test_end_to_end_on_moto_flags_the_shifted_feature_only(baseline: dict, capsy
     assert report["features"]["f02"]["psi"] > 0.5
     assert all(report["features"][name]["psi"] < 0.1 for name in ("f00", "f01", "f03"))
     assert report["max_feature_drift"] == {"feature": "f02", "psi": report["features"]["f02"]["psi"]}
-    assert out.endswith(f"report s3://{BUCKET}/{key}; 22 metrics to {NAMESPACE}\n")
+    assert report["max_significant_drift"] == report["max_feature_drift"]
+    # 1,600 rows, ten bins, four features at a 1% false-alarm rate: noise alone reaches a PSI of
+    # a few hundredths, far under the shift's. Only a feature over the threshold needs its value.
+    assert 0.01 < report["features"]["f02"]["critical_psi"] < 0.06
+    assert [stats["critical_psi"] for name, stats in report["features"].items() if name != "f02"] == [None] * 3
+    assert out.endswith(f"report s3://{BUCKET}/{key}; 25 metrics to {NAMESPACE}\n")
+    html = s3.get_object(Bucket=BUCKET, Key=key.removesuffix(".json") + ".html")
+    assert html["ContentType"] == "text/html; charset=utf-8"
 
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     listed = cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]
     names = sorted({(m["MetricName"], tuple(sorted(d["Name"] for d in m["Dimensions"]))) for m in listed})
     assert names == [
+        ("CaptureFilesUnreadable", ("EndpointName",)),
         ("CaptureRecords", ("EndpointName",)),
         ("CaptureRecordsSkipped", ("EndpointName",)),
         ("DriftedFeatures", ("EndpointName",)),
@@ -265,6 +273,8 @@ def test_end_to_end_on_moto_flags_the_shifted_feature_only(baseline: dict, capsy
         ("FeatureOutOfRangeRate", ("EndpointName", "Feature")),
         ("FeaturePSI", ("EndpointName", "Feature")),
         ("MaxFeatureDrift", ("EndpointName",)),
+        ("MaxFeatureMissingRate", ("EndpointName",)),
+        ("MaxFeatureOutOfRangeRate", ("EndpointName",)),
         ("PredictionJSDistance", ("EndpointName",)),
         ("PredictionPSI", ("EndpointName",)),
     ]
@@ -303,7 +313,7 @@ def test_an_empty_window_reports_no_data_and_publishes_only_counts(
     assert out.startswith("drift: no data in 2024-05-01T10:00:00Z..2024-05-01T12:00:00Z (0 skipped);")
     cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
     names = sorted(m["MetricName"] for m in cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"])
-    assert names == ["CaptureRecords", "CaptureRecordsSkipped"]
+    assert names == ["CaptureFilesUnreadable", "CaptureRecords", "CaptureRecordsSkipped"]
     assert metric_values(cloudwatch, "CaptureRecords", {"EndpointName": ENDPOINT}) == [0.0]
 
 

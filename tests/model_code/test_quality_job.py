@@ -12,6 +12,7 @@ import boto3
 import numpy as np
 import pytest
 from moto import mock_aws
+from sklearn.metrics import accuracy_score, precision_score, recall_score
 
 from model_code import quality
 from model_code.drift.synthetic import VARIANT, capture_line, synthetic_baseline
@@ -146,6 +147,10 @@ def test_quality_on_moto_matches_the_hand_computed_figures(tmp_path: Path, capsy
     assert report["metrics"] == {"accuracy": 4 / 7, "precision": 3 / 4, "recall": 3 / 5}
     assert (report["averaging"], report["positive_class"]) == ("binary", "1")
     assert report["confusion_matrix"] == [[1, 1], [2, 3]]
+    assert report["per_class"] == {
+        "0": {"support": 2, "predicted": 3, "precision": 1 / 3, "recall": 1 / 2},
+        "1": {"support": 5, "predicted": 4, "precision": 3 / 4, "recall": 3 / 5},
+    }
     assert report["counts"] == {
         "label_files": 2,
         "label_lines": 15,
@@ -188,18 +193,47 @@ def test_no_labels_in_the_window_reports_no_data_and_only_counts(tmp_path: Path,
     assert capsys.readouterr().out.startswith("quality: no data on 0 joined records;")
 
 
-def test_macro_averages_for_more_than_two_classes():
+def test_macro_averages_for_more_than_two_classes_match_scikit_learn():
     true = np.array([0, 0, 1, 1, 2, 2, 2])
     predicted = np.array([0, 1, 1, 1, 2, 0, 0])
     metrics, matrix = quality.classification_metrics(true, predicted, 4, positive=None)
     assert matrix == [[1, 1, 0, 0], [0, 2, 0, 0], [2, 0, 1, 0], [0, 0, 0, 0]]
-    # Precision per predicted class: 0 -> 1/3, 1 -> 2/3, 2 -> 1/1 (class 3 never predicted: left out).
-    # Recall per true class: 0 -> 1/2, 1 -> 2/2, 2 -> 1/3 (class 3 never true: left out).
+    # Precision per predicted class: 0 -> 1/3, 1 -> 2/3, 2 -> 1/1; recall per true class:
+    # 0 -> 1/2, 1 -> 2/2, 2 -> 1/3. Class 3 is neither true nor predicted: not averaged.
     assert metrics == {
         "accuracy": 4 / 7,
         "precision": pytest.approx((1 / 3 + 2 / 3 + 1) / 3),
         "recall": pytest.approx((1 / 2 + 1 + 1 / 3) / 3),
     }
+
+
+def test_a_class_never_predicted_counts_zero_precision_as_scikit_learn_does():
+    # Class 2 is true 3 times and never predicted: its precision is 0/0, which scikit-learn's
+    # default (zero_division=0) counts as 0. Leaving it out would give (1/3 + 2/3) / 2 = 0.5.
+    true = np.array([0, 0, 1, 1, 2, 2, 2])
+    predicted = np.array([0, 1, 1, 1, 0, 0, 1])
+    metrics, matrix = quality.classification_metrics(true, predicted, 3, positive=None)
+    assert metrics["precision"] == pytest.approx((1 / 3 + 2 / 4 + 0) / 3)
+    assert metrics["precision"] == pytest.approx(precision_score(true, predicted, average="macro", zero_division=0))
+    assert metrics["recall"] == pytest.approx(recall_score(true, predicted, average="macro", zero_division=0))
+    assert quality.per_class_metrics(matrix, ("a", "b", "c")) == {
+        "a": {"support": 2, "predicted": 3, "precision": 1 / 3, "recall": 1 / 2},
+        "b": {"support": 2, "predicted": 4, "precision": 2 / 4, "recall": 2 / 2},
+        "c": {"support": 3, "predicted": 0, "precision": None, "recall": 0.0},
+    }
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_macro_figures_match_scikit_learn_on_random_labels(seed: int):
+    rng = np.random.default_rng(seed)
+    classes = int(rng.integers(3, 7))
+    true = rng.integers(0, classes, size=int(rng.integers(1, 40)))
+    # A skewed model: some classes are rarely or never predicted.
+    predicted = rng.choice(classes, size=len(true), p=rng.dirichlet(np.full(classes, 0.3)))
+    metrics, _ = quality.classification_metrics(true, predicted, classes, positive=None)
+    assert metrics["precision"] == pytest.approx(precision_score(true, predicted, average="macro", zero_division=0))
+    assert metrics["recall"] == pytest.approx(recall_score(true, predicted, average="macro", zero_division=0))
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(true, predicted))
 
 
 def test_a_positive_class_the_model_lacks_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -57,6 +57,7 @@ def test_metrics_describe_the_run(bundled_run: Job):
         "checkpoint_every_epochs": 1,
         "max_classes": 100,
         "min_holdout_rows_per_class": 5,
+        "trainer": "softmax",
     }
 
 
