@@ -48,7 +48,7 @@ serve: $(STAMP) $(MODEL_DIR)/model.npz
 	ML_PLATFORM_SERVE_HOST=127.0.0.1 ML_PLATFORM_SERVE_PORT=8080 ML_PLATFORM_SERVE_MODEL_DIR=$(MODEL_DIR) \
 		$(PY) -m model_code serve
 
-## bench-serve: the server beside a Flask/gunicorn reference under wrk (apt-get install wrk); about 2 min
+## bench-serve: the server beside a Flask/gunicorn reference under wrk (apt-get install wrk), and an ONNX forest beside a joblib one; about 4 min
 bench-serve: $(STAMP) $(MODEL_DIR)/model.npz
 	$(PY) benchmarks/serve_throughput.py --model-dir $(MODEL_DIR)
 

@@ -11,6 +11,10 @@ does, with gunicorn's sync workers:
 
     BENCH_MODEL_DIR=build/model gunicorn --workers 2 --worker-class sync \
         --bind 127.0.0.1:8081 'benchmarks.reference_server:create_app()'
+
+With BENCH_SKLEARN_MODEL=<file>.joblib instead, it loads a scikit-learn estimator the way that
+container's default `model_fn` does (`joblib.load`, a pickle) and answers with its
+`predict_proba`: the reference for a model brought as ONNX (the same forest, exported).
 """
 
 from __future__ import annotations
@@ -27,7 +31,16 @@ from model_code.model import load_model
 
 
 def create_app() -> flask.Flask:
-    model = load_model(Path(os.environ["BENCH_MODEL_DIR"]))
+    if os.environ.get("BENCH_SKLEARN_MODEL"):
+        import joblib
+
+        estimator = joblib.load(os.environ["BENCH_SKLEARN_MODEL"])  # a pickle, as the container loads it
+        predict_proba = estimator.predict_proba
+        classes = tuple(str(c) for c in estimator.classes_)
+        width = int(estimator.n_features_in_)
+    else:
+        model = load_model(Path(os.environ["BENCH_MODEL_DIR"]))
+        predict_proba, classes, width = model.predict_proba, model.classes, len(model.feature_names)
     app = flask.Flask(__name__)
 
     def error(status: int, code: str, message: str) -> flask.Response:
@@ -57,12 +70,12 @@ def create_app() -> flask.Flask:
         except ValueError as exc:
             return error(400, "malformed_input", str(exc))
         rows = rows.reshape(1, -1) if rows.ndim == 1 else rows
-        if rows.ndim != 2 or rows.shape[1] != len(model.feature_names):
-            return error(400, "wrong_feature_count", f"expected {len(model.feature_names)} values per row")
+        if rows.ndim != 2 or rows.shape[1] != width:
+            return error(400, "wrong_feature_count", f"expected {width} values per row")
         if not np.isfinite(rows).all():
             return error(400, "non_finite", "values must be finite numbers")
-        proba = model.predict_proba(rows)
-        labels = np.asarray(model.classes)[proba.argmax(axis=1)]
+        proba = predict_proba(rows)
+        labels = np.asarray(classes)[proba.argmax(axis=1)]
         if accept == "text/csv":
             lines = [
                 ",".join([label, *map(repr, row)]) for label, row in zip(labels.tolist(), proba.tolist(), strict=True)
@@ -71,7 +84,7 @@ def create_app() -> flask.Flask:
         predictions = [
             {"label": label, "probabilities": row} for label, row in zip(labels.tolist(), proba.tolist(), strict=True)
         ]
-        body = json.dumps({"classes": list(model.classes), "predictions": predictions})
+        body = json.dumps({"classes": list(classes), "predictions": predictions})
         return flask.Response(body, status=200, mimetype="application/json")
 
     return app

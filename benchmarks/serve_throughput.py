@@ -12,9 +12,21 @@ errors, timeouts and non-2xx answers), the worst /ping latency seen during the 1
 concurrency-64 runs, and each worker's peak RSS. Every configuration is run `--repeats` times,
 the two servers alternating and the rounds in sequence, so a burst of load from elsewhere on
 the machine hits both servers and at most one round: each figure printed is the median of its
-rounds (errors are summed). The load average before and after is printed to judge the noise.
+rounds (errors are summed). After each run the benchmark waits until the server it measured
+has stopped using CPU (a slow server still answers the requests queued on its socket after wrk
+stops), so that work does not land on the next server's run. The load average before and after
+is printed to judge the noise.
 It also prints the in-process ceiling: `Model.predict_proba` alone on the same payloads, and our
 whole request path without HTTP (decode, predict, encode).
+
+A model brought as ONNX is measured in the same rounds (unless --no-onnx): a scikit-learn
+random forest (ONNX_TREES trees, depth ONNX_DEPTH) trained on the same 30-feature data, exported
+with skl2onnx and imported with `import-onnx`, served by `python -m model_code serve` ("onnx",
+ONNX Runtime, one thread per worker) and, as its reference ("sklearn-ref"), the same fitted
+forest saved with joblib and loaded the way the SageMaker scikit-learn container loads a model
+(a pickle; `predict_proba` under Flask/gunicorn). Its targets: at 1 row and concurrency 64, at
+least 5x sklearn-ref's throughput and at least 0.9x our numpy model's ("ours"); its answers
+equal onnxruntime's own outputs within 1e-6.
 
 With `--baseline DIR` (another checkout of this repository, e.g. a `git worktree` of main), that
 checkout's `python -m model_code serve` runs as a third server, "baseline", in the same rounds,
@@ -26,7 +38,8 @@ Before timing, the servers must return exactly `Model.predict_proba`'s numbers f
 payloads. Targets (exit 1 if one is missed): at 1 row and concurrency 64, at least 5x the
 reference's throughput and at most a third of its p99; no errors anywhere; at most 300 MB
 peak RSS per worker. Without --model-dir, a model is trained on the bundled breast-cancer
-data first (needs scikit-learn). Runtime: about 12 x repeats x duration s plus start-up (2 min).
+data first (needs scikit-learn). Runtime: about 12 x repeats x duration s per pair of servers
+plus start-up (about 4 min with the ONNX pair).
 """
 
 from __future__ import annotations
@@ -68,6 +81,11 @@ TARGET_SPEEDUP = 5.0
 TARGET_P99_RATIO = 1 / 3
 TARGET_RSS_MB = 300
 TARGET_BASELINE_RATIO = 0.95
+ONNX_TREES, ONNX_DEPTH = 100, 8
+TARGET_ONNX_VS_NUMPY = 0.9
+ONNX_TOLERANCE = 1e-6
+# Whose reference each server's "vs ref" column and speed-up target compare against.
+REFERENCE_OF = {"ours": "reference", "baseline": "reference", "onnx": "sklearn-ref"}
 WRK_LUA = """
 local f = assert(io.open("{body}", "rb"))
 wrk.method = "POST"
@@ -122,6 +140,39 @@ def train_demo_model(workdir: Path) -> Path:
     return workdir / "model"
 
 
+def build_onnx_model(workdir: Path) -> tuple[Path, Path]:
+    """(ONNX model directory, joblib file) of one random forest on the bundled 30-feature data."""
+    import joblib
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    from model_code import import_onnx
+    from model_code.datagen import breast_cancer
+
+    table = breast_cancer(rows=2000, seed=1, noise=0.05)
+    labels = np.asarray(table.labels)
+    forest = RandomForestClassifier(n_estimators=ONNX_TREES, max_depth=ONNX_DEPTH, random_state=0)
+    forest.fit(table.features, labels)
+    onnx_file, train_csv = workdir / "forest.onnx", workdir / "forest-train.csv"
+    onnx_file.write_bytes(
+        to_onnx(
+            forest, table.features[:1].astype(np.float32), options={"zipmap": False}, target_opset=15
+        ).SerializeToString()
+    )
+    names = [f"f{i:02d}" for i in range(table.features.shape[1])]
+    lines = [",".join([*names, "target"])]
+    lines += [
+        ",".join([*map(repr, row.tolist()), str(label)]) for row, label in zip(table.features, labels, strict=True)
+    ]
+    train_csv.write_text("\n".join(lines) + "\n")
+    model_dir = workdir / "onnx-model"
+    argv = ["--model", str(onnx_file), "--data", str(train_csv), "--label", "target", "--out", str(model_dir)]
+    if import_onnx.main([*argv, "--accepts-missing"]) != 0:
+        raise SystemExit("import-onnx failed on the benchmark's forest")
+    joblib.dump(forest, workdir / "forest.joblib")
+    return model_dir, workdir / "forest.joblib"
+
+
 def payloads(rows: int) -> bytes:
     from model_code.datagen import breast_cancer
 
@@ -145,33 +196,39 @@ def serve_command(name: str, checkout: Path, model_dir: Path, workers: int) -> S
     return Server(name, process, port, "spawn_main")
 
 
-def start_servers(model_dir: Path, workers: int, baseline: Path | None = None) -> list[Server]:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    reference_port = free_port()
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    reference_cmd = [
-        gunicorn,
+def reference_command(port: int, workers: int) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "gunicorn"),
         "--workers",
         str(workers),
         "--worker-class",
         "sync",
         "--bind",
-        f"127.0.0.1:{reference_port}",
+        f"127.0.0.1:{port}",
         "--log-level",
         "warning",
         "benchmarks.reference_server:create_app()",
     ]
+
+
+def reference_server(name: str, workers: int, model_env: dict[str, str]) -> Server:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **model_env}
+    return Server(name, subprocess.Popen(reference_command(port, workers), env=env, cwd=REPO_ROOT), port, "gunicorn")
+
+
+def start_servers(
+    model_dir: Path, workers: int, baseline: Path | None = None, onnx: tuple[Path, Path] | None = None
+) -> list[Server]:
     servers = [
         serve_command("ours", REPO_ROOT, model_dir, workers),
-        Server(
-            "reference",
-            subprocess.Popen(reference_cmd, env={**env, "BENCH_MODEL_DIR": str(model_dir)}, cwd=REPO_ROOT),
-            reference_port,
-            "gunicorn",
-        ),
+        reference_server("reference", workers, {"BENCH_MODEL_DIR": str(model_dir)}),
     ]
     if baseline is not None:
         servers.append(serve_command("baseline", baseline.resolve(), model_dir, workers))
+    if onnx is not None:
+        servers.append(serve_command("onnx", REPO_ROOT, onnx[0], workers))
+        servers.append(reference_server("sklearn-ref", workers, {"BENCH_SKLEARN_MODEL": str(onnx[1])}))
     try:
         for server in servers:
             wait_ready(server)
@@ -203,32 +260,62 @@ def post(url: str, body: bytes) -> dict:
         return json.loads(response.read())
 
 
-def check_predictions(servers: list[Server], model_dir: Path, bodies: dict[int, bytes]) -> None:
+def check_predictions(
+    servers: list[Server], model_dir: Path, bodies: dict[int, bytes], onnx_dir: Path | None = None
+) -> None:
     model = load_model(model_dir)
     for rows, body in bodies.items():
         features = np.loadtxt(body.decode().splitlines(), delimiter=",", ndmin=2)
         proba = model.predict_proba(features)
         labels = np.asarray(model.classes)[proba.argmax(axis=1)].tolist()
         for server in servers:
+            if server.name in ("onnx", "sklearn-ref"):
+                continue
             got = post(server.url, body)["predictions"]
             got_proba = np.array([p["probabilities"] for p in got])
             if [p["label"] for p in got] != labels or not np.array_equal(got_proba, proba):
                 raise SystemExit(f"{server.name} server's predictions for {rows} row(s) differ from predict_proba")
+        if onnx_dir is not None:
+            check_onnx_predictions(servers, onnx_dir, rows, body, features)
+
+
+def check_onnx_predictions(servers: list[Server], onnx_dir: Path, rows: int, body: bytes, features: np.ndarray) -> None:
+    """The ONNX server's answers, and the pickled forest's, against onnxruntime's own outputs."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(onnx_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    (expected,) = session.run(["probabilities"], {session.get_inputs()[0].name: features.astype(np.float32)})
+    expected = np.asarray(expected, dtype=np.float64)
+    classes = json.loads((onnx_dir / "model.json").read_text())["classes"]
+    for server in servers:
+        if server.name not in ("onnx", "sklearn-ref"):
+            continue
+        got = post(server.url, body)
+        probabilities = np.array([p["probabilities"] for p in got["predictions"]])
+        difference = float(np.max(np.abs(probabilities - expected)))
+        if got["classes"] != classes or difference > ONNX_TOLERANCE:
+            raise SystemExit(
+                f"{server.name} server's predictions for {rows} row(s) differ from onnxruntime's by {difference:.3g} "
+                f"(tolerance {ONNX_TOLERANCE}) or its classes {got['classes']} are not {classes}"
+            )
 
 
 def in_process_rates(model_dir: Path, bodies: dict[int, bytes]) -> dict[int, tuple[float, float]]:
-    """Calls per second: (predict_proba alone, decode + predict + encode) for each payload."""
+    """Calls per second: (the model's predict alone, decode + predict + encode) for each payload."""
     model = load_model(model_dir)
-    decoder, encoder = Decoder(model.feature_names), Encoder(model.classes)
+    decoder = Decoder(model.feature_names, accepts_missing=model.accepts_missing)
+    encoder = Encoder(model.classes, model.task)
     rates = {}
     for rows, body in bodies.items():
         features = decoder.decode(body, CSV)
         number = 20000 // rows
-        predict = min(timeit.repeat(lambda f=features: model.predict_proba(f), number=number, repeat=5)) / number
+        predict = min(timeit.repeat(lambda f=features: model.predict(f), number=number, repeat=5)) / number
         whole = (
             min(
                 timeit.repeat(
-                    lambda b=body: encoder.encode(model.predict_proba(decoder.decode(b, CSV)), JSON),
+                    lambda b=body: encoder.encode(model.predict(decoder.decode(b, CSV)), JSON),
                     number=number,
                     repeat=5,
                 )
@@ -304,6 +391,34 @@ def worker_peak_rss_mb(server: Server) -> list[float]:
     return sorted(peaks)
 
 
+def cpu_ticks(server: Server) -> int:
+    """CPU time (clock ticks) used so far by the server process and its children."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if server.process.pid in (pid, parent):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def settle(server: Server, timeout: float = 5.0) -> None:
+    """Wait until the server has stopped using CPU: when wrk stops, a server whose latency is
+    long still works through the requests queued on its socket, which would otherwise land on
+    the next server's run. Idle = no CPU tick used in 0.2 s."""
+    deadline = time.monotonic() + timeout
+    before = cpu_ticks(server)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = cpu_ticks(server)
+        if now == before:
+            return
+        before = now
+
+
 def stop(server: Server) -> int | None:
     server.process.send_signal(signal.SIGTERM)
     try:
@@ -320,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="rounds of every run; medians are printed (default 3)")
     parser.add_argument("--workers", type=int, default=available_cpus(), help="worker processes for each server")
     parser.add_argument("--baseline", type=Path, help="another checkout whose server runs in the same rounds")
+    parser.add_argument(
+        "--onnx", action=argparse.BooleanOptionalAction, default=True, help="also the ONNX forest and its reference"
+    )
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get update && apt-get install -y wrk")
@@ -334,10 +452,13 @@ def main(argv: list[str] | None = None) -> int:
             scripts[rows] = workdir / f"{rows}.lua"
             scripts[rows].write_text(WRK_LUA.format(body=workdir / f"{rows}.csv"))
 
-        ceiling = in_process_rates(model_dir, bodies)
-        servers = start_servers(model_dir, args.workers, args.baseline)
+        onnx = build_onnx_model(workdir) if args.onnx else None
+        ceiling = {"ours": in_process_rates(model_dir, bodies)}
+        if onnx is not None:
+            ceiling["onnx"] = in_process_rates(onnx[0], bodies)
+        servers = start_servers(model_dir, args.workers, args.baseline, onnx)
         try:
-            check_predictions(servers, model_dir, bodies)
+            check_predictions(servers, model_dir, bodies, onnx[0] if onnx else None)
             for server in servers:  # warm-up: connections, caches, the first allocations
                 run_wrk(server, scripts[1], 8, 1)
             load_before = os.getloadavg()[0]
@@ -368,6 +489,7 @@ def measure(
                         runs[rows, concurrency, server.name].append(
                             run_wrk(server, scripts[rows], concurrency, duration)
                         )
+                    settle(server)
     return {key: median_result(rounds) for key, rounds in runs.items()}, pings
 
 
@@ -383,7 +505,7 @@ def median_result(rounds: list[Result]) -> Result:
 def report(
     args: argparse.Namespace,
     results: Results,
-    ceiling: dict[int, tuple[float, float]],
+    ceiling: dict[str, dict[int, tuple[float, float]]],
     pings: dict[str, PingProbe],
     rss: dict[str, list[float]],
     exit_codes: dict[str, int | None],
@@ -392,28 +514,30 @@ def report(
         f"\nbench-serve: {args.workers} worker processes each, CSV payloads, wrk {args.duration} s per run, "
         f"median of {args.repeats} rounds"
     )
-    names = [name for name in ("ours", "baseline", "reference") if (1, 64, name) in results]
-    print(f"{'payload':<9}{'conc':>5}  {'server':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs ref':>8}")
+    order = ("ours", "baseline", "reference", "onnx", "sklearn-ref")
+    names = [name for name in order if (1, 64, name) in results]
+    print(f"{'payload':<9}{'conc':>5}  {'server':<12}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs ref':>8}")
     for rows in ROWS:
         for concurrency in CONCURRENCY:
-            reference = results[rows, concurrency, "reference"]
             for name in names:
                 r = results[rows, concurrency, name]
-                ratio = f"{r.rps / reference.rps:.1f}x" if name != "reference" else ""
+                reference = results.get((rows, concurrency, REFERENCE_OF.get(name, "")))
+                ratio = f"{r.rps / reference.rps:.1f}x" if reference is not None else ""
                 label = f"{rows} row" + ("s" if rows > 1 else "")
                 print(
-                    f"{label:<9}{concurrency:>5}  {name:<10}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
+                    f"{label:<9}{concurrency:>5}  {name:<12}{r.rps:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
                     f"{r.errors:>8}{ratio:>8}"
                 )
     print("\nin-process ceiling (one core, no HTTP), calls/s:")
-    for rows, (predict, whole) in ceiling.items():
-        print(f"  {rows:>3} row(s): predict_proba {predict:>9.0f}   decode+predict+encode {whole:>9.0f}")
+    for name, rates in ceiling.items():
+        for rows, (predict, whole) in rates.items():
+            print(f"  {name:<5} {rows:>3} row(s): predict {predict:>9.0f}   decode+predict+encode {whole:>9.0f}")
     print("\n/ping under the 1-row, concurrency-64 load (probe every 100 ms):")
     for name, probe in pings.items():
-        print(f"  {name:<10} worst {probe.worst * 1000:.1f} ms, failures {probe.failures}")
+        print(f"  {name:<12} worst {probe.worst * 1000:.1f} ms, failures {probe.failures}")
     print("\npeak RSS per worker (VmHWM), MB:")
     for name, peaks in rss.items():
-        print(f"  {name:<10} " + ", ".join(f"{p:.1f}" for p in peaks))
+        print(f"  {name:<12} " + ", ".join(f"{p:.1f}" for p in peaks))
     print("\nexit codes after SIGTERM: " + ", ".join(f"{name} {code}" for name, code in exit_codes.items()))
 
 
@@ -442,6 +566,30 @@ def targets_met(results: Results, rss: dict[str, list[float]]) -> bool:
             f"{max(rss['ours'], default=0):.1f} MB",
         ),
     ]
+    onnx, sklearn_ref = results.get((1, 64, "onnx")), results.get((1, 64, "sklearn-ref"))
+    if onnx is not None and sklearn_ref is not None:
+        checks += [
+            (
+                f"ONNX forest: 1-row throughput at c64 >= {TARGET_SPEEDUP:g}x sklearn-ref",
+                onnx.rps / sklearn_ref.rps >= TARGET_SPEEDUP,
+                f"{onnx.rps / sklearn_ref.rps:.2f}x",
+            ),
+            (
+                f"ONNX forest: 1-row throughput at c64 >= {TARGET_ONNX_VS_NUMPY:g}x ours (numpy model)",
+                onnx.rps / ours.rps >= TARGET_ONNX_VS_NUMPY,
+                f"{onnx.rps:.0f} req/s vs {ours.rps:.0f} req/s ({onnx.rps / ours.rps:.3f})",
+            ),
+            (
+                "zero errors (onnx)",
+                all(r.errors == 0 for (_, _, name), r in results.items() if name == "onnx"),
+                str(sum(r.errors for (_, _, name), r in results.items() if name == "onnx")),
+            ),
+            (
+                f"peak RSS per worker <= {TARGET_RSS_MB} MB (onnx)",
+                max(rss.get("onnx", []), default=0) <= TARGET_RSS_MB,
+                f"{max(rss.get('onnx', []), default=0):.1f} MB",
+            ),
+        ]
     if baseline is not None:
         checks.append(
             (

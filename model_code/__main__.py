@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "quality": "model_code.quality",
     "fetch-model": "model_code.fetch_model",
     "resolve-dataset": "model_code.resolve_dataset",
+    "import-onnx": "model_code.import_onnx",
 }
 
 

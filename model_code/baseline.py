@@ -11,6 +11,13 @@ Layout (format_version 2):
      "prediction": {"rows", "classes", "predicted_counts", "predicted_proportions",
                     "probability_bin_edges", "probability_counts"}}
 
+A regression model's baseline (format_version 1, `"task": "regression"` in label and prediction)
+describes the label and the predicted values like a feature (bins, quantiles, moments):
+
+     "label": {"name", "task": "regression", "rows", "bin_edges", "counts", ...},
+     "prediction": {"task": "regression", "rows", "value": {"bin_edges", "counts", ...},
+                    "classes": [], "predicted_proportions": [], "probability_counts": {}, ...}
+
 Features and the label are described on the training split, predictions on the holdout.
 A feature with at most MAX_DISCRETE_VALUES distinct values in the training data (a flag, a
 one-hot column, a small code) is `discrete`: one bin per value (`values`, ascending), then one
@@ -116,5 +123,30 @@ def build_baseline(
             "probability_counts": {
                 name: bin_counts(holdout_proba[:, i], PROBABILITY_BIN_EDGES).tolist() for i, name in enumerate(classes)
             },
+        },
+    }
+
+
+def build_regression_baseline(
+    feature_names: tuple[str, ...],
+    label_name: str,
+    train_features: np.ndarray,
+    train_values: np.ndarray,
+    holdout_predictions: np.ndarray,
+) -> dict[str, Any]:
+    return {
+        "format_version": FORMAT_VERSION,
+        "features": {name: feature_baseline(train_features[:, i]) for i, name in enumerate(feature_names)},
+        "label": {"name": label_name, "task": "regression", **feature_baseline(train_values)},
+        "prediction": {
+            "task": "regression",
+            "rows": len(holdout_predictions),
+            "value": feature_baseline(holdout_predictions),
+            # No classes: the classifier's keys, empty, so a reader checking them finds them
+            # consistent (model_code/drift/storage.py) and the jobs take the regression path.
+            "classes": [],
+            "predicted_proportions": [],
+            "probability_bin_edges": PROBABILITY_BIN_EDGES.tolist(),
+            "probability_counts": {},
         },
     }

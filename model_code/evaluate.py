@@ -24,6 +24,11 @@ features is scored if the test data has its features; rows whose label the champ
 know count as wrong for it (and at the log-loss ceiling). A pipeline ConditionStep reads the
 report with JsonGet paths `metrics.accuracy.value` and `comparison.accuracy_delta.value`.
 Failures go to the failure file and exit 1, as for `train`.
+
+Any model format loads (model_code/model.py: model.npz, or model.onnx with model.json). A
+regression model's report has `"task": "regression"`, the metrics `rmse`, `mae` and `r2`
+(`metrics.rmse.value` ...), no classes or confusion matrix, and `comparison.rmse_delta`
+(candidate minus champion RMSE: negative is better) instead of `accuracy_delta`.
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ from model_code.atomic import write_atomic, write_json_atomic
 from model_code.data import Table, read_channel
 from model_code.exit_codes import EXIT_OK, EXIT_USAGE
 from model_code.failure import UserError, run_command
-from model_code.metrics import UNKNOWN_CLASS, accuracy, confusion_matrix, log_loss
-from model_code.model import MODEL_FILE, Model, ModelFormatError, load_model
+from model_code.metrics import UNKNOWN_CLASS, accuracy, confusion_matrix, log_loss, regression_metrics
+from model_code.model import REGRESSION, ModelFormatError, TabularModel, has_model, load_model
 from model_code.paths import OptMl
 
 MODEL_ARCHIVE = "model.tar.gz"
@@ -73,13 +78,15 @@ def evaluate(paths: OptMl, args: argparse.Namespace) -> int:
     model, baseline = _load_with_baseline(model_dir)
     table = read_channel(args.test_dir or paths.processing_test, model.label_name)
     features = _columns_in_model_order(model, table.feature_names, table.features)
+    if model.task == REGRESSION:
+        return _evaluate_regression(paths, args, model, baseline, table, features, output)
     unknown = sorted(set(table.labels.tolist()) - set(model.classes))
     if unknown:
         raise UserError(
             f"test labels {', '.join(unknown)} are not classes the model knows ({', '.join(model.classes)})"
         )
     true_index = np.searchsorted(np.asarray(model.classes), table.labels)
-    proba = model.predict_proba(features)
+    proba = model.predict(features)
     report = {
         "metrics": _metrics(true_index, proba),
         "rows": len(true_index),
@@ -95,11 +102,7 @@ def evaluate(paths: OptMl, args: argparse.Namespace) -> int:
         delta = report["metrics"]["accuracy"]["value"] - champion_metrics["accuracy"]["value"]
     report["comparison"] = {"champion_present": champion is not None, "accuracy_delta": {"value": delta}}
     write_json_atomic(output, report)
-    if baseline is not None:
-        # A processing output uploads each file as its own object, so the pipeline can register
-        # <evaluation prefix>/baseline.json as the version's drift baseline (DriftCheckBaselines),
-        # where the training job only leaves it inside model.tar.gz.
-        write_atomic(output.parent / BASELINE_FILE, lambda handle: handle.write(baseline))
+    _write_baseline(output, baseline)
     against = (
         f"; champion accuracy={report['champion']['metrics']['accuracy']['value']:.4f} (delta {delta:+.4f})"
         if champion is not None
@@ -109,13 +112,76 @@ def evaluate(paths: OptMl, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _write_baseline(output: Path, baseline: bytes | None) -> None:
+    if baseline is not None:
+        # A processing output uploads each file as its own object, so the pipeline can register
+        # <evaluation prefix>/baseline.json as the version's drift baseline (DriftCheckBaselines),
+        # where the training job only leaves it inside model.tar.gz.
+        write_atomic(output.parent / BASELINE_FILE, lambda handle: handle.write(baseline))
+
+
+def _evaluate_regression(
+    paths: OptMl,
+    args: argparse.Namespace,
+    model: TabularModel,
+    baseline: bytes | None,
+    table: Table,
+    features: np.ndarray,
+    output: Path,
+) -> int:
+    true = _numeric_labels(table)
+    metrics = _regression_report(true, model.predict(features))
+    report: dict = {"task": REGRESSION, "metrics": metrics, "rows": len(true)}
+    champion_dir = args.champion_dir or paths.processing_model.parent / CHAMPION_INPUT
+    champion = _load_champion(champion_dir)
+    delta = 0.0
+    if champion is not None:
+        if champion.task != REGRESSION:
+            raise UserError(f"champion in {champion_dir} is a {champion.task} model; the candidate is a regression")
+        champion_features = _champion_features(champion, model, table, champion_dir)
+        champion_metrics = _regression_report(true, champion.predict(champion_features))
+        report["champion"] = {"metrics": champion_metrics, "rows": len(true)}
+        delta = metrics["rmse"]["value"] - report["champion"]["metrics"]["rmse"]["value"]
+    report["comparison"] = {"champion_present": champion is not None, "rmse_delta": {"value": delta}}
+    write_json_atomic(output, report)
+    _write_baseline(output, baseline)
+    against = f"; champion delta {delta:+.4g}" if champion is not None else f"; no champion in {champion_dir}"
+    print(
+        f"rmse={metrics['rmse']['value']:.4g} mae={metrics['mae']['value']:.4g} r2={metrics['r2']['value']:.4f} "
+        f"on {len(true)} rows{against}; wrote {output}"
+    )
+    return EXIT_OK
+
+
+def _regression_report(true: np.ndarray, predicted: np.ndarray) -> dict[str, dict[str, float]]:
+    return {name: {"value": value} for name, value in regression_metrics(true, predicted).items()}
+
+
+def _numeric_labels(table: Table) -> np.ndarray:
+    try:
+        return table.labels.astype(np.float64)
+    except ValueError:
+        bad = next(label for label in table.labels.tolist() if not _is_number(label))
+        raise UserError(
+            f"label column '{table.label_name}' holds {bad!r}, not a number; a regression model's label must be numeric"
+        ) from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _metrics(true_index: np.ndarray, proba: np.ndarray) -> dict[str, dict[str, float]]:
     return {"accuracy": {"value": accuracy(true_index, proba)}, "log_loss": {"value": log_loss(true_index, proba)}}
 
 
-def _load_champion(champion_dir: Path) -> Model | None:
+def _load_champion(champion_dir: Path) -> TabularModel | None:
     """The champion model, or None when the directory is absent or holds no model."""
-    if not (champion_dir / MODEL_FILE).exists() and not (champion_dir / MODEL_ARCHIVE).exists():
+    if not has_model(champion_dir) and not (champion_dir / MODEL_ARCHIVE).exists():
         return None
     try:
         return _load(champion_dir)
@@ -123,12 +189,25 @@ def _load_champion(champion_dir: Path) -> Model | None:
         raise UserError(f"champion in {champion_dir}: {exc}") from exc
 
 
-def _score_champion(champion: Model, candidate: Model, table: Table, champion_dir: Path) -> dict[str, dict[str, float]]:
+def _score_champion(
+    champion: TabularModel, candidate: TabularModel, table: Table, champion_dir: Path
+) -> dict[str, dict[str, float]]:
     """The champion's metrics on the candidate's test rows.
 
     Its features are taken from the test data by name (extra columns are the candidate's and
     are ignored); a label the champion does not know is UNKNOWN_CLASS (see metrics.py).
     """
+    if champion.task != candidate.task:
+        raise UserError(
+            f"champion in {champion_dir} is a {champion.task} model; the candidate is a {candidate.task} model"
+        )
+    features = _champion_features(champion, candidate, table, champion_dir)
+    position = {name: index for index, name in enumerate(champion.classes)}
+    true_index = np.array([position.get(label, UNKNOWN_CLASS) for label in table.labels.tolist()], dtype=np.int64)
+    return _metrics(true_index, champion.predict(features))
+
+
+def _champion_features(champion: TabularModel, candidate: TabularModel, table: Table, champion_dir: Path) -> np.ndarray:
     if champion.label_name != candidate.label_name:
         raise UserError(
             f"champion in {champion_dir} predicts label '{champion.label_name}', the candidate "
@@ -140,22 +219,19 @@ def _score_champion(champion: Model, candidate: Model, table: Table, champion_di
             f"champion in {champion_dir} needs features the test data lacks: {', '.join(missing)}; "
             f"a champion is scored on the candidate's test data, so it must have every champion feature"
         )
-    features = table.features[:, [table.feature_names.index(n) for n in champion.feature_names]]
-    position = {name: index for index, name in enumerate(champion.classes)}
-    true_index = np.array([position.get(label, UNKNOWN_CLASS) for label in table.labels.tolist()], dtype=np.int64)
-    return _metrics(true_index, champion.predict_proba(features))
+    return table.features[:, [table.feature_names.index(n) for n in champion.feature_names]]
 
 
-def _load(model_dir: Path) -> Model:
+def _load(model_dir: Path) -> TabularModel:
     return _load_with_baseline(model_dir)[0]
 
 
-def _load_with_baseline(model_dir: Path) -> tuple[Model, bytes | None]:
-    """model.npz from `model_dir`, or from the model.tar.gz a training job produced, and the
+def _load_with_baseline(model_dir: Path) -> tuple[TabularModel, bytes | None]:
+    """The model in `model_dir`, or in the model.tar.gz a training job produced, and the
     bytes of the baseline.json beside it (None when there is none)."""
     archive = model_dir / MODEL_ARCHIVE
     try:
-        if (model_dir / MODEL_FILE).exists() or not archive.exists():
+        if has_model(model_dir) or not archive.exists():
             return load_model(model_dir), _read_if_file(model_dir / BASELINE_FILE)
         with tempfile.TemporaryDirectory() as unpacked, tarfile.open(archive) as tar:
             tar.extractall(unpacked, filter="data")  # rejects absolute paths, links out, devices
@@ -168,7 +244,7 @@ def _read_if_file(path: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def _columns_in_model_order(model: Model, names: tuple[str, ...], features: np.ndarray) -> np.ndarray:
+def _columns_in_model_order(model: TabularModel, names: tuple[str, ...], features: np.ndarray) -> np.ndarray:
     missing = [n for n in model.feature_names if n not in names]
     unexpected = [n for n in names if n not in model.feature_names]
     if missing or unexpected:

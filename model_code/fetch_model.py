@@ -10,7 +10,8 @@ itself for endpoints, so `serve` never needs this there.
 
 The archive is extracted with tarfile's `data` filter (no absolute paths, no links out of the
 directory, no devices), then the model is loaded once, so a bad artifact fails here, with its
-reason, instead of in every server worker. Files already in the model directory (a previous,
+reason, instead of in every server worker. Any model format loads (model_code/model.py:
+model.npz, or model.onnx with model.json, run once by ONNX Runtime). Files already in the model directory (a previous,
 interrupted attempt) are removed first.
 
 `--timeout-seconds` bounds the whole fetch (connect, download, unpack, load): a stalled download
@@ -130,7 +131,7 @@ def fetch(
     """Stream the archive into `model_dir` and check the model loads; returns the archive's size."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from model_code.model import MODEL_FILE, ModelFormatError, load_model
+    from model_code.model import ModelFormatError, has_model, load_model
 
     source = f"s3://{bucket}/{key}"
     _empty(model_dir)
@@ -150,9 +151,11 @@ def fetch(
         raise UserError(f"cannot read {source}: {exc}") from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise UserError(f"{source} is not a readable model.tar.gz: {exc}") from exc
-    if not (model_dir / MODEL_FILE).is_file():
+    if not has_model(model_dir):
         found = sorted(p.name for p in model_dir.iterdir())
-        raise UserError(f"{source} holds no {MODEL_FILE} at its top level (found: {', '.join(found) or 'nothing'})")
+        raise UserError(
+            f"{source} holds no model.npz or model.onnx at its top level (found: {', '.join(found) or 'nothing'})"
+        )
     try:
         load_model(model_dir)
     except ModelFormatError as exc:

@@ -1,4 +1,5 @@
-"""Classification metrics on class-index labels and predicted probabilities.
+"""Classification metrics on class-index labels and predicted probabilities; regression metrics
+(RMSE, MAE, R²) on true and predicted values.
 
 A true index of -1 marks a row whose label the model does not know (a champion scored on a
 newer label set): it is never the predicted class, and its probability counts as 0.
@@ -38,4 +39,19 @@ def summary(true_index: np.ndarray, proba: np.ndarray) -> dict[str, float | int]
         "accuracy": accuracy(true_index, proba),
         "log_loss": log_loss(true_index, proba),
         "rows": len(true_index),
+    }
+
+
+def regression_metrics(true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE and R² (1 - residual sum of squares / total sum of squares), as scikit-learn's
+    r2_score: with a constant true value, 1.0 for exact predictions and 0.0 otherwise."""
+    true = np.asarray(true, dtype=np.float64)
+    predicted = np.asarray(predicted, dtype=np.float64)
+    error = predicted - true
+    total = float(np.sum((true - true.mean()) ** 2))
+    residual = float(np.sum(error**2))
+    return {
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "r2": 1.0 - residual / total if total > 0 else (1.0 if residual == 0 else 0.0),
     }

@@ -1,12 +1,19 @@
-"""The trained model artifact: `model.npz` in the model directory, and the API to use it.
+"""The model interface, and the built-in model artifact: `model.npz` in the model directory.
+
+Every model the platform serves, evaluates or monitors is a `TabularModel`, chosen by what the
+model directory holds (`load_model`):
+- `model.onnx` + `model.json`: any ONNX graph, run by ONNX Runtime (model_code/onnx_model.py);
+- `model.npz`: the built-in numpy softmax regression (below).
+
+    model = load_model(Path("/opt/ml/model"))
+    out = model.predict(rows)   # rows: (n, len(model.feature_names)) float64, NaN only if model.accepts_missing
+    # classification: out is (n, len(model.classes)) probabilities; regression: out is (n,) values
 
 The file holds only plain numeric and fixed-width string arrays and is read with
 `allow_pickle=False`, so loading it cannot execute code. Standardisation is folded into the
 weights at load time, so a prediction is one matrix product and a softmax: a single row
 takes microseconds.
 
-    model = load_model(Path("/opt/ml/model"))
-    proba = model.predict_proba(rows)   # rows: (n, len(model.feature_names)); columns follow model.classes
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -26,8 +34,31 @@ _NUMERIC = ("mean", "scale", "weights", "bias")
 _TEXT = ("feature_names", "label_name", "classes")
 
 
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+
+
 class ModelFormatError(ValueError):
     """The model file is missing, unreadable, unsafe or inconsistent."""
+
+
+class TabularModel(Protocol):
+    """What serve, evaluate, baseline, drift, quality and fetch-model use of a model, and nothing more."""
+
+    feature_names: tuple[str, ...]
+    label_name: str
+    task: str  # CLASSIFICATION or REGRESSION
+    classes: tuple[str, ...]  # classification: the probability columns' class names; regression: ()
+    accepts_missing: bool  # True: NaN in a feature is a missing value the model handles
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """Classification: probabilities (n, len(classes)); regression: values (n,)."""
+        ...
+
+
+def label_of(model: TabularModel, output: np.ndarray) -> np.ndarray:
+    """Class names of the most probable class per row (the first on a tie)."""
+    return np.asarray(model.classes)[output.argmax(axis=1)]
 
 
 @dataclass(frozen=True)
@@ -39,6 +70,8 @@ class Model:
     scale: np.ndarray  # (features,) training standard deviation (1 where it was 0)
     weights: np.ndarray  # (features, classes), on standardised inputs
     bias: np.ndarray  # (classes,)
+    task: str = field(default=CLASSIFICATION, init=False)
+    accepts_missing: bool = field(default=False, init=False)
     _raw_weights: np.ndarray = field(init=False, repr=False, compare=False)
     _raw_bias: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -61,8 +94,12 @@ class Model:
         return softmax(x @ self._raw_weights + self._raw_bias)
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
+        """The model interface's predict: class probabilities, as `predict_proba`."""
+        return self.predict_proba(rows)
+
+    def predict_label(self, rows: np.ndarray) -> np.ndarray:
         """The most probable class name of each row."""
-        return np.asarray(self.classes)[self.predict_proba(rows).argmax(axis=1)]
+        return label_of(self, self.predict_proba(rows))
 
 
 def save_model(model: Model, model_dir: Path) -> Path:
@@ -78,7 +115,23 @@ def save_model(model: Model, model_dir: Path) -> Path:
     return path
 
 
-def load_model(model_dir: Path) -> Model:
+def load_model(model_dir: Path) -> TabularModel:
+    """The model in `model_dir`: model.onnx (with model.json) if present, else model.npz."""
+    from model_code.onnx_model import METADATA_FILE, ONNX_FILE, load_onnx_model
+
+    if (Path(model_dir) / ONNX_FILE).exists() or (Path(model_dir) / METADATA_FILE).exists():
+        return load_onnx_model(Path(model_dir))
+    return load_npz_model(model_dir)
+
+
+def has_model(model_dir: Path) -> bool:
+    """Whether `model_dir` holds a model file of any supported format."""
+    from model_code.onnx_model import ONNX_FILE
+
+    return any((Path(model_dir) / name).is_file() for name in (MODEL_FILE, ONNX_FILE))
+
+
+def load_npz_model(model_dir: Path) -> Model:
     path = Path(model_dir) / MODEL_FILE
     try:
         with np.load(path, allow_pickle=False) as npz:

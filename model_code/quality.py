@@ -128,6 +128,10 @@ def main(argv: list[str], now: datetime | None = None) -> int:
 def run(paths: OptMl, args: argparse.Namespace, window: Window) -> int:
     storage = Storage(aws_client("s3", args.region))
     baseline = load_baseline(storage, args.baseline or default_baseline(paths))
+    if baseline.get("prediction", {}).get("task") == "regression":  # RMSE, MAE, R²: quality_regression.py
+        from model_code.quality_regression import run_regression
+
+        return run_regression(args, window, storage, baseline)
     schema = Schema(tuple(baseline["features"]), tuple(baseline["prediction"]["classes"]))
     positive = positive_class(schema, args.positive_class)
     ground_truth = args.ground_truth or args.capture.bucket_root().child(GROUND_TRUTH_PREFIX, args.endpoint_name)

@@ -5,6 +5,8 @@
     python -m ops.models approve  --stack S N [--reason TEXT]
     python -m ops.models reject   --stack S N --reason TEXT
     python -m ops.models rollback --stack S [--to N] [--reason TEXT]
+    python -m ops.models register --stack S --model-dir DIR --instance-type T [--instance-type T ...]
+                                  [--description TEXT]
 
 Every command takes `--outputs FILE` too (see ops/outputs.py). From the stack's outputs it uses
 `regions.primary` (where the registry and the pipeline live), `model_package_group`,
@@ -24,6 +26,13 @@ Every command takes `--outputs FILE` too (see ops/outputs.py). From the stack's 
             so the previous approved one is latest again (refused when there is none); with
             --to N, check N is approved and print the commands that pin it. Never retrains:
             the previous version's artifact is served as it was registered, byte for byte.
+- register  a model directory made outside the pipeline (`python -m model_code import-onnx`, or a
+            local `train`) as a new version, PendingManualApproval: packs DIR's files as
+            model.tar.gz, uploads it and baseline.json under a run-unique prefix
+            `models/register-<UTC time>-<8 hex>/` of the stack's artifacts bucket
+            (`buckets.<primary>.artifacts`), then CreateModelPackage in the group with the stack's
+            image (`image_uri`), the archive as ModelDataUrl, the baseline as the drift baseline,
+            and metrics.json's holdout figures as `metric.<name>` metadata. Approve it as any other.
 
 Exit codes: 0 done; 1 the operation failed or was refused (execution failed, no earlier
 version, version not approved...); 2 bad arguments or outputs that cannot be read; 130 stopped
@@ -33,15 +42,23 @@ watching with Ctrl-C (the execution goes on).
 from __future__ import annotations
 
 import argparse
+import base64
 import getpass
+import gzip
+import hashlib
+import io
 import json
+import math
+import re
 import subprocess
 import sys
+import tarfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
@@ -577,18 +594,183 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+# ---------------------------------------------------------------------------------------------
+# register
+
+MODEL_FILES = {"model.onnx": "onnx", "model.npz": "npz"}
+PACKED_FILES = ("model.onnx", "model.json", "model.npz", "metrics.json", "baseline.json")
+# CreateModelPackage CustomerMetadataProperties: at most 50 entries, keys 1-128 and values
+# 1-256 characters of letters, spaces, digits and _.:/=+-@ (botocore's sagemaker model, shape
+# CustomerMetadataMap; https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html).
+_METADATA_VALUE = re.compile(r"[\w .:/=+\-@]{1,256}")
+_METRICS = ("accuracy", "log_loss", "rmse", "mae", "r2")
+
+
+def pack_model_dir(model_dir: Path) -> tuple[bytes, dict[str, Any], dict[str, Any], bytes]:
+    """(model.tar.gz bytes, model metadata, metrics.json, baseline.json bytes) of a model directory.
+
+    The archive holds the directory's model files at its top level, as a training job's
+    model.tar.gz does (SageMaker extracts it into /opt/ml/model), in a fixed order with fixed
+    owners and times, so the same directory always packs to the same bytes.
+    """
+    if not model_dir.is_dir():
+        raise CommandError(f"--model-dir {model_dir} is not a directory")
+    present = [name for name in MODEL_FILES if (model_dir / name).is_file()]
+    if not present:
+        found = ", ".join(sorted(p.name for p in model_dir.iterdir())) or "nothing"
+        raise CommandError(
+            f"--model-dir {model_dir} holds no model.onnx or model.npz (found: {found}); write one with "
+            f"python -m model_code import-onnx or train"
+        )
+    missing = [name for name in ("metrics.json", "baseline.json") if not (model_dir / name).is_file()]
+    if present[0] == "model.onnx" and not (model_dir / "model.json").is_file():
+        missing.insert(0, "model.json")
+    if missing:
+        raise CommandError(
+            f"--model-dir {model_dir} lacks {', '.join(missing)}; python -m model_code import-onnx writes them"
+        )
+    meta = _json_file(model_dir / "model.json") if present[0] == "model.onnx" else {"format": "npz"}
+    if present[0] == "model.onnx" and meta.get("format") != "onnx":
+        raise CommandError(f"{model_dir / 'model.json'}: format must be 'onnx' (got {meta.get('format')!r})")
+    metrics = _json_file(model_dir / "metrics.json")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for name in PACKED_FILES:
+            path = model_dir / name
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            archive.addfile(info, io.BytesIO(data))
+    archive_bytes = gzip.compress(buffer.getvalue(), mtime=0)
+    return archive_bytes, meta, metrics, (model_dir / "baseline.json").read_bytes()
+
+
+def _json_file(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(document, dict):
+        raise CommandError(f"{path} must hold a JSON object (got {type(document).__name__})")
+    return document
+
+
+def version_metadata(meta: Mapping[str, Any], metrics: Mapping[str, Any], commit: str) -> dict[str, str]:
+    """CustomerMetadataProperties: lineage, and the holdout metrics as `metric.<name>` (the keys
+    components/model_versions.py reads back into ModelVersion.metrics)."""
+    holdout = metrics.get("holdout") if isinstance(metrics.get("holdout"), dict) else {}
+    properties = {
+        "source": "ops.models register",
+        "model_format": str(meta.get("format", "npz")),
+        "task": str(meta.get("task", "classification")),
+        "git_commit": commit,
+        "registered_by": _user(),
+    }
+    producer = (meta.get("onnx") or {}).get("producer") if isinstance(meta.get("onnx"), dict) else None
+    if producer:
+        properties["producer"] = str(producer)
+    for name in _METRICS:
+        value = holdout.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            properties[f"metric.{name}"] = f"{value:.6g}"
+    if isinstance(holdout.get("rows"), int):
+        properties["metric.holdout_rows"] = str(holdout["rows"])
+    # Values outside SageMaker's character set (a user name with a comma, say) become "_".
+    return {
+        key: value if _METADATA_VALUE.fullmatch(value) else re.sub(r"[^\w .:/=+\-@]", "_", value)[:256] or "_"
+        for key, value in properties.items()
+    }
+
+
+def artifacts_bucket(stack: Stack) -> str:
+    buckets = section(stack.outputs, "buckets", dict[str, dict[str, str]], "every stack exports its buckets")
+    primary = next((role for role, region in stack.outputs["regions"].items() if region == stack.region), "primary")
+    bucket = buckets.get(primary, {}).get("artifacts")
+    if not bucket:
+        raise OutputsError(f"outputs: buckets.{primary}.artifacts: missing (got {buckets.get(primary)!r})")
+    return bucket
+
+
+def command_register(args: argparse.Namespace, stack: Stack, ctx: Context) -> int:
+    archive, meta, metrics, baseline = pack_model_dir(args.model_dir)
+    bucket = artifacts_bucket(stack)
+    image = section(stack.outputs, "image_uri", str, "the stack exports the serving image as image_uri")
+    now = datetime.now(UTC)
+    prefix = f"models/register-{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    s3 = ctx.clients("s3", stack.region)
+    # A new prefix per run: a registered version's artifact is never overwritten (rollback serves
+    # it byte for byte). ChecksumSHA256 makes S3 refuse a corrupted upload
+    # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html); the
+    # bucket's default SSE-KMS encryption applies, as the bucket policy requires.
+    uploads = (
+        (f"{prefix}/model.tar.gz", archive, "application/gzip"),
+        (f"{prefix}/baseline.json", baseline, "application/json"),
+    )
+    for key, body, content_type in uploads:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            ChecksumSHA256=_b64_sha256(body),
+        )
+        print(f"uploaded s3://{bucket}/{key} ({len(body)} bytes)", file=ctx.out)
+    model_data_url = f"s3://{bucket}/{prefix}/model.tar.gz"
+    description = (
+        args.description or f"Registered from {args.model_dir.resolve().name} by python -m ops.models register"
+    )
+    sagemaker = ctx.clients("sagemaker", stack.region)
+    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackage.html: with
+    # ModelPackageGroupName the package is a versioned one, numbered after the group's last;
+    # ClientToken makes a retried call create one version, not two.
+    response = sagemaker.create_model_package(
+        ModelPackageGroupName=stack.group,
+        ModelPackageDescription=description[:1024],
+        InferenceSpecification={
+            "Containers": [{"Image": image, "ModelDataUrl": model_data_url}],
+            "SupportedContentTypes": ["text/csv", "application/json"],
+            "SupportedResponseMIMETypes": ["text/csv", "application/json"],
+            "SupportedRealtimeInferenceInstanceTypes": list(args.instance_type),
+        },
+        ModelApprovalStatus="PendingManualApproval",
+        CustomerMetadataProperties=version_metadata(meta, metrics, ctx.commit()),
+        DriftCheckBaselines={
+            "ModelDataQuality": {
+                "Statistics": {"ContentType": "application/json", "S3Uri": f"s3://{bucket}/{prefix}/baseline.json"}
+            }
+        },
+        ClientToken=str(uuid.uuid4()),
+    )
+    version = describe(sagemaker, response["ModelPackageArn"])
+    print(
+        f"registered version {version.version} ({version.status}) in {stack.group}: {version.arn}; "
+        f"approve it with: python -m ops.models approve --stack {stack.name} {version.version}",
+        file=ctx.out,
+    )
+    return EXIT_OK
+
+
+def _b64_sha256(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
 COMMANDS = {
     "train": command_train,
     "list": command_list,
     "approve": command_approve,
     "reject": command_reject,
     "rollback": command_rollback,
+    "register": command_register,
 }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m ops.models", description="Model versions of a deployed stack.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,list,approve,reject,rollback}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{train,list,approve,reject,rollback,register}"
+    )
 
     train = commands.add_parser("train", help="start a model-build pipeline execution and follow it")
     add_stack_arguments(train)
@@ -614,7 +796,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_stack_arguments(rollback)
     rollback.add_argument("--to", type=_version_number, metavar="N")
     rollback.add_argument("--reason", type=_reason)
+
+    register = commands.add_parser("register", help="register a model directory (import-onnx's) as a new version")
+    add_stack_arguments(register)
+    register.add_argument("--model-dir", type=Path, required=True, help="holds model.onnx + model.json, or model.npz")
+    register.add_argument(
+        "--instance-type",
+        action="append",
+        required=True,
+        type=_instance_type,
+        help="an instance type the version may be served on (repeat for several), e.g. ml.c5.xlarge",
+    )
+    register.add_argument("--description", help="the version's description (default: names the directory)")
     return parser.parse_args(argv)
+
+
+def _instance_type(text: str) -> str:
+    if not re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", text):
+        raise argparse.ArgumentTypeError(f"must be a SageMaker instance type such as ml.c5.xlarge (got {text!r})")
+    return text
 
 
 def main(

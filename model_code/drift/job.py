@@ -138,7 +138,7 @@ def run(paths: OptMl, args: argparse.Namespace, window: Window) -> int:
     baseline_location = args.baseline or default_baseline(paths)
     baseline = load_baseline(storage, baseline_location)
     if args.merge is not None:
-        result, files = sharding.merge_partials(Measurement(baseline), args.merge, window)
+        result, files = sharding.merge_partials(measurement_for(baseline), args.merge, window)
     else:
         files = len(found := capture_files(storage, args.capture, args.endpoint_name, window))
         result = measure_files(storage, baseline, found)
@@ -245,15 +245,22 @@ class Measurement:
         self.prediction.merge_state(state["prediction"])
 
 
+def measurement_for(baseline: dict[str, Any]) -> Measurement:
+    """A classifier's Measurement, or a regression model's (model_code/drift/regression.py)."""
+    from model_code.drift.regression import measurement_for as for_task
+
+    return for_task(baseline)
+
+
 def measure(baseline: dict[str, Any], blocks: Iterable[bytes]) -> Measurement:
-    measurement = Measurement(baseline)
+    measurement = measurement_for(baseline)
     for block in blocks:
         measurement.add_block(block)
     return measurement
 
 
 def measure_files(storage: Storage, baseline: dict[str, Any], files: list[Location]) -> Measurement:
-    measurement = Measurement(baseline)
+    measurement = measurement_for(baseline)
     for file in files:
         measurement.add_file(storage, file)
     return measurement

@@ -83,6 +83,13 @@ def _prediction(report: dict[str, Any], baseline: dict[str, Any]) -> str:
     prediction = report["prediction"]
     if prediction is None:
         return "<p>No predictions in this window.</p>"
+    if prediction.get("task") == "regression":  # predicted values: binned like a feature
+        value = baseline["prediction"]["value"]
+        chart = _bars(value["proportions"], _shares(prediction["counts"]), _bin_labels(value))
+        return (
+            f"<p>Predicted values ({prediction['predictions']:,} predictions): PSI {_number(prediction['psi'])}, "
+            f"JS distance {_number(prediction['js_distance'])}.</p>{chart}"
+        )
     classes = prediction["classes"]
     chart = _bars(baseline["prediction"]["predicted_proportions"], _shares(prediction["class_counts"]), classes)
     return (

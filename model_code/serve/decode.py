@@ -4,7 +4,10 @@ Accepted: `text/csv` (one row per line, no header, values separated by commas; l
 trailing blank lines are ignored, a blank line between rows is an error) and `application/json`
 (an array of rows, each an array of numbers in the model's feature order, or an array of
 records, each an object keyed by feature name). Every value must be a finite number: NaN,
-infinities, empty cells, strings in JSON, booleans and nulls are refused.
+infinities, empty cells, strings in JSON, booleans and nulls are refused. Except for a model
+that accepts missing values (`accepts_missing` in its metadata, e.g. tree ensembles): for it an
+empty CSV cell and a JSON null are a missing value, passed to the model as NaN (the literal
+text NaN is still refused, so a missing value is always explicit).
 
 Each body goes through a fast path first: a byte scan proves it holds only number characters,
 then numpy's C parser (CSV) or orjson (JSON) converts it. Anything the fast path is unsure of
@@ -79,8 +82,9 @@ def media_type(header: bytes | None) -> str:
 class Decoder:
     """Decodes request bodies for one model: its feature names fix the column count and order."""
 
-    def __init__(self, feature_names: tuple[str, ...]) -> None:
+    def __init__(self, feature_names: tuple[str, ...], accepts_missing: bool = False) -> None:
         self.feature_names = feature_names
+        self.accepts_missing = accepts_missing
         self.width = len(feature_names)
         self._feature_set = frozenset(feature_names)
 
@@ -161,6 +165,8 @@ class Decoder:
             value = 0.0
         if stripped and not math.isfinite(value):
             raise self._non_finite(row, column, stripped, "is not a finite number")
+        if not stripped and self.accepts_missing:
+            return math.nan
         hint = " (CSV input has no header row; send data rows only)" if stripped in self._feature_set else ""
         what = "an empty cell" if not stripped else repr(cell)
         raise bad_request("non_numeric", f"{self._where(row, column)}: {what} is not a number{hint}")
@@ -247,6 +253,8 @@ class Decoder:
             if math.isfinite(value):
                 return value
             raise self._non_finite(row, column, repr(value), "is not a finite number")
+        if value is None and self.accepts_missing:
+            return math.nan
         if type(value) is int:
             try:
                 return float(value)

@@ -1,4 +1,5 @@
-"""Content negotiation (Accept) and the response body: each row's label and class probabilities.
+"""Content negotiation (Accept) and the response body: each row's label and class probabilities,
+or each row's predicted value for a regression model.
 
 JSON (the default), probabilities in the order of "classes", one prediction per input row:
 
@@ -11,7 +12,10 @@ JSON (the default), probabilities in the order of "classes", one prediction per 
 CSV (`Accept: text/csv`), one line per input row, no header: the label, then one probability
 per class in the same order.
 
-Probabilities are written as the shortest decimal that reads back to the same float64 (orjson,
+Regression: JSON `{"predictions": [{"value": 12.5}, ...], "inferenceId": ...}`; CSV one value
+per line.
+
+Probabilities and values are written as the shortest decimal that reads back to the same float64 (orjson,
 Python's repr), so a client parsing the response gets exactly `Model.predict_proba`'s numbers.
 The label is the class with the highest probability (the first on a tie), as `Model.predict`.
 """
@@ -86,11 +90,14 @@ def _negotiate(accept: str) -> str | None:
 class Encoder:
     """Encodes predictions for one model: its class names label the probabilities."""
 
-    def __init__(self, classes: tuple[str, ...]) -> None:
+    def __init__(self, classes: tuple[str, ...], task: str = "classification") -> None:
         self.classes = classes
+        self.task = task
         self._csv_labels = [_csv_field(name) for name in classes]
 
     def encode(self, proba: np.ndarray, media: str, inference_id: str | None = None) -> bytes:
+        if self.task == "regression":
+            return self._encode_values(proba, media, inference_id)
         winners = proba.argmax(axis=1).tolist()
         rows = proba.tolist()
         if media == CSV:
@@ -102,6 +109,15 @@ class Encoder:
         document: dict = {"classes": classes, "predictions": predictions}
         if inference_id is not None:
             # Last, so captured responses keep a fixed prefix the drift job reads fast.
+            document["inferenceId"] = inference_id
+        return orjson.dumps(document)
+
+    def _encode_values(self, values: np.ndarray, media: str, inference_id: str | None) -> bytes:
+        numbers = values.tolist()
+        if media == CSV:
+            return "".join(f"{value!r}\n" for value in numbers).encode()
+        document: dict = {"predictions": [{"value": value} for value in numbers]}
+        if inference_id is not None:
             document["inferenceId"] = inference_id
         return orjson.dumps(document)
 

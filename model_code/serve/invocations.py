@@ -131,7 +131,7 @@ class InvocationsEndpoint:
     def _predict(self, body: bytes, media: str, output: str, inference_id: str) -> bytes:
         predictor = self.predictor
         rows = predictor.decoder.decode(body, media)
-        return predictor.encoder.encode(predictor.predict_proba(rows), output, inference_id)
+        return predictor.encoder.encode(predictor.predict(rows), output, inference_id)
 
     async def _read_body(self, receive: Any) -> bytes:
         message = await receive()

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from model_code.model import Model, ModelFormatError, load_model
+from model_code.model import Model, ModelFormatError, TabularModel, has_model, load_model
 from model_code.serve.decode import Decoder
 from model_code.serve.encode import Encoder
 from model_code.serve.errors import ApiError
 
 logger = logging.getLogger("model_code.serve")
 
-ModelLoader = Callable[[Path], Model]
+ModelLoader = Callable[[Path], TabularModel]
 
 
 class Status(Enum):
@@ -38,7 +38,7 @@ class Predictor:
         self._load = load
         self.status = Status.LOADING
         self.error = ""
-        self.model: Model | None = None
+        self.model: TabularModel | None = None
         self.decoder: Decoder | None = None
         self.encoder: Encoder | None = None
 
@@ -46,7 +46,8 @@ class Predictor:
         try:
             model = self._load(self.model_dir)
             _check_parameters(model)
-            decoder, encoder = Decoder(model.feature_names), Encoder(model.classes)
+            decoder = Decoder(model.feature_names, accepts_missing=model.accepts_missing)
+            encoder = Encoder(model.classes, model.task)
         except Exception as exc:  # any load failure must become a 503 with its reason
             self.error = _load_failure(self.model_dir, exc)
             self.status = Status.FAILED
@@ -61,7 +62,14 @@ class Predictor:
         self.status = Status.READY  # set last: a request that sees READY sees the model too
         logger.info(
             "model loaded",
-            extra={"model_dir": str(self.model_dir), "features": len(model.feature_names), "classes": model.classes},
+            extra={
+                "model_dir": str(self.model_dir),
+                "model": type(model).__name__,
+                "task": model.task,
+                "features": len(model.feature_names),
+                "classes": model.classes,
+                "accepts_missing": model.accepts_missing,
+            },
         )
 
     def not_ready(self) -> ApiError:
@@ -69,16 +77,16 @@ class Predictor:
             return ApiError(503, "model_load_failed", f"the model failed to load: {self.error}")
         return ApiError(503, "model_not_ready", f"the model is still loading from {self.model_dir}; retry shortly")
 
-    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
-        """The model's own `predict_proba`; anything it raises is a model failure: logged, then 500.
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        """The model's own `predict`; anything it raises is a model failure: logged, then 500.
 
-        Its parameters were checked finite at load, so a probability that is not finite can only
+        Its parameters were checked finite at load, so an output that is not finite can only
         come from inputs so large that the arithmetic overflows: that is the caller's 400.
         """
-        assert self.model is not None, "predict_proba called before the model was ready"
+        assert self.model is not None, "predict called before the model was ready"
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as a 400
-                proba = self.model.predict_proba(rows)
+                proba = self.model.predict(rows)
         except Exception as exc:
             logger.exception("model failed to predict", extra={"rows": len(rows)})
             raise ApiError(
@@ -89,15 +97,18 @@ class Predictor:
         return proba
 
 
-def _check_parameters(model: Model) -> None:
+def _check_parameters(model: TabularModel) -> None:
+    if not isinstance(model, Model):
+        return  # an ONNX graph was run once at load (onnx_model.bind)
     for name in ("mean", "scale", "weights", "bias"):
         if not np.isfinite(getattr(model, name)).all():
             raise ModelFormatError(f"the model's {name} holds values that are not finite numbers")
 
 
 def _overflow(rows: np.ndarray, proba: np.ndarray) -> ApiError:
-    row = int(np.flatnonzero(~np.isfinite(proba).all(axis=1))[0])
-    largest = float(np.abs(rows[row]).max())
+    finite = np.isfinite(proba) if proba.ndim == 1 else np.isfinite(proba).all(axis=1)
+    row = int(np.flatnonzero(~finite)[0])
+    largest = float(np.nanmax(np.abs(rows[row]))) if not np.isnan(rows[row]).all() else float("nan")
     return ApiError(
         400,
         "out_of_range",
@@ -109,6 +120,6 @@ def _overflow(rows: np.ndarray, proba: np.ndarray) -> ApiError:
 def _load_failure(model_dir: Path, exc: Exception) -> str:
     message = str(exc) if str(exc) else type(exc).__name__
     archive = model_dir / "model.tar.gz"
-    if archive.exists() and not (model_dir / "model.npz").exists():
+    if archive.exists() and not has_model(model_dir):
         message += f"; {archive} is a packed model: SageMaker extracts it, locally run tar -xzf on it first"
     return message

@@ -69,7 +69,7 @@ def answer(response) -> dict:
 def expected_json(model: Model, rows: np.ndarray) -> dict:
     """The JSON answer built from `Model.predict_proba` and `Model.predict` directly."""
     proba = model.predict_proba(np.atleast_2d(rows))
-    labels = model.predict(np.atleast_2d(rows)).tolist()
+    labels = model.predict_label(np.atleast_2d(rows)).tolist()
     predictions = [{"label": label, "probabilities": row} for label, row in zip(labels, proba.tolist(), strict=True)]
     return {"classes": list(model.classes), "predictions": predictions}
 

@@ -15,6 +15,7 @@ def test_the_registry_holds_every_command():
         "quality": "model_code.quality",
         "fetch-model": "model_code.fetch_model",
         "resolve-dataset": "model_code.resolve_dataset",
+        "import-onnx": "model_code.import_onnx",
     }
 
 
@@ -24,7 +25,7 @@ def test_unknown_command_exits_2_and_lists_the_commands(job: Job):
     assert result.stdout == ""
     assert result.stderr == (
         "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate, serve, drift, "
-        "quality, fetch-model, resolve-dataset (got 'predict')\n"
+        "quality, fetch-model, resolve-dataset, import-onnx (got 'predict')\n"
     )
 
 
@@ -33,7 +34,7 @@ def test_no_command_exits_2(job: Job):
     assert result.returncode == 2
     assert result.stderr == (
         "usage: python -m model_code <command> [args...]; command must be one of: train, evaluate, serve, drift, "
-        "quality, fetch-model, resolve-dataset (got no command)\n"
+        "quality, fetch-model, resolve-dataset, import-onnx (got no command)\n"
     )
 
 

@@ -73,7 +73,10 @@ def test_the_model_is_unpacked_into_the_model_dir_replacing_what_was_there(
             {"../escape.txt": b"x"},
             f"error: {SOURCE} is not a readable model.tar.gz: '../escape.txt' would be extracted to ",
         ),
-        ({"model/model.npz": b"x"}, f"error: {SOURCE} holds no model.npz at its top level (found: model)"),
+        (
+            {"model/model.npz": b"x"},
+            f"error: {SOURCE} holds no model.npz or model.onnx at its top level (found: model)",
+        ),
         ({"model.npz": b"not numpy"}, f"error: {SOURCE} is not a valid model: "),
     ],
     ids=["missing-object", "path-traversal", "nested-model", "not-a-model"],

@@ -41,7 +41,7 @@ def test_predict_proba_is_softmax_of_standardised_inputs():
     # Standardisation is folded into the weights, so equality holds to rounding only.
     np.testing.assert_allclose(model.predict_proba(rows), expected, rtol=0, atol=1e-12)
     np.testing.assert_allclose(model.predict_proba(rows).sum(axis=1), 1.0, rtol=0, atol=1e-12)
-    assert model.predict(rows).tolist() == np.asarray(model.classes)[expected.argmax(axis=1)].tolist()
+    assert model.predict_label(rows).tolist() == np.asarray(model.classes)[expected.argmax(axis=1)].tolist()
 
 
 def test_a_single_row_may_be_one_dimensional():

@@ -209,7 +209,7 @@ def test_all_rows_as_csv_match_predict_proba_exactly(client: TestClient, model: 
     assert (response.status_code, answer(response)) == (200, expected_json(model, rows))
     got = np.array([p["probabilities"] for p in response.json()["predictions"]])
     assert np.array_equal(got, model.predict_proba(rows))
-    assert [p["label"] for p in response.json()["predictions"]] == model.predict(rows).tolist()
+    assert [p["label"] for p in response.json()["predictions"]] == model.predict_label(rows).tolist()
 
 
 def test_json_rows_and_json_records_answer_the_same(client: TestClient, model: Model, rows: np.ndarray):
@@ -224,7 +224,7 @@ def test_accept_text_csv_answers_label_then_probabilities_per_line(client: TestC
     sample = rows[:3]
     response = client.post("/invocations", content=csv_body(sample), headers={**CSV, "accept": "text/csv"})
     proba = model.predict_proba(sample)
-    labels = model.predict(sample).tolist()
+    labels = model.predict_label(sample).tolist()
     expected = "".join(f"{label},{p[0]!r},{p[1]!r}\n" for label, p in zip(labels, proba.tolist(), strict=True))
     assert (response.status_code, response.text) == (200, expected)
     assert response.headers["content-type"] == "text/csv; charset=utf-8"

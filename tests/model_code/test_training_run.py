@@ -75,7 +75,7 @@ def test_the_saved_model_reproduces_the_metrics(bundled_run: Job, bundled_channe
     table = read_channel(bundled_channel, "target")
     assert model.feature_names == table.feature_names
     assert model.classes == ("0", "1")
-    accuracy_on_all_rows = float(np.mean(model.predict(table.features) == table.labels))
+    accuracy_on_all_rows = float(np.mean(model.predict_label(table.features) == table.labels))
     assert accuracy_on_all_rows >= MIN_HOLDOUT_ACCURACY
 
 

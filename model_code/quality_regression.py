@@ -1,0 +1,174 @@
+"""The quality job for a regression model: RMSE, MAE and R² of captured predictions against late
+ground truth (`python -m model_code quality`, chosen when the baseline says `"task": "regression"`).
+
+Ground truth is uploaded as for a classifier (model_code/quality.py), with a number as the label:
+
+    {"inferenceId": "order-42", "label": 183.0, "timestamp": "2024-05-02T08:13:00Z"}
+
+(a numeric string, "183.0", is read too). The join, the windows and the counts are the
+classifier's; `malformed_label_lines` also counts labels that are not finite numbers (there
+are no unknown classes). The report has `"task": "regression"` and the metrics `rmse`, `mae`
+and `r2` (model_code/metrics.py, as `evaluate` computes them), published to CloudWatch as RMSE,
+MAE and R2 beside the classifier's counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from model_code.drift.capture import Schema, decode_event
+from model_code.drift.cloudwatch import _datum, publish, quality_metric_data
+from model_code.drift.job import capture_files, default_report
+from model_code.drift.regression import prediction_value
+from model_code.drift.storage import Location, Storage
+from model_code.drift.window import Window, hour_prefix
+from model_code.exit_codes import EXIT_OK
+from model_code.metrics import regression_metrics
+from model_code.quality import (
+    FORMAT_VERSION,
+    GROUND_TRUTH_PREFIX,
+    REPORT_PREFIX,
+    Joined,
+    Labels,
+    UsageError,
+    _labelled_id,
+    aws_client,
+)
+
+
+def run_regression(args: argparse.Namespace, window: Window, storage: Storage, baseline: dict[str, Any]) -> int:
+    if args.positive_class is not None:
+        raise UsageError(f"argument --positive-class: only for classification models (got {args.positive_class!r})")
+    schema = Schema(tuple(baseline["features"]), ())
+    ground_truth = args.ground_truth or args.capture.bucket_root().child(GROUND_TRUTH_PREFIX, args.endpoint_name)
+    labels = read_value_labels(storage, ground_truth, window)
+    prediction_window = window.earlier_by(args.prediction_lookback_hours)
+    files = capture_files(storage, args.capture, args.endpoint_name, prediction_window)
+    true, predicted, joined = join_values(storage, files, labels, schema)
+    metrics = regression_metrics(np.array(true), np.array(predicted)) if true else dict.fromkeys(("rmse", "mae", "r2"))
+    report = {
+        "format_version": FORMAT_VERSION,
+        "kind": "quality",
+        "task": "regression",
+        "status": "ok" if true else "no_data",
+        "endpoint_name": args.endpoint_name,
+        "window": window.as_dict(),
+        "prediction_window": prediction_window.as_dict(),
+        "ground_truth": str(ground_truth),
+        "capture": str(args.capture),
+        "counts": {
+            "label_files": labels.files,
+            "label_lines": labels.lines,
+            "malformed_label_lines": labels.malformed,
+            "unknown_class_labels": 0,
+            "duplicate_label_ids": labels.duplicate_ids,
+            "duplicate_prediction_ids": joined.duplicate_prediction_ids,
+            "orphan_labels": joined.orphan_labels,
+            "unreadable_predictions": joined.unreadable_predictions,
+            "joined": len(true),
+        },
+        "metrics": metrics,
+    }
+    destination = args.report or default_report(args.capture, REPORT_PREFIX, args.endpoint_name, window)
+    storage.write_json(destination, report)
+    published = 0
+    if not args.no_metrics:
+        data = regression_metric_data(report, window.end)
+        published = publish(aws_client("cloudwatch", args.region), args.metrics_namespace, data)
+    figures = "no data" if not true else f"rmse {metrics['rmse']:.6g} mae {metrics['mae']:.6g} r2 {metrics['r2']:.4f}"
+    print(
+        f"quality: {figures} on {len(true)} joined records; report {destination}; "
+        + (f"{published} metrics to {args.metrics_namespace}" if published else "no metrics")
+    )
+    return EXIT_OK
+
+
+def regression_metric_data(report: dict[str, Any], timestamp: datetime) -> list[dict[str, Any]]:
+    data = quality_metric_data(report, timestamp)
+    endpoint = {"EndpointName": report["endpoint_name"]}
+    for metric, key in (("RMSE", "rmse"), ("MAE", "mae"), ("R2", "r2")):
+        value = report["metrics"].get(key)
+        if value is not None:
+            data.append(_datum(metric, value, endpoint, timestamp, "None"))
+    return data
+
+
+def read_value_labels(storage: Storage, root: Location, window: Window) -> Labels:
+    labels = Labels()
+    seen: dict[str, float] = {}
+    duplicates: set[str] = set()
+    for hour in window.hours():
+        for file in storage.list_files(root.child(hour_prefix(hour))):
+            labels.files += 1
+            for block in storage.blocks(file):
+                for line in block.split(b"\n"):
+                    if not line.strip():
+                        continue
+                    labels.lines += 1
+                    parsed = _value_label(line)
+                    if parsed is None:
+                        labels.malformed += 1
+                        continue
+                    inference_id, value = parsed
+                    if inference_id in seen:
+                        duplicates.add(inference_id)
+                    seen[inference_id] = value
+    labels.by_id = {key: value for key, value in seen.items() if key not in duplicates}  # type: ignore[misc]
+    labels.duplicate_ids = len(duplicates)
+    return labels
+
+
+def _value_label(line: bytes) -> tuple[str, float] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("inferenceId"), str):
+        return None
+    label = record.get("label")
+    if isinstance(label, bool) or not isinstance(label, int | float | str):
+        return None
+    try:
+        value = float(label)
+    except ValueError:
+        return None
+    return (record["inferenceId"], value) if math.isfinite(value) else None
+
+
+def join_values(
+    storage: Storage, files: list[Location], labels: Labels, schema: Schema
+) -> tuple[list[float], list[float], Joined]:
+    found: dict[str, float | None] = {}
+    duplicates: set[str] = set()
+    for file in files:
+        for block in storage.blocks(file):
+            for line in block.split(b"\n"):
+                if _labelled_id(line, labels) is None:
+                    continue
+                event = decode_event(line, schema)
+                if event.inference_id not in labels.by_id:
+                    continue
+                if event.inference_id in found:
+                    duplicates.add(event.inference_id)
+                items = event.output.items if event.output is not None else []
+                found[event.inference_id] = prediction_value(items[0]) if len(items) == 1 else None
+    joined = Joined(duplicate_prediction_ids=len(duplicates))
+    true: list[float] = []
+    predicted: list[float] = []
+    for inference_id, value in labels.by_id.items():
+        if inference_id not in found:
+            joined.orphan_labels += 1
+        elif inference_id in duplicates:
+            continue
+        elif found[inference_id] is None:
+            joined.unreadable_predictions += 1
+        else:
+            true.append(float(value))
+            predicted.append(found[inference_id])
+    return true, predicted, joined
