@@ -150,7 +150,9 @@ class InvocationsEndpoint:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
         if size > self.max_payload_bytes:
-            raise self._too_large(f"the body is {size} bytes")
+            # Worded as above: how much of an oversized body had arrived when it was checked
+            # depends on the network, and the answer must not.
+            raise self._too_large(f"the body is over {self.max_payload_bytes} bytes")
         return b"".join(chunks)
 
     def _too_large(self, what: str) -> ApiError:
