@@ -231,14 +231,15 @@ def decode_block(block: bytes, schema: Schema, counts: Counts) -> Decoded:
         fast = None
     matches: list[tuple[bytes, ...]] = pattern.findall(fast[0]) if fast is not None else []
     slow: list[bytes] = []
+    csv_inputs: list[bytes] | None = [m[0] for m in matches]
     if pattern is FAST_LINE_WIDE_PAYLOAD and matches:
-        matches = _plain_payloads(matches)
+        csv_inputs = _plain_payloads(csv_inputs)
     # Each match is anchored at a line start and a line end, so as many matches as lines means
     # every line matched; a blank or odd line anywhere sends the block line by line.
-    if fast is None or len(matches) != fast[1]:
+    if fast is None or csv_inputs is None or len(matches) != fast[1]:
         matches, slow = _split_fast_and_slow(block)
+        csv_inputs = [m[0] for m in matches]
     counts.lines += len(matches) + len(slow)
-    csv_inputs = [m[0] for m in matches]
     csv_outputs = [m[1] for m in matches if not m[3]]
     labels = [m[2] for m in matches if m[3]]
     label_probabilities = [m[3] for m in matches if m[3]]
@@ -284,15 +285,18 @@ def _fast_text(block: bytes) -> tuple[bytes, int] | None:
     return (block, newlines) if controls == newlines else None
 
 
-def _plain_payloads(matches: list[tuple[bytes, ...]]) -> list[tuple[bytes, ...]]:
-    """FAST_LINE_WIDE_PAYLOAD's matches with the input payload group exactly as FAST_LINE gives it
-    (without the one escaped newline at its end), or no matches (the block then goes line by line)
-    if any payload holds another backslash. Exact: a payload without a backslash but that escaped
-    newline is `[^"\\]*` followed by `(?:\\n)?`, which FAST_LINE matches the same way."""
-    payloads = [m[0][:-2] if m[0].endswith(b"\\n") else m[0] for m in matches]
-    if b"\\" in b"".join(payloads):
+def _plain_payloads(payloads: list[bytes]) -> list[bytes] | None:
+    """FAST_LINE_WIDE_PAYLOAD's input payload groups exactly as FAST_LINE gives them (without the
+    one escaped newline at the end), or None (the block then goes line by line) if a payload holds
+    any other backslash. Exact: a payload without a backslash but that escaped newline is
+    `[^"\\]*` followed by `(?:\\n)?`, which FAST_LINE matches the same way. (A fast block holds
+    no NUL byte, so NUL separates the payloads while one `replace` takes off the newlines.)"""
+    if not payloads:
         return []
-    return [(payload, *m[1:]) for payload, m in zip(payloads, matches, strict=True)]
+    joined = (b"\0".join(payloads) + b"\0").replace(b"\\n\0", b"\0")
+    if b"\\" in joined:
+        return None
+    return joined.split(b"\0")[:-1]
 
 
 def _split_fast_and_slow(block: bytes) -> tuple[list[tuple[bytes, ...]], list[bytes]]:
