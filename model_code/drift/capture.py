@@ -97,30 +97,43 @@ _Q = rb'\\"'  # an escaped quote inside a data string
 _JSON_NUMBER = rb"(?:-?[1-9][0-9]*|-?0(?=[.eE])|0)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
 
 
-def _fast_line(string: bytes) -> re.Pattern[bytes]:
-    """The whole-line pattern, with `string` for a JSON string's content."""
+def _fast_line(
+    string: bytes,
+    payload: bytes | None = None,
+    quote: bytes = _Q,
+    newline: bytes = rb"\\n",
+    list_item: bytes = rb"[^\"\\\]]|Q",
+) -> re.Pattern[bytes]:
+    """The whole-line pattern, with `string` for a JSON string's content, `payload` (default
+    `string`) for a CSV input payload's, `quote` and `newline` for the escaped quote and newline,
+    and `list_item` for one item of the response's class list (Q: an escaped quote)."""
+    payload = string if payload is None else payload
     # The server's JSON response for one row, {"classes":[...],"predictions":[{"label":"1",
     # "probabilities":[0.02,0.98]}],"inferenceId":"..."} (the id is optional), as it appears
     # inside a capture's data string. Groups: the label, and the probabilities as JSON numbers
     # separated by commas.
     response = (
         (
-            rb"\{Qclasses Q:\[(?:[^\"\\\]]|Q)*\],Qpredictions Q:\[\{Qlabel Q:Q(" + string + rb")Q,Qprobabilities Q:\["
-            rb"(" + _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*)\]\}\](?:,QinferenceIdQ:Q" + string + rb"Q)?\}"
+            rb"\{Qclasses Q:\[(?:" + list_item + rb")*\],Qpredictions Q:\[\{Qlabel Q:Q(" + string + rb")Q,"
+            rb"Qprobabilities Q:\[(" + _JSON_NUMBER + rb"(?:," + _JSON_NUMBER + rb")*)\]\}\]"
+            rb"(?:,QinferenceIdQ:Q" + string + rb"Q)?\}"
         )
         .replace(b" ", b"")
-        .replace(b"Q", _Q)
+        .replace(b"Q", quote)
     )
     # A CSV payload; one escaped newline at its end is left out of the group.
-    csv_data = rb'"data":"(' + string + rb')(?:\\n)?","encoding":"CSV"'
+    end = rb"(?:" + newline + rb')?","encoding":"CSV"'
     return re.compile(
         rb'^\{"captureData":\{"endpointInput":\{"observedContentType":"'
         + string
         + rb'","mode":"INPUT",'
-        + csv_data
+        + rb'"data":"('
+        + payload
+        + rb")"
+        + end
         + rb"\},"
         rb'"endpointOutput":\{"observedContentType":"' + string + rb'","mode":"OUTPUT",'
-        rb"(?:" + csv_data + rb'|"data":"' + response + rb'","encoding":"JSON")\}\},'
+        rb'(?:"data":"(' + string + rb")" + end + rb'|"data":"' + response + rb'","encoding":"JSON")\}\},'
         rb'"eventMetadata":\{"[A-Za-z]+":"' + string + rb'"(?:,"[A-Za-z]+":"' + string + rb'")*\},'
         rb'"eventVersion":"' + string + rb'"\}$',
         re.MULTILINE,
@@ -129,6 +142,12 @@ def _fast_line(string: bytes) -> re.Pattern[bytes]:
 
 FAST_LINE = _fast_line(rb'[^"\\]*')
 FAST_LINE_NO_ESCAPES = _fast_line(rb'[^"]*')
+# FAST_LINE with `[^"]*` for the CSV input payload, the longest string of a line: the engine's
+# fastest loop, where `[^"\\]*` checks a set per byte and costs about as much as the rest of the
+# line. The payload group may then end in the escaped newline or hold other escapes; `_plain_payloads`
+# puts back FAST_LINE's exact group, or gives the block up (line by line with FAST_LINE) when a
+# payload holds a backslash FAST_LINE would not match.
+FAST_LINE_WIDE_PAYLOAD = _fast_line(rb'[^"\\]*', payload=rb'[^"]*')
 # Printable ASCII and the newline between lines: the only bytes a fast line holds.
 _FAST_BYTES = bytes(range(0x20, 0x80)) + b"\n"
 # Bytes of a cell that is a plain decimal number; anything else is parsed cell by cell.
@@ -205,19 +224,22 @@ class Event:
 def decode_block(block: bytes, schema: Schema, counts: Counts) -> Decoded:
     """Decode a block of whole lines (ending in a newline); update `counts`."""
     fast = _fast_text(block)
+    pattern = FAST_LINE_WIDE_PAYLOAD if b"\\" in block else FAST_LINE_NO_ESCAPES
     # findall tries every position of a line it cannot match, so a block whose first line is
     # not in the fast layout (JSON inputs, say) goes straight to line-by-line matching.
-    pattern = FAST_LINE if b"\\" in block else FAST_LINE_NO_ESCAPES
     if fast is not None and not pattern.match(fast[0]):
         fast = None
     matches: list[tuple[bytes, ...]] = pattern.findall(fast[0]) if fast is not None else []
     slow: list[bytes] = []
+    csv_inputs: list[bytes] | None = [m[0] for m in matches]
+    if pattern is FAST_LINE_WIDE_PAYLOAD and matches:
+        csv_inputs = _plain_payloads(csv_inputs)
     # Each match is anchored at a line start and a line end, so as many matches as lines means
     # every line matched; a blank or odd line anywhere sends the block line by line.
-    if fast is None or len(matches) != fast[1]:
+    if fast is None or csv_inputs is None or len(matches) != fast[1]:
         matches, slow = _split_fast_and_slow(block)
+        csv_inputs = [m[0] for m in matches]
     counts.lines += len(matches) + len(slow)
-    csv_inputs = [m[0] for m in matches]
     csv_outputs = [m[1] for m in matches if not m[3]]
     labels = [m[2] for m in matches if m[3]]
     label_probabilities = [m[3] for m in matches if m[3]]
@@ -261,6 +283,20 @@ def _fast_text(block: bytes) -> tuple[bytes, int] | None:
     newlines = int(np.count_nonzero(codes == 0x0A))
     controls = int(np.count_nonzero(codes < 0x20)) + int(np.count_nonzero(codes == 0x7F))
     return (block, newlines) if controls == newlines else None
+
+
+def _plain_payloads(payloads: list[bytes]) -> list[bytes] | None:
+    """FAST_LINE_WIDE_PAYLOAD's input payload groups exactly as FAST_LINE gives them (without the
+    one escaped newline at the end), or None (the block then goes line by line) if a payload holds
+    any other backslash. Exact: a payload without a backslash but that escaped newline is
+    `[^"\\]*` followed by `(?:\\n)?`, which FAST_LINE matches the same way. (A fast block holds
+    no NUL byte, so NUL separates the payloads while one `replace` takes off the newlines.)"""
+    if not payloads:
+        return []
+    joined = (b"\0".join(payloads) + b"\0").replace(b"\\n\0", b"\0")
+    if b"\\" in joined:
+        return None
+    return joined.split(b"\0")[:-1]
 
 
 def _split_fast_and_slow(block: bytes) -> tuple[list[tuple[bytes, ...]], list[bytes]]:
