@@ -11,18 +11,13 @@ hyperparameters) file is skipped with a warning, as for the softmax trainer's ch
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import re
-import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from model_code.atomic import remove_stale_temp_files, write_atomic
-from model_code.checkpoints import CheckpointError
+from model_code.checkpoints import first_usable, prune, read_checked, write_checked
 
 FORMAT_VERSION = 1
 KEEP = 3
@@ -42,37 +37,22 @@ def checkpoint_name(round_: int) -> str:
 
 
 def save_round(directory: Path, round_: int, model: bytes, fingerprint: str) -> Path:
-    arrays = {
-        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "round": np.array(round_, dtype=np.int64),
-        "fingerprint": np.array(fingerprint),
-        "model": np.frombuffer(model, dtype=np.uint8),
-    }
-    arrays["checksum"] = np.array(_checksum(arrays))
     path = directory / checkpoint_name(round_)
-    write_atomic(path, lambda handle: np.savez(handle, allow_pickle=False, **arrays))
-    for stale in _by_round(directory)[KEEP:]:
-        with contextlib.suppress(FileNotFoundError):
-            stale.unlink()
+    write_checked(
+        path,
+        {
+            "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+            "round": np.array(round_, dtype=np.int64),
+            "fingerprint": np.array(fingerprint),
+            "model": np.frombuffer(model, dtype=np.uint8),
+        },
+    )
+    prune(_by_round(directory), KEEP)
     return path
 
 
 def load_round(path: Path, fingerprint: str) -> RoundCheckpoint:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(f"cannot read it ({type(exc).__name__}: {exc})") from exc
-    missing = sorted({*_FIELDS, "checksum"} - set(arrays))
-    if missing:
-        raise CheckpointError(f"it lacks {', '.join(missing)}")
-    if int(arrays["format_version"]) != FORMAT_VERSION:
-        raise CheckpointError(f"format_version is {int(arrays['format_version'])}; this code reads {FORMAT_VERSION}")
-    stored = str(arrays.pop("checksum"))
-    if _checksum(arrays) != stored:
-        raise CheckpointError("checksum mismatch (the file is corrupt)")
-    if str(arrays["fingerprint"]) != fingerprint:
-        raise CheckpointError("it was written for other training data or hyperparameters")
+    arrays = read_checked(path, _FIELDS, FORMAT_VERSION, fingerprint)
     return RoundCheckpoint(path, int(arrays["round"]), arrays["model"].tobytes())
 
 
@@ -80,13 +60,7 @@ def resume_latest_round(directory: Path, fingerprint: str) -> RoundCheckpoint | 
     """The newest usable checkpoint in `directory`, or None; warns about each one skipped."""
     if not directory.is_dir():
         return None
-    remove_stale_temp_files(directory)
-    for path in _by_round(directory):
-        try:
-            return load_round(path, fingerprint)
-        except CheckpointError as exc:
-            print(f"warning: skipping checkpoint {path}: {exc}; trying the previous one", file=sys.stderr)
-    return None
+    return first_usable(directory, _by_round(directory), lambda path: load_round(path, fingerprint))
 
 
 def checkpoint_rounds(directory: Path) -> list[int]:
@@ -100,12 +74,3 @@ def _by_round(directory: Path) -> list[Path]:
         return []
     found = [(int(m[1]), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
     return [path for _, path in sorted(found, reverse=True)]
-
-
-def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        array = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
