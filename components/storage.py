@@ -245,29 +245,39 @@ class DataBucketArgs:
     protect: bool = False
 
 
+def private_versioned_bucket(
+    owner: pulumi.ComponentResource, name: str, protect: bool
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
+    """The base every bucket of the stack shares, as children of `owner`: the bucket (protected
+    when `protect`), ACLs disabled (BucketOwnerEnforced), a full public-access block, and
+    versioning. Returns the bucket, the block (a bucket policy waits for it) and the versioning
+    (lifecycle rules, replication and Backup wait for it)."""
+    child = pulumi.ResourceOptions(parent=owner)
+    bucket = aws.s3.Bucket(name, force_destroy=False, opts=stateful(owner, protect))
+    aws.s3.BucketOwnershipControls(name, bucket=bucket.id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+    access_block = aws.s3.BucketPublicAccessBlock(
+        name,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    versioning = aws.s3.BucketVersioning(
+        name, bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=child
+    )
+    return bucket, access_block, versioning
+
+
 class DataBucket(pulumi.ComponentResource):
     """One bucket with encryption, versioning, public-access block, policy and lifecycle."""
 
     def __init__(self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:storage:DataBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=stateful(self, args.protect))
+        self.bucket, access_block, self.versioning = private_versioned_bucket(self, name, args.protect)
         bucket_id = self.bucket.id
-        aws.s3.BucketOwnershipControls(
-            name, bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
-        )
-        access_block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket_id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        self.versioning = aws.s3.BucketVersioning(
-            name, bucket=bucket_id, versioning_configuration={"status": "Enabled"}, opts=child
-        )
         self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             name,
             bucket=bucket_id,
@@ -334,23 +344,8 @@ class AccessLogBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: AccessLogBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:storage:AccessLogBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.bucket = aws.s3.Bucket(name, force_destroy=False, opts=stateful(self, args.protect))
+        self.bucket, access_block, self.versioning = private_versioned_bucket(self, name, args.protect)
         bucket_id = self.bucket.id
-        aws.s3.BucketOwnershipControls(
-            name, bucket=bucket_id, rule={"object_ownership": "BucketOwnerEnforced"}, opts=child
-        )
-        access_block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket_id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        self.versioning = aws.s3.BucketVersioning(
-            name, bucket=bucket_id, versioning_configuration={"status": "Enabled"}, opts=child
-        )
         self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
             name,
             bucket=bucket_id,
