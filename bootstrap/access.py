@@ -366,16 +366,9 @@ def deploy_policies(
         ),
     ]
     others = sorted(arn for name, arn in secrets_key_arns.items() if name != stack)
-    state = state_access(
-        stack,
-        bucket_arn=bucket_arn,
-        state_key_arn=state_key_arn,
-        secrets_key_arn=secrets_key_arns[stack],
-        region=state_region,
-        write=True,
+    state = _own_state_and_cluster(
+        stack, bucket_arn, state_key_arn, secrets_key_arns[stack], state_region, eks_cluster_arn, write=True
     )
-    if eks_cluster_arn:
-        state.append(statement("DescribeOwnCluster", ["eks:DescribeCluster"], eks_cluster_arn))
     denies = [
         # The deploy role must not widen its own access or the CI's trust.
         statement(
@@ -416,6 +409,31 @@ def deploy_policies(
     return dict(sorted(policies.items()))
 
 
+def _own_state_and_cluster(
+    stack: str,
+    bucket_arn: str,
+    state_key_arn: str,
+    secrets_key_arn: str,
+    region: str,
+    eks_cluster_arn: str | None,
+    *,
+    write: bool,
+) -> list[dict[str, Any]]:
+    """What a CI role of `stack` may do to its own state (state_access) and, on a Kubernetes
+    stack, the DescribeCluster `aws eks update-kubeconfig` calls."""
+    state = state_access(
+        stack,
+        bucket_arn=bucket_arn,
+        state_key_arn=state_key_arn,
+        secrets_key_arn=secrets_key_arn,
+        region=region,
+        write=write,
+    )
+    if eks_cluster_arn:
+        state.append(statement("DescribeOwnCluster", ["eks:DescribeCluster"], eks_cluster_arn))
+    return state
+
+
 def preview_policies(
     stack: str,
     target: StackTarget,
@@ -436,16 +454,9 @@ def preview_policies(
         name: document(*statements)
         for name, statements in _service_statements(grants, names, target.regions, read_only=True).items()
     }
-    state = state_access(
-        stack,
-        bucket_arn=bucket_arn,
-        state_key_arn=state_key_arn,
-        secrets_key_arn=secrets_key_arns[stack],
-        region=state_region,
-        write=False,
+    state = _own_state_and_cluster(
+        stack, bucket_arn, state_key_arn, secrets_key_arns[stack], state_region, eks_cluster_arn, write=False
     )
-    if eks_cluster_arn:
-        state.append(statement("DescribeOwnCluster", ["eks:DescribeCluster"], eks_cluster_arn))
     policies["state"] = document(*state)
     return dict(sorted(policies.items()))
 
