@@ -49,6 +49,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -135,7 +136,7 @@ def run(paths: OptMl, args: argparse.Namespace, window: Window) -> int:
     schema = Schema(tuple(baseline["features"]), tuple(baseline["prediction"]["classes"]))
     positive = positive_class(schema, args.positive_class)
     ground_truth = args.ground_truth or args.capture.bucket_root().child(GROUND_TRUTH_PREFIX, args.endpoint_name)
-    labels = read_labels(storage, ground_truth, window, schema)
+    labels = read_labels(storage, ground_truth, window, class_label(schema))
     prediction_window = window.earlier_by(args.prediction_lookback_hours)
     files = capture_files(storage, args.capture, args.endpoint_name, prediction_window)
     joined = join_predictions(storage, files, labels, schema)
@@ -199,9 +200,27 @@ class Labels:
     duplicate_ids: int = 0
 
 
-def read_labels(storage: Storage, root: Location, window: Window, schema: Schema) -> Labels:
+# How to read one ground-truth label: its value, or which Labels counter it goes to instead.
+LabelReader = Callable[[Any], tuple[Any, str | None]]
+
+
+def class_label(schema: Schema) -> LabelReader:
+    """A classification label: its class index; a value outside the model's classes is
+    `unknown_class`."""
+
+    def read(label: Any) -> tuple[Any, str | None]:
+        scalar = isinstance(label, str | int | float) and not isinstance(label, bool)
+        index = schema.class_index(label) if scalar else None
+        return (index, None) if index is not None else (None, "unknown_class")
+
+    return read
+
+
+def read_labels(storage: Storage, root: Location, window: Window, reader: LabelReader) -> Labels:
+    """Every JSONL ground-truth record of the window (`inferenceId`, `label`), read with
+    `reader`; an id given twice is left out (counted in `duplicate_ids`)."""
     labels = Labels()
-    seen: dict[str, int] = {}
+    seen: dict[str, Any] = {}
     duplicates: set[str] = set()
     for hour in window.hours():
         for file in storage.list_files(root.child(hour_prefix(hour))):
@@ -210,13 +229,13 @@ def read_labels(storage: Storage, root: Location, window: Window, schema: Schema
                 for line in block.split(b"\n"):
                     if line.strip():
                         labels.lines += 1
-                        _add_label(line, schema, labels, seen, duplicates)
+                        _add_label(line, reader, labels, seen, duplicates)
     labels.by_id = {key: value for key, value in seen.items() if key not in duplicates}
     labels.duplicate_ids = len(duplicates)
     return labels
 
 
-def _add_label(line: bytes, schema: Schema, labels: Labels, seen: dict[str, int], duplicates: set[str]) -> None:
+def _add_label(line: bytes, reader: LabelReader, labels: Labels, seen: dict[str, Any], duplicates: set[str]) -> None:
     try:
         record = json.loads(line)
     except ValueError:
@@ -224,15 +243,14 @@ def _add_label(line: bytes, schema: Schema, labels: Labels, seen: dict[str, int]
     if not isinstance(record, dict) or not isinstance(record.get("inferenceId"), str) or "label" not in record:
         labels.malformed += 1
         return
-    label = record["label"]
-    index = schema.class_index(label) if isinstance(label, str | int | float) and not isinstance(label, bool) else None
-    if index is None:
-        labels.unknown_class += 1
+    value, refused_as = reader(record["label"])
+    if refused_as is not None:
+        setattr(labels, refused_as, getattr(labels, refused_as) + 1)
         return
     inference_id = record["inferenceId"]
     if inference_id in seen:
         duplicates.add(inference_id)
-    seen[inference_id] = index
+    seen[inference_id] = value
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ MAE and R2 beside the classifier's counts.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,7 @@ from model_code.drift.cloudwatch import _datum, publish, quality_metric_data
 from model_code.drift.job import capture_files, default_report
 from model_code.drift.regression import prediction_value
 from model_code.drift.storage import Location, Storage
-from model_code.drift.window import Window, hour_prefix
+from model_code.drift.window import Window
 from model_code.exit_codes import EXIT_OK
 from model_code.metrics import regression_metrics
 from model_code.quality import (
@@ -39,6 +38,7 @@ from model_code.quality import (
     UsageError,
     _labelled_id,
     aws_client,
+    read_labels,
 )
 
 
@@ -47,7 +47,7 @@ def run_regression(args: argparse.Namespace, window: Window, storage: Storage, b
         raise UsageError(f"argument --positive-class: only for classification models (got {args.positive_class!r})")
     schema = Schema(tuple(baseline["features"]), ())
     ground_truth = args.ground_truth or args.capture.bucket_root().child(GROUND_TRUTH_PREFIX, args.endpoint_name)
-    labels = read_value_labels(storage, ground_truth, window)
+    labels = read_labels(storage, ground_truth, window, numeric_label)
     prediction_window = window.earlier_by(args.prediction_lookback_hours)
     files = capture_files(storage, args.capture, args.endpoint_name, prediction_window)
     true, predicted, joined = join_values(storage, files, labels, schema)
@@ -99,46 +99,15 @@ def regression_metric_data(report: dict[str, Any], timestamp: datetime) -> list[
     return data
 
 
-def read_value_labels(storage: Storage, root: Location, window: Window) -> Labels:
-    labels = Labels()
-    seen: dict[str, float] = {}
-    duplicates: set[str] = set()
-    for hour in window.hours():
-        for file in storage.list_files(root.child(hour_prefix(hour))):
-            labels.files += 1
-            for block in storage.blocks(file):
-                for line in block.split(b"\n"):
-                    if not line.strip():
-                        continue
-                    labels.lines += 1
-                    parsed = _value_label(line)
-                    if parsed is None:
-                        labels.malformed += 1
-                        continue
-                    inference_id, value = parsed
-                    if inference_id in seen:
-                        duplicates.add(inference_id)
-                    seen[inference_id] = value
-    labels.by_id = {key: value for key, value in seen.items() if key not in duplicates}  # type: ignore[misc]
-    labels.duplicate_ids = len(duplicates)
-    return labels
-
-
-def _value_label(line: bytes) -> tuple[str, float] | None:
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("inferenceId"), str):
-        return None
-    label = record.get("label")
+def numeric_label(label: Any) -> tuple[float | None, str | None]:
+    """A regression label: a finite number (or its decimal text); anything else is `malformed`."""
     if isinstance(label, bool) or not isinstance(label, int | float | str):
-        return None
+        return None, "malformed"
     try:
         value = float(label)
     except ValueError:
-        return None
-    return (record["inferenceId"], value) if math.isfinite(value) else None
+        return None, "malformed"
+    return (value, None) if math.isfinite(value) else (None, "malformed")
 
 
 def join_values(
