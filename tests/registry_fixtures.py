@@ -6,8 +6,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
 
 REGION = "us-east-1"
 GROUP = "ml-platform-prod-models"
@@ -18,6 +26,33 @@ INSTANCE_TYPES = ["ml.m5.large", "ml.c5.xlarge"]
 
 def create_group(sagemaker: Any, group: str = GROUP) -> None:
     sagemaker.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription="test group")
+
+
+@contextmanager
+def moto_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    """SageMaker and S3 clients on moto, with the group and the artifacts bucket created and
+    no real profile or credentials in reach."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        sagemaker = boto3.client("sagemaker", region_name=REGION)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        create_group(sagemaker)
+        yield sagemaker, s3
+
+
+def outputs_writer(tmp_path: Path, default: dict) -> Callable[..., str]:
+    """Writes stack outputs (`default`, or another document) to a file for `--outputs`."""
+
+    def write(document: dict = default) -> str:
+        path = tmp_path / "outputs.json"
+        path.write_text(json.dumps(document))
+        return str(path)
+
+    return write
 
 
 def artifact_bytes(version: int) -> bytes:

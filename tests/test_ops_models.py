@@ -18,12 +18,20 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from components.model_versions import LATEST_APPROVED, resolve
 from ops.models import elapsed, git_commit, main, watch
-from tests.registry_fixtures import BUCKET, GROUP, IMAGE, REGION, artifact_bytes, create_group, register_version
+from tests.registry_fixtures import (
+    BUCKET,
+    GROUP,
+    IMAGE,
+    REGION,
+    artifact_bytes,
+    moto_registry,
+    outputs_writer,
+    register_version,
+)
 
 SECONDARY = "us-west-2"
 SECONDARY_BUCKET = "ml-platform-prod-artifacts-west"
@@ -50,25 +58,14 @@ OUTPUTS = {
 
 
 @pytest.fixture
-def aws(monkeypatch):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        sagemaker = boto3.client("sagemaker", region_name=REGION)
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        create_group(sagemaker)
-        yield sagemaker, s3
+def aws(monkeypatch: pytest.MonkeyPatch):
+    with moto_registry(monkeypatch) as clients:
+        yield clients
 
 
 @pytest.fixture
 def outputs_file(tmp_path: Path):
-    def write(document: dict = OUTPUTS) -> str:
-        path = tmp_path / "outputs.json"
-        path.write_text(json.dumps(document))
-        return str(path)
-
-    return write
+    return outputs_writer(tmp_path, OUTPUTS)
 
 
 def run(*argv: str) -> tuple[int, str, str]:

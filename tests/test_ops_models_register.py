@@ -12,10 +12,8 @@ import re
 import tarfile
 from pathlib import Path
 
-import boto3
 import numpy as np
 import pytest
-from moto import mock_aws
 from skl2onnx import to_onnx
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
@@ -24,7 +22,7 @@ from components.model_versions import describe, list_versions
 from model_code import import_onnx
 from ops import models
 from ops.models import main
-from tests.registry_fixtures import BUCKET, GROUP, IMAGE, REGION, create_group
+from tests.registry_fixtures import BUCKET, GROUP, IMAGE, REGION, moto_registry, outputs_writer
 
 OUTPUTS = {
     "regions": {"primary": REGION, "secondary": "us-west-2"},
@@ -60,27 +58,14 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
     monkeypatch.setattr(models, "_user", lambda: "ana")
-    with mock_aws():
-        sagemaker = boto3.client("sagemaker", region_name=REGION)
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        create_group(sagemaker)
-        yield sagemaker, s3
+    with moto_registry(monkeypatch) as clients:
+        yield clients
 
 
 @pytest.fixture
 def outputs_file(tmp_path: Path):
-    def write(document: dict = OUTPUTS) -> str:
-        path = tmp_path / "outputs.json"
-        path.write_text(json.dumps(document))
-        return str(path)
-
-    return write
+    return outputs_writer(tmp_path, OUTPUTS)
 
 
 def run(*argv: str) -> tuple[int, str, str]:
