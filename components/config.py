@@ -1811,19 +1811,9 @@ class KubernetesConfig(Section):
     def _controller_allowed_in(
         cls, value: KubernetesIngressConfig | None, info: ValidationInfo
     ) -> KubernetesIngressConfig | None:
-        allowed = info.data.get("allowed_namespaces")
-        if value is not None and allowed is not None and value.controller_namespace not in allowed:
-            raise ConfigRuleError(
-                [
-                    (
-                        "controller_namespace",
-                        problem(
-                            "the NetworkPolicy would block the ingress controller",
-                            value.controller_namespace,
-                            f"one of allowed_namespaces ({', '.join(allowed)})",
-                        ),
-                    )
-                ]
+        if value is not None:
+            _reachable_through_network_policy(
+                "controller_namespace", value.controller_namespace, "the ingress controller", info
             )
         return value
 
@@ -1832,21 +1822,17 @@ class KubernetesConfig(Section):
     def _prometheus_allowed_in(
         cls, value: KubernetesPodMonitorConfig | None, info: ValidationInfo
     ) -> KubernetesPodMonitorConfig | None:
-        allowed = info.data.get("allowed_namespaces")
-        if value is not None and allowed is not None and value.prometheus_namespace not in allowed:
-            raise ConfigRuleError(
-                [
-                    (
-                        "prometheus_namespace",
-                        problem(
-                            "the NetworkPolicy would block Prometheus",
-                            value.prometheus_namespace,
-                            f"one of allowed_namespaces ({', '.join(allowed)})",
-                        ),
-                    )
-                ]
-            )
+        if value is not None:
+            _reachable_through_network_policy("prometheus_namespace", value.prometheus_namespace, "Prometheus", info)
         return value
+
+
+def _reachable_through_network_policy(key: str, namespace: str, who: str, info: ValidationInfo) -> None:
+    """`namespace` (of `who`, at `key`) must be one the NetworkPolicy admits."""
+    allowed = info.data.get("allowed_namespaces")
+    if allowed is not None and namespace not in allowed:
+        expected = f"one of allowed_namespaces ({', '.join(allowed)})"
+        raise ConfigRuleError([(key, problem(f"the NetworkPolicy would block {who}", namespace, expected))])
 
 
 class StackConfig(Section):
