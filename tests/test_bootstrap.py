@@ -165,7 +165,13 @@ def test_subjects_are_unique_across_roles(bootstrap):
             for one in subject if isinstance(subject, list) else [subject]:
                 assert one not in seen, (one, seen.get(one), created.name)
                 seen[one] = created.name
-    assert len(seen) == 9
+    # Each stack's environments map to its own role: the deploy role to `<stack>`, the preview
+    # role to `<stack>-preview` and `<stack>-plan`, and nothing else.
+    assert seen == {
+        f"repo:acme/ml-platform:environment:{stack}{suffix}": f"{kind}-{stack}"
+        for stack in ("dev", "k8s", "prod")
+        for suffix, kind in (("", "deploy"), ("-plan", "preview"), ("-preview", "preview"))
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,7 +218,11 @@ def test_state_bucket_policy_denies_each_ci_role_every_other_stacks_state(bootst
         "Condition": {"Bool": {"aws:SecureTransport": "false"}},
     }
     by_role = {s["Principal"]["AWS"]: s for s in policy["Statement"][1:]}
-    assert len(by_role) == 6
+    assert sorted(by_role) == [
+        f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ml-platform-ci-{kind}-{stack}"
+        for kind in ("deploy", "preview")
+        for stack in ("dev", "k8s", "prod")
+    ]
     deny = by_role[f"arn:aws:iam::{MOCK_ACCOUNT_ID}:role/ml-platform-ci-preview-prod"]
     assert deny["Effect"] == "Deny"
     assert deny["Action"] == ["s3:DeleteObject*", "s3:GetObject*", "s3:PutObject*", "s3:RestoreObject"]

@@ -531,7 +531,24 @@ def test_every_rule_is_mandatory_except_the_marked_ones():
     levels = {rule.name: {env: rule.level(env) for env in policies.ENVIRONMENTS} for rule in policies.RULES}
     assert levels.pop("training-spot-with-checkpoints") == {"dev": ADVISORY, "staging": MANDATORY, "prod": MANDATORY}
     assert {level for per_env in levels.values() for level in per_env.values()} == {MANDATORY}
-    assert len(levels) == 16
+    assert sorted(levels) == [
+        "api-stage-tracing",
+        "api-stage-waf",
+        "backup-vault-kms",
+        "backup-vault-locked-in-prod",
+        "endpoint-config-kms-and-capacity",
+        "endpoint-latency-and-error-alarms",
+        "endpoint-rollback-alarms",
+        "endpoint-scalable-target",
+        "iam-no-wildcard-grants",
+        "metric-alarm-actions",
+        "prod-api-access-log-retention",
+        "prod-buckets-in-backup-selection",
+        "required-default-tags",
+        "s3-access-records",
+        "s3-buckets-hardened",
+        "stateful-protected-in-prod",
+    ]
 
 
 def test_an_unknown_environment_gets_the_prod_rules(prod):

@@ -126,7 +126,13 @@ def test_replication_depends_on_versioning_of_both_buckets(graph):
         pairs.append((replication, graph.versioning_of(replication.inputs["bucket"])))
         for rule in replication.inputs["rules"]:
             pairs.append((replication, graph.versioning_of(bucket_name(rule["destination"]["bucket"]))))
-    assert len(pairs) == 4
+    # Each replication of prod (datasets, artifacts) against its source's and its replica's versioning.
+    assert sorted((r.name, v.name) for r, v in pairs) == [
+        ("artifacts-replication", "artifacts-primary"),
+        ("artifacts-replication", "artifacts-secondary"),
+        ("datasets-replication", "datasets-primary"),
+        ("datasets-replication", "datasets-secondary"),
+    ]
     assert missing(pairs, graph) == []
 
 

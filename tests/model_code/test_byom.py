@@ -27,6 +27,7 @@ from sklearn.metrics import log_loss as sk_log_loss
 
 from model_code import quality
 from model_code.drift import job as drift_job
+from model_code.drift.stats import psi
 from model_code.drift.synthetic import VARIANT, capture_line
 from model_code.drift.window import hour_prefix
 from model_code.model import load_model
@@ -429,7 +430,9 @@ def test_drift_and_quality_read_the_served_answers(
         assert report["prediction"]["task"] == "regression" and report["prediction"]["predictions"] == 100
         assert report["prediction"]["counts"] == expected_counts.tolist()
         assert report["prediction"]["mean"] == pytest.approx(predicted[:, 0].mean(), abs=1e-6)
-        assert report["prediction"]["psi"] is not None
+        # The predicted-value histogram against the baseline's, as the drift statistics compute it.
+        expected_psi = psi(np.asarray(value["proportions"]), expected_counts / expected_counts.sum())
+        assert report["prediction"]["psi"] == pytest.approx(expected_psi, rel=1e-12)
     truth = tmp_path / "ground-truth" / hour_prefix(HOUR)
     truth.mkdir(parents=True)
     (truth / "labels.jsonl").write_text(
