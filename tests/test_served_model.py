@@ -11,6 +11,8 @@ that makes it exist first), and ECR replication timing (see components/image_che
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +20,9 @@ import boto3
 import pytest
 import yaml
 from moto import mock_aws
+from pulumi.dynamic.dynamic import serialize_provider
 
-from components.image_check import missing_image_message, wait_for_image
+from components.image_check import _ImageReplicaProvider, missing_image_message, wait_for_image
 from components.served_model import use_registry
 from ops.synth import ROOT, Synthesis, SynthesisError, synthesize_stack
 from tests.registry_fixtures import artifact_bytes
@@ -286,3 +289,30 @@ def test_a_registry_that_cannot_be_read_fails_instead_of_removing_the_endpoint(m
         "serving.model: cannot read the Model Registry group 'ml-platform-prod' in us-east-1: Unable to locate "
         "credentials (the deploying credentials need sagemaker:ListModelPackages and sagemaker:DescribeModelPackage)"
     ) in str(caught.value)
+
+
+def test_the_image_check_replaces_only_when_what_it_checked_changes():
+    provider = _ImageReplicaProvider()
+    old = {"region": "us-west-2", "repository": "ml-platform/prod/model", "digest": "sha256:" + "a" * 64}
+    assert provider.diff("id", old, {**old, "timeout_seconds": 900}).changes is False
+    changed = provider.diff("id", old, {**old, "digest": "sha256:" + "b" * 64})
+    assert (changed.changes, changed.replaces, changed.delete_before_replace) == (True, ["digest"], False)
+
+
+def test_the_image_check_provider_loads_where_pulumi_runs_dynamic_providers():
+    """Pulumi stores a dynamic provider dill-pickled in the state and runs it in
+    `python -u -m pulumi.dynamic` (the pulumi-resource-pulumi-python plugin script), started in
+    the program's directory, whose path `-m` puts first on sys.path. dill pickles this provider
+    by reference to `components.image_check`, so it must import from the project root with the
+    program's interpreter; this loads the serialized provider exactly so, in a fresh process."""
+    serialized = serialize_provider(_ImageReplicaProvider())
+    script = (
+        "import base64, sys, dill\n"
+        "provider = dill.loads(base64.b64decode(sys.stdin.read()))\n"
+        "old = {'region': 'r', 'repository': 'x', 'digest': 'sha256:1'}\n"
+        "print(type(provider).__module__, provider.diff('id', old, {**old, 'digest': 'sha256:2'}).replaces)\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], input=serialized, capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert (loaded.returncode, loaded.stdout) == (0, "components.image_check ['digest']\n"), loaded.stderr
