@@ -259,15 +259,26 @@ def _add_label(line: bytes, reader: LabelReader, labels: Labels, seen: dict[str,
 
 @dataclass
 class Joined:
-    true: list[int] = field(default_factory=list)
-    predicted: list[int] = field(default_factory=list)
+    true: list[Any] = field(default_factory=list)  # class indexes, or values (regression)
+    predicted: list[Any] = field(default_factory=list)
     orphan_labels: int = 0
     duplicate_prediction_ids: int = 0
     unreadable_predictions: int = 0
 
 
-def join_predictions(storage: Storage, files: list[Location], labels: Labels, schema: Schema) -> Joined:
-    found: dict[str, int | None] = {}  # labelled id -> predicted class (None: unreadable)
+def join_predictions(
+    storage: Storage,
+    files: list[Location],
+    labels: Labels,
+    schema: Schema,
+    prediction_of: Callable[[Event], Any] | None = None,
+) -> Joined:
+    """Each labelled inference's prediction (`prediction_of` the captured event: the predicted
+    class index by default; None when it cannot be read), paired with its label. Labels without
+    a prediction, predictions captured twice and unreadable predictions are counted, not paired."""
+    if prediction_of is None:
+        prediction_of = lambda event: _single_prediction(event, schema)  # noqa: E731
+    found: dict[str, Any] = {}  # labelled id -> prediction (None: unreadable)
     duplicates: set[str] = set()
     for file in files:
         for block in storage.blocks(file):
@@ -280,9 +291,9 @@ def join_predictions(storage: Storage, files: list[Location], labels: Labels, sc
                     continue
                 if inference_id in found:
                     duplicates.add(inference_id)
-                found[inference_id] = _single_prediction(event, schema)
+                found[inference_id] = prediction_of(event)
     joined = Joined(duplicate_prediction_ids=len(duplicates))
-    for inference_id, true_index in labels.by_id.items():
+    for inference_id, label in labels.by_id.items():
         if inference_id not in found:
             joined.orphan_labels += 1
         elif inference_id in duplicates:
@@ -290,7 +301,7 @@ def join_predictions(storage: Storage, files: list[Location], labels: Labels, sc
         elif found[inference_id] is None:
             joined.unreadable_predictions += 1
         else:
-            joined.true.append(true_index)
+            joined.true.append(label)
             joined.predicted.append(found[inference_id])
     return joined
 

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from model_code.drift.capture import Schema, decode_event
+from model_code.drift.capture import Event, Schema
 from model_code.drift.cloudwatch import _datum, publish, quality_metric_data
 from model_code.drift.job import capture_files, default_report
 from model_code.drift.regression import prediction_value
-from model_code.drift.storage import Location, Storage
+from model_code.drift.storage import Storage
 from model_code.drift.window import Window
 from model_code.exit_codes import EXIT_OK
 from model_code.metrics import regression_metrics
@@ -33,11 +33,9 @@ from model_code.quality import (
     FORMAT_VERSION,
     GROUND_TRUTH_PREFIX,
     REPORT_PREFIX,
-    Joined,
-    Labels,
     UsageError,
-    _labelled_id,
     aws_client,
+    join_predictions,
     read_labels,
 )
 
@@ -50,7 +48,8 @@ def run_regression(args: argparse.Namespace, window: Window, storage: Storage, b
     labels = read_labels(storage, ground_truth, window, numeric_label)
     prediction_window = window.earlier_by(args.prediction_lookback_hours)
     files = capture_files(storage, args.capture, args.endpoint_name, prediction_window)
-    true, predicted, joined = join_values(storage, files, labels, schema)
+    joined = join_predictions(storage, files, labels, schema, predicted_value)
+    true, predicted = joined.true, joined.predicted
     metrics = regression_metrics(np.array(true), np.array(predicted)) if true else dict.fromkeys(("rmse", "mae", "r2"))
     report = {
         "format_version": FORMAT_VERSION,
@@ -110,34 +109,7 @@ def numeric_label(label: Any) -> tuple[float | None, str | None]:
     return (value, None) if math.isfinite(value) else (None, "malformed")
 
 
-def join_values(
-    storage: Storage, files: list[Location], labels: Labels, schema: Schema
-) -> tuple[list[float], list[float], Joined]:
-    found: dict[str, float | None] = {}
-    duplicates: set[str] = set()
-    for file in files:
-        for block in storage.blocks(file):
-            for line in block.split(b"\n"):
-                if _labelled_id(line, labels) is None:
-                    continue
-                event = decode_event(line, schema)
-                if event.inference_id not in labels.by_id:
-                    continue
-                if event.inference_id in found:
-                    duplicates.add(event.inference_id)
-                items = event.output.items if event.output is not None else []
-                found[event.inference_id] = prediction_value(items[0]) if len(items) == 1 else None
-    joined = Joined(duplicate_prediction_ids=len(duplicates))
-    true: list[float] = []
-    predicted: list[float] = []
-    for inference_id, value in labels.by_id.items():
-        if inference_id not in found:
-            joined.orphan_labels += 1
-        elif inference_id in duplicates:
-            continue
-        elif found[inference_id] is None:
-            joined.unreadable_predictions += 1
-        else:
-            true.append(float(value))
-            predicted.append(found[inference_id])
-    return true, predicted, joined
+def predicted_value(event: Event) -> float | None:
+    """The one predicted value of a captured regression answer; None unless there is exactly one."""
+    items = event.output.items if event.output is not None else []
+    return prediction_value(items[0]) if len(items) == 1 else None
