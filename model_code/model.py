@@ -61,6 +61,20 @@ def label_of(model: TabularModel, output: np.ndarray) -> np.ndarray:
     return np.asarray(model.classes)[output.argmax(axis=1)]
 
 
+def feature_rows(rows: np.ndarray, feature_names: tuple[str, ...], dtype: type) -> np.ndarray:
+    """`rows` as a 2-D `dtype` array with one column per feature (a 1-D row is one row), or
+    ValueError naming the shape expected and the one received."""
+    x = np.asarray(rows, dtype=dtype)
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.ndim != 2 or x.shape[1] != len(feature_names):
+        raise ValueError(
+            f"rows must have shape (n, {len(feature_names)}), one column per feature "
+            f"in model.feature_names order; got shape {np.shape(rows)}"
+        )
+    return x
+
+
 @dataclass(frozen=True)
 class Model:
     feature_names: tuple[str, ...]
@@ -83,14 +97,7 @@ class Model:
 
     def predict_proba(self, rows: np.ndarray) -> np.ndarray:
         """Class probabilities, shape (n, len(classes)); a 1-D row is treated as one row."""
-        x = np.asarray(rows, dtype=np.float64)
-        if x.ndim == 1:
-            x = x.reshape(1, -1)
-        if x.ndim != 2 or x.shape[1] != len(self.feature_names):
-            raise ValueError(
-                f"rows must have shape (n, {len(self.feature_names)}), one column per feature "
-                f"in model.feature_names order; got shape {np.shape(rows)}"
-            )
+        x = feature_rows(rows, self.feature_names, np.float64)
         return softmax(x @ self._raw_weights + self._raw_bias)
 
     def predict(self, rows: np.ndarray) -> np.ndarray:

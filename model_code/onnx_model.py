@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from model_code.model import ModelFormatError
+from model_code.model import ModelFormatError, feature_rows
 
 ONNX_FILE = "model.onnx"
 METADATA_FILE = "model.json"
@@ -80,14 +80,7 @@ class OnnxModel:
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """Classification: probabilities (n, len(classes)); regression: values (n,). float64."""
-        x = np.asarray(rows, dtype=self._dtype)
-        if x.ndim == 1:
-            x = x.reshape(1, -1)
-        if x.ndim != 2 or x.shape[1] != len(self.feature_names):
-            raise ValueError(
-                f"rows must have shape (n, {len(self.feature_names)}), one column per feature "
-                f"in model.feature_names order; got shape {np.shape(rows)}"
-            )
+        x = feature_rows(rows, self.feature_names, self._dtype)
         (out,) = self.session.run(self._outputs, {self.input_name: x})
         out = np.asarray(out, dtype=np.float64)
         return out.reshape(len(x)) if self.task == "regression" else out
