@@ -479,7 +479,16 @@ def front_doors(
             opts=sites[role].opts,
         )
         validation_record_fqdn = door.validation_record_fqdn
-    outputs["recovery_objectives"] = rto_rpo_seconds(
+    outputs["recovery_objectives"] = recovery_objectives(config)
+    return outputs
+
+
+def recovery_objectives(config: StackConfig) -> dict[str, Any]:
+    """RTO and RPO of a region failover as the stack's failover config makes them (the stack
+    output `recovery_objectives`; `ops.failover_drill` measures against it)."""
+    failover = config.failover
+    assert failover is not None  # only stacks with failover have recovery objectives
+    return rto_rpo_seconds(
         alarm_period_seconds=60,
         datapoints_to_alarm=config.alarms.datapoints_to_alarm,
         health_check_interval_seconds=failover.health_check_interval_seconds,
@@ -487,7 +496,6 @@ def front_doors(
         dns_ttl_seconds=failover.dns_ttl_seconds,
         replication_time_control=config.storage.replication_time_control,
     )
-    return outputs
 
 
 def retrain(

@@ -50,7 +50,8 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from components.config import PROJECT, StackConfigError
-from components.frontdoor import SERVING_STATUSES, rto_rpo_seconds
+from components.frontdoor import SERVING_STATUSES
+from components.platform import recovery_objectives
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVICE = "execute-api"
@@ -321,16 +322,7 @@ def run_drill(
     primary, secondary = regions["primary"], regions["secondary"]
     endpoint_name = f"{PROJECT}-{stack}"
     credentials = Credentials("AKIADRILLEXAMPLE0001", "drill/secret/key/only/for/the/stand-ins")
-    report = DrillReport(
-        computed_rto_seconds=rto_rpo_seconds(
-            alarm_period_seconds=60,
-            datapoints_to_alarm=config.alarms.datapoints_to_alarm,
-            health_check_interval_seconds=failover.health_check_interval_seconds,
-            health_check_failure_threshold=failover.health_check_failure_threshold,
-            dns_ttl_seconds=failover.dns_ttl_seconds,
-            replication_time_control=config.storage.replication_time_control,
-        )["rto_seconds"]
-    )
+    report = DrillReport(computed_rto_seconds=recovery_objectives(config)["rto_seconds"])
 
     def say(now: float, text: str) -> None:
         line = f"t={now:>5.0f}s  {text}"
