@@ -22,7 +22,7 @@ test: $(STAMP)
 
 ## plan: offline plan of STACK (default dev): config, resource tree, settings, counts
 plan: $(STAMP)
-	$(PY) -m ops.plan --stack $(STACK)
+	$(PY) -m offline.plan --stack $(STACK)
 
 ## lint: ruff over the Python; actionlint (with shellcheck) and zizmor over the workflows; hadolint over the Dockerfile
 lint: $(STAMP)

@@ -1,14 +1,14 @@
 """ml-platform: one `pulumi up` per environment, declared from typed stack config.
 
 Validate the config, make one explicit AWS provider per region, build the stack
-(`components/platform.py` wires the components region by region), export its outputs.
+(`ml_platform/platform.py` wires the components region by region), export its outputs.
 """
 
 import pulumi
 import pulumi_aws as aws
 
-from components.config import load_stack_config
-from components.platform import build
+from ml_platform.config import load_stack_config
+from ml_platform.platform import build
 
 config = load_stack_config()
 

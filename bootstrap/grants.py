@@ -246,7 +246,7 @@ IMAGES = Grant(
     unscoped=("ecr:GetAuthorizationToken",),
 )
 
-# The program's one dynamic resource (components/image_check.py: the served digest present in
+# The program's one dynamic resource (ml_platform/components/image_check.py: the served digest present in
 # the secondary region's replica repository before its Model is created) runs in the deploy
 # process with the deploy role's credentials and only reads the stack's repositories. A new
 # dynamic provider must extend this row.

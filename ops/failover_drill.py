@@ -11,7 +11,7 @@ Runs on moto and local stand-ins, never on AWS. It reads the stack's config
    way API Gateway does (SigV4A: the region must be in the signed `X-Amz-Region-Set`; SigV4:
    the credential scope must name this region), then answers from the endpoint's state;
    `GET /<stage>/ping` asks moto's SageMaker `DescribeEndpoint` and answers 200 only while the
-   endpoint serves (`components.frontdoor.SERVING_STATUSES`), else 503, as the stage's mapping
+   endpoint serves (`ml_platform.components.frontdoor.SERVING_STATUSES`), else 503, as the stage's mapping
    template does;
 3. plays Route 53 on a simulated clock: every `failover.health_check_interval_seconds` it calls
    each region's `/ping` (for real, over HTTP); a region is unhealthy after
@@ -19,8 +19,8 @@ Runs on moto and local stand-ins, never on AWS. It reads the stack's config
    successes; the failover name answers the primary while it is healthy, and a resolver keeps
    an answer `failover.dns_ttl_seconds`;
 4. sends one request a second from two callers, both signing with SigV4A
-   (`ops.invoke.FrontDoorClient`): one through the failover name (DNS), one with
-   `ops.invoke.FailoverClient` over both regional front doors (client-side failover);
+   (`failover_client.FrontDoorClient`): one through the failover name (DNS), one with
+   `failover_client.FailoverClient` over both regional front doors (client-side failover);
 5. at `--fail-at` marks the primary endpoint `Failed` in moto, and `--recover-after` seconds
    later `InService` again; prints every change (health, DNS answer, which region served each
    caller) and the measured client-side RTO of each caller beside the RTO the settings imply.
@@ -49,9 +49,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from components.config import PROJECT, StackConfigError
-from components.frontdoor import SERVING_STATUSES
-from components.platform import recovery_objectives
+from ml_platform.components.frontdoor import SERVING_STATUSES
+from ml_platform.config import PROJECT, StackConfigError
+from ml_platform.platform import recovery_objectives
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVICE = "execute-api"
@@ -315,7 +315,7 @@ def run_drill(
     from moto import mock_aws
     from moto.sagemaker.models import sagemaker_backends
 
-    from ops.invoke import BreakerPolicy, FailoverClient, FrontDoorClient, RegionEndpoint, RetryPolicy, Timeouts
+    from failover_client import BreakerPolicy, FailoverClient, FrontDoorClient, RegionEndpoint, RetryPolicy, Timeouts
 
     failover, stage = config.failover, config.api.stage_name
     regions = config.regions.by_role()
@@ -459,7 +459,7 @@ def _call(invoke: Callable[[], Any], region: str) -> str | None:
 
 
 def _call_failover(client: Any) -> str | None:
-    from ops.invoke import AllRegionsFailedError
+    from failover_client import AllRegionsFailedError
 
     try:
         return client.invoke(b"1,2\n").region
@@ -494,8 +494,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_config(stack: str) -> Any:
     """The stack's validated config, read from `Pulumi.<stack>.yaml` as `make plan` reads it."""
-    from ops.plan import load_config as plan_config
-    from ops.synth import stack_file
+    from offline.engine import stack_file
+    from offline.plan import load_config as plan_config
 
     if not stack_file(stack).exists():
         raise StackConfigError([f"stack: no {stack_file(stack).name} (got {stack!r}; expected an existing stack)"])
@@ -515,8 +515,8 @@ def main(argv: list[str] | None = None, out: TextIO = sys.stdout) -> int:
     if config.failover is None or config.api is None or config.regions.secondary is None:
         print(f"{args.stack}: no failover to drill (set api, standby, regions.secondary and failover)", file=out)
         return EXIT_USAGE
-    # Every failed attempt is logged at WARNING by ops.invoke; the drill prints its own timeline.
-    logging.getLogger("ops.invoke").setLevel(logging.ERROR)
+    # Every failed attempt is logged at WARNING by failover_client; the drill prints its own timeline.
+    logging.getLogger("failover_client").setLevel(logging.ERROR)
     report = run_drill(config, args.stack, out, fail_at=args.fail_at, recover_after=args.recover_after)
     if args.json:
         print(

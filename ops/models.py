@@ -65,7 +65,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.model_versions import (
+from ml_platform.components.model_versions import (
     APPROVED,
     LATEST_APPROVED,
     REJECTED,
@@ -659,7 +659,7 @@ def _json_file(path: Path) -> dict[str, Any]:
 
 def version_metadata(meta: Mapping[str, Any], metrics: Mapping[str, Any], commit: str) -> dict[str, str]:
     """CustomerMetadataProperties: lineage, and the holdout metrics as `metric.<name>` (the keys
-    components/model_versions.py reads back into ModelVersion.metrics)."""
+    ml_platform/components/model_versions.py reads back into ModelVersion.metrics)."""
     holdout = metrics.get("holdout") if isinstance(metrics.get("holdout"), dict) else {}
     properties = {
         "source": "ops.models register",

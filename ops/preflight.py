@@ -50,8 +50,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.config import PROJECT, StackConfig, StackConfigError
-from ops.synth import ROOT, SynthesisError, stack_file
+from ml_platform.config import PROJECT, StackConfig, StackConfigError
+from offline.engine import ROOT, SynthesisError, stack_file
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 INSTANCE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -131,7 +131,7 @@ def declared_endpoints(config: StackConfig) -> list[Declared]:
     """Per serving region, the variant the program declares (see platform.serving_by_role)."""
     if config.serving.platform != "sagemaker":
         return []
-    from components.platform import serving_by_role
+    from ml_platform.platform import serving_by_role
 
     regions = config.regions.by_role()
     found = []
@@ -259,7 +259,7 @@ def check_region(stack: str, declared: Declared, endpoint_name: str, live: Live 
 
 
 def load_config(stack: str, root: Path) -> StackConfig:
-    from ops.plan import load_config as load
+    from offline.plan import load_config as load
 
     return load(stack, root)
 

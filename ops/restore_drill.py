@@ -45,7 +45,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.config import PROJECT
+from ml_platform.config import PROJECT
 from ops.outputs import OutputsError, add_stack_arguments, read_outputs, section
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2

@@ -1,7 +1,7 @@
 """The platform's policy rules, as plain functions over plain data.
 
 One rule set, two entry points: `policy/__main__.py` wraps these functions into a CrossGuard
-pack (`pulumi preview --policy-pack policy`), and `make plan` (`ops/policy_check.py`) runs
+pack (`pulumi preview --policy-pack policy`), and `make plan` (`offline/policy_check.py`) runs
 them over the resources the mock engine synthesized. This module imports nothing from Pulumi,
 so both can load it, and the pack's own environment needs only `pulumi-policy`.
 

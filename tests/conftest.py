@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops.synth import Synthesis, synthesize_stack
+from offline.engine import Synthesis, synthesize_stack
 
 
 @pytest.fixture(scope="session")

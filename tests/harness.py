@@ -1,7 +1,7 @@
 """Helpers for tests that run one component under the mock engine.
 
-The whole-program fixture lives in conftest.py; both use ops/synth.py, the same engine
-`ops.plan` runs on.
+The whole-program fixture lives in conftest.py; both use offline/engine.py, the same engine
+`offline.plan` runs on.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ops.synth import Registration, Synthesis, run_under_mocks
+from offline.engine import Registration, Synthesis, run_under_mocks
 
 __all__ = ["Registration", "Synthesis", "decoded", "in_region", "run_component"]
 

@@ -18,8 +18,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ops.policy_check import resources_of
-from ops.synth import Registration, Synthesis, run_under_mocks
+from offline.engine import Registration, Synthesis, run_under_mocks
+from offline.policy_check import resources_of
 from policy.policies import Resource
 
 DEFAULT_TAGS = {

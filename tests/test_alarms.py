@@ -8,9 +8,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.alarms import unhealthy_rule, variant_alarm_specs
-from components.config import AlarmsConfig
-from components.monitoring import topic_policy
+from ml_platform.components.alarms import unhealthy_rule, variant_alarm_specs
+from ml_platform.components.monitoring import topic_policy
+from ml_platform.config import AlarmsConfig
 from tests.aws_shapes import request
 from tests.test_config import problems
 
@@ -207,7 +207,7 @@ def test_topic_is_encrypted_and_only_this_accounts_services_publish(stack):
 
 
 def test_webhooks_must_be_stack_secrets():
-    from components.config import StackConfigError, check_secrets, parse_stack_config
+    from ml_platform.config import StackConfigError, check_secrets, parse_stack_config
     from tests.test_config import VALID
 
     config = parse_stack_config({**VALID, "notifications": {"webhooks": ["https://hooks.example.com/x"]}})
@@ -221,7 +221,7 @@ def test_webhooks_must_be_stack_secrets():
 
 
 def test_webhook_subscriptions_keep_the_url_secret():
-    from components.monitoring import Alerts, AlertsArgs
+    from ml_platform.components.monitoring import Alerts, AlertsArgs
     from tests.harness import in_region, run_component
 
     run = run_component(
@@ -238,7 +238,7 @@ def test_webhook_subscriptions_keep_the_url_secret():
 
 
 def test_health_alarms_never_read_missing_data_as_healthy():
-    from components.alarms import (
+    from ml_platform.components.alarms import (
         INSUFFICIENT_DATA_HEALTH,
         _single_metric,
         health_check_alarm_specs,

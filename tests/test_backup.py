@@ -6,8 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.backup import BACKUP_ROLE_POLICIES, VAULT_EVENTS, plan_rules
-from components.config import BackupConfig
+from ml_platform.components.backup import BACKUP_ROLE_POLICIES, VAULT_EVENTS, plan_rules
+from ml_platform.config import BackupConfig
 from tests.aws_shapes import request
 from tests.test_config import problems
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from moto.iam.policy_validation import IAMPolicyDocumentValidator, IAMTrustPolicyDocumentValidator
 
-from ops.policy_check import resources_of
-from ops.synth import MOCK_ACCOUNT_ID, run_under_mocks
+from offline.engine import MOCK_ACCOUNT_ID, run_under_mocks
+from offline.policy_check import resources_of
 from policy import policies
 from tests.harness import decoded
 

@@ -8,7 +8,7 @@ import pulumi
 import pytest
 from pulumi.runtime import config as runtime_config
 
-from components.config import StackConfig, StackConfigError, load_stack_config, parse_stack_config
+from ml_platform.config import StackConfig, StackConfigError, load_stack_config, parse_stack_config
 
 DIGEST = "sha256:" + "ab" * 32
 VALID = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import (
+from ml_platform.components.rollout import ENDPOINT_WAITER_SECONDS, rollout_estimate, traffic_steps
+from ml_platform.config import (
     ALARM_WINDOW_MAX_SECONDS,
     RolloutConfig,
     StackConfigError,
@@ -15,9 +16,8 @@ from components.config import (
     estimate_rollout,
     parse_stack_config,
 )
-from components.rollout import ENDPOINT_WAITER_SECONDS, rollout_estimate, traffic_steps
-from ops.deployability import rollout_estimates
-from ops.plan import load_config, plan_document, render_text
+from offline.deployability import rollout_estimates
+from offline.plan import load_config, plan_document, render_text
 
 DIGEST = "sha256:" + "ab" * 32
 BASE = {

@@ -1,4 +1,4 @@
-"""The blind-spot alarms of drift monitoring (components/drift_alarms.py): the builder's exact
+"""The blind-spot alarms of drift monitoring (ml_platform/components/drift_alarms.py): the builder's exact
 arguments, validity against CloudWatch's PutMetricAlarm model, and what each stack declares.
 What mocks cannot prove: CloudWatch's own evaluation of missing data and of the metric math
 (documented behaviour cited in the module)."""
@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import RetrainingConfig
-from components.drift_alarms import capture_alarm_args
+from ml_platform.components.drift_alarms import capture_alarm_args
+from ml_platform.config import RetrainingConfig
 from tests.aws_shapes import request
 from tests.test_config import problems
 

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components.pipelines import PipelineSpecError, definition_json, monitoring_pipeline_definition
+from ml_platform.components.pipelines import PipelineSpecError, definition_json, monitoring_pipeline_definition
 from model_code.drift.job import build_parser
 from tests.test_pipelines import (
     GENERATED_NAMES,

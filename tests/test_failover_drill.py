@@ -1,6 +1,6 @@
 """SigV4A for the front door, and the failover drill.
 
-The signing side is the client's own library (`ops.invoke.FrontDoorClient`: botocore's
+The signing side is the client's own library (`failover_client.FrontDoorClient`: botocore's
 `CrtSigV4AsymAuth` on awscrt). The checking side is `ops.failover_drill.SignatureChecker`,
 written from the SigV4/SigV4A specification (canonical request, KDF-derived P-256 key, ECDSA
 verify) and independent of awscrt. What this cannot prove: that API Gateway itself accepts
@@ -20,6 +20,14 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from failover_client import (
+    FailoverClient,
+    FrontDoorClient,
+    RegionEndpoint,
+    RequestRejectedError,
+    Timeouts,
+    sigv4a_signer,
+)
 from ops import failover_drill
 from ops.failover_drill import (
     HealthCheck,
@@ -28,14 +36,6 @@ from ops.failover_drill import (
     SignatureChecker,
     SignatureRejectedError,
     ping_answer,
-)
-from ops.invoke import (
-    FailoverClient,
-    FrontDoorClient,
-    RegionEndpoint,
-    RequestRejectedError,
-    Timeouts,
-    sigv4a_signer,
 )
 
 PRIMARY, SECONDARY = "us-east-1", "us-west-2"

@@ -7,8 +7,8 @@ import json
 import botocore.session
 import pytest
 
-from components import frontdoor
-from components.frontdoor import (
+from ml_platform.components import frontdoor
+from ml_platform.components.frontdoor import (
     DESCRIBE_ENDPOINT_TARGET,
     NOT_SERVING_STATUSES,
     SAGEMAKER_API_SUBDOMAIN,
@@ -22,7 +22,7 @@ from components.frontdoor import (
     rto_rpo_seconds,
     web_acl_rules,
 )
-from ops.synth import synthesize_stack
+from offline.engine import synthesize_stack
 from tests.test_config import PROD_BACKUP, problems
 
 PROD_DIGEST = "sha256:4f2c9a1d8b7e6f5a4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d"
@@ -417,9 +417,9 @@ def test_one_region_owns_the_acm_validation_record(stack):
 
 
 def test_a_region_without_an_endpoint_gets_no_front_door():
-    from components.config import parse_stack_config
-    from components.platform import front_doors
-    from ops.synth import run_under_mocks
+    from ml_platform.config import parse_stack_config
+    from ml_platform.platform import front_doors
+    from offline.engine import run_under_mocks
     from tests.test_config import VALID
 
     config = parse_stack_config(
@@ -438,7 +438,7 @@ def test_a_region_without_an_endpoint_gets_no_front_door():
 
 
 def test_prod_keeps_api_access_logs_a_year_and_the_average_latency_sits_below_the_p99():
-    from components.config import parse_stack_config
+    from ml_platform.config import parse_stack_config
     from tests.test_config import VALID
 
     two_regions = {

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from ops.synth import SynthesisError, read_stack_config, run_under_mocks, synthesize_stack
+from offline.engine import SynthesisError, read_stack_config, run_under_mocks, synthesize_stack
 from tests.harness import in_region
 
 

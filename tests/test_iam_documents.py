@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import json
 
-from components.iam import TRAINING_METRICS_NAMESPACE, put_metric_data, sagemaker_job_output_key, service_trust_policy
-from components.monitoring import PUBLISHERS
+from ml_platform.components.iam import (
+    TRAINING_METRICS_NAMESPACE,
+    put_metric_data,
+    sagemaker_job_output_key,
+    service_trust_policy,
+)
+from ml_platform.components.monitoring import PUBLISHERS
 from tests.iam_lint import findings
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"

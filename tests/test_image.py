@@ -10,7 +10,13 @@ import json
 
 import pytest
 
-from components.image import BUILD_TAG_PREFIX, RELEASE_TAG_PREFIX, context_tag, image_in_region, repository_name
+from ml_platform.components.image import (
+    BUILD_TAG_PREFIX,
+    RELEASE_TAG_PREFIX,
+    context_tag,
+    image_in_region,
+    repository_name,
+)
 from tests.test_config import problems
 
 PROD_URI = (

@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from moto import mock_aws
 
-from ops.invoke import (
+from failover_client import (
     AllRegionsFailedError,
     BreakerPolicy,
     BreakerState,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.keys import RegionKey, RegionKeyArgs, key_policy
+from ml_platform.components.keys import RegionKey, RegionKeyArgs, key_policy
 from tests.harness import decoded, in_region, run_component
 
 

@@ -23,8 +23,7 @@ import pytest
 from moto.iam.policy_validation import IAMPolicyDocumentValidator, IAMTrustPolicyDocumentValidator
 from pulumi.runtime import config as runtime_config
 
-from components.config import KUBERNETES_VERSIONS, StackConfigError, check_secrets, parse_stack_config
-from components.kubernetes_serving import (
+from ml_platform.components.kubernetes_serving import (
     RolloutTiming,
     eks_support,
     irsa_trust_policy,
@@ -33,7 +32,8 @@ from components.kubernetes_serving import (
     rollout_timing,
     termination_grace_seconds,
 )
-from ops.synth import ROOT, Registration, SynthesisError, read_stack_config, run_under_mocks
+from ml_platform.config import KUBERNETES_VERSIONS, StackConfigError, check_secrets, parse_stack_config
+from offline.engine import ROOT, Registration, SynthesisError, read_stack_config, run_under_mocks
 from tests.harness import decoded
 from tests.test_config import VALID, problems
 

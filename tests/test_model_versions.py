@@ -1,4 +1,4 @@
-"""`components.model_versions` on moto's SageMaker Model Registry, and its parsing of
+"""`ml_platform.components.model_versions` on moto's SageMaker Model Registry, and its parsing of
 DescribeModelPackage on botocore's own response shape (Stubber).
 
 What moto cannot prove: moto numbers versions and keeps every field it is given, like AWS, but
@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from components.model_versions import (
+from ml_platform.components.model_versions import (
     LATEST_APPROVED,
     ModelVersion,
     RegistryError,

@@ -7,7 +7,7 @@ import json
 import boto3
 from moto import mock_aws
 
-from components.dashboard import budget_filter_expression, dashboard_body
+from ml_platform.components.dashboard import budget_filter_expression, dashboard_body
 from tests.test_config import problems
 
 

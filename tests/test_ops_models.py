@@ -20,7 +20,7 @@ import pytest
 from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from components.model_versions import LATEST_APPROVED, resolve
+from ml_platform.components.model_versions import LATEST_APPROVED, resolve
 from ops.models import elapsed, git_commit, main, watch
 from tests.registry_fixtures import (
     BUCKET,

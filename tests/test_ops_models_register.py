@@ -18,7 +18,7 @@ from skl2onnx import to_onnx
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
-from components.model_versions import describe, list_versions
+from ml_platform.components.model_versions import describe, list_versions
 from model_code import import_onnx
 from ops import models
 from ops.models import main
@@ -122,7 +122,7 @@ def test_register_uploads_the_archive_and_creates_a_pending_version(aws, outputs
         "metric.log_loss": f"{metrics['log_loss']:.6g}",
         "metric.holdout_rows": "40",
     }
-    # What the deploy reads (components/model_versions.py): metrics, artifact and baseline.
+    # What the deploy reads (ml_platform/components/model_versions.py): metrics, artifact and baseline.
     version = describe(sagemaker, arn)
     assert (version.version, version.image_uri, version.baseline_url) == (
         1,

@@ -22,7 +22,7 @@ import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
 
-from components.pipelines import (
+from ml_platform.components.pipelines import (
     MonitoringPipelineArgs,
     PipelineSpecError,
     Processing,
@@ -458,7 +458,7 @@ def test_registration_carries_the_whole_model_version(environment: str, status: 
             "CommitId": {"Get": "Parameters.GitCommit"},
             "GeneratedBy": {"Get": "Execution.PipelineExecutionArn"},
         },
-        # The keys components/model_versions.py reads: lineage, and metrics as `metric.<name>` strings.
+        # The keys ml_platform/components/model_versions.py reads: lineage, and metrics as `metric.<name>` strings.
         "CustomerMetadataProperties": {
             "pipeline_execution_arn": {"Get": "Execution.PipelineExecutionArn"},
             "pipeline_execution_id": {"Get": "Execution.PipelineExecutionId"},

@@ -1,4 +1,4 @@
-"""`python -m ops.plan` as a real subprocess: what operators and CI run."""
+"""`python -m offline.plan` as a real subprocess: what operators and CI run."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def plan(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ops.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "offline.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
 
 
@@ -161,7 +161,7 @@ def test_plan_shows_the_settings_that_matter_for_serving_and_resilience(prod_jso
         # Kept in AWS when replaced: a rolled-back endpoint runs on it again (RUNBOOK.md).
         "retain_on_delete": True,
     }
-    # The one-instance standby cannot split its fleet for a canary (components/config.py).
+    # The one-instance standby cannot split its fleet for a canary (ml_platform/config/).
     assert settings[("aws:sagemaker/endpoint:Endpoint", "endpoint-secondary")] == {
         "name": "ml-platform-prod",
         "rollout": "blue/green ALL_AT_ONCE",

@@ -1,4 +1,4 @@
-"""`python -m ops.plan` (what `make plan` runs) enforces the policy rules: a deliberately
+"""`python -m offline.plan` (what `make plan` runs) enforces the policy rules: a deliberately
 non-compliant program exits 1 and lists its violations; the committed stacks pass.
 
 The non-compliant program is test-only: the committed stack config cannot produce a
@@ -23,7 +23,7 @@ NON_COMPLIANT_PROGRAM = """\
 import pulumi
 import pulumi_aws as aws
 
-from components.config import load_stack_config
+from ml_platform.config import load_stack_config
 
 config = load_stack_config()
 provider = aws.Provider(
@@ -46,7 +46,7 @@ def project(tmp_path_factory) -> Path:
 
 def plan(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "ops.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "offline.plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
 
 

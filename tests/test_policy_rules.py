@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from ops.policy_check import check
+from offline.policy_check import check
 from policy import policies
 from policy.policies import ADVISORY, MANDATORY, UNKNOWN, Resource, evaluate
 from tests.policy_support import mutated, pending_synthesis, resources, training_job_synthesis

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from offline.engine import ROOT
 from ops.preflight import (
     EXIT_AWS,
     EXIT_OK,
@@ -24,7 +25,6 @@ from ops.preflight import (
     preflight,
     read_policy,
 )
-from ops.synth import ROOT
 from tests.iam_lint import findings
 
 ENDPOINT = "ml-platform-prod"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.keys import key_policy
-from components.monitoring import PUBLISHERS
-from ops.synth import MOCK_ACCOUNT_ID
+from ml_platform.components.keys import key_policy
+from ml_platform.components.monitoring import PUBLISHERS
+from offline.engine import MOCK_ACCOUNT_ID
 from tests.harness import decoded
 
 EXPECTED_REGIONS = {
@@ -94,7 +94,7 @@ def test_exports(stack):
         "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:"
         "4f2c9a1d8b7e6f5a4c3b2a19087f6e5d4c3b2a19087f6e5d4c3b2a19087f6e5d",
         "model_package_group": "ml-platform-prod",
-        # What is served: the example registry's latest approved version (see components/served_model.py).
+        # What is served: the example registry's latest approved version (see ml_platform/components/served_model.py).
         "model_version": {
             "selector": "latest-approved",
             "group": "ml-platform-prod",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from components.config import BUCKET_CLASSES, StackConfig, _section_type
+from ml_platform.config import BUCKET_CLASSES, StackConfig, _section_type
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 

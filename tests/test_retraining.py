@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
-from components.retraining import (
+from ml_platform.components.retraining import (
     alarm_event_pattern,
     monitoring_jobs_policy,
     pipeline_failed_event_pattern,

@@ -51,7 +51,7 @@ import json
 
 import pytest
 
-from ops.synth import Registration, Synthesis
+from offline.engine import Registration, Synthesis
 
 STACKS = ("dev", "prod")
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"

@@ -5,7 +5,7 @@ approved, rollback to the exact earlier artifact, and the dependency-graph rule 
 SageMaker Model uses an artifact in its own region and waits for whatever puts it there.
 
 What mocks cannot prove: that CreateModel finds the object (the graph test proves the order
-that makes it exist first), and ECR replication timing (see components/image_check.py).
+that makes it exist first), and ECR replication timing (see ml_platform/components/image_check.py).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import yaml
 from moto import mock_aws
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.image_check import _ImageReplicaProvider, missing_image_message, wait_for_image
-from components.served_model import use_registry
-from ops.synth import ROOT, Synthesis, SynthesisError, synthesize_stack
+from ml_platform.components.image_check import _ImageReplicaProvider, missing_image_message, wait_for_image
+from ml_platform.components.served_model import use_registry
+from offline.engine import ROOT, Synthesis, SynthesisError, synthesize_stack
 from tests.registry_fixtures import artifact_bytes
 
 REGION = "us-east-1"
@@ -303,7 +303,7 @@ def test_the_image_check_provider_loads_where_pulumi_runs_dynamic_providers():
     """Pulumi stores a dynamic provider dill-pickled in the state and runs it in
     `python -u -m pulumi.dynamic` (the pulumi-resource-pulumi-python plugin script), started in
     the program's directory, whose path `-m` puts first on sys.path. dill pickles this provider
-    by reference to `components.image_check`, so it must import from the project root with the
+    by reference to `ml_platform.components.image_check`, so it must import from the project root with the
     program's interpreter; this loads the serialized provider exactly so, in a fresh process."""
     serialized = serialize_provider(_ImageReplicaProvider())
     script = (
@@ -315,4 +315,4 @@ def test_the_image_check_provider_loads_where_pulumi_runs_dynamic_providers():
     loaded = subprocess.run(
         [sys.executable, "-c", script], input=serialized, capture_output=True, text=True, cwd=ROOT, check=False
     )
-    assert (loaded.returncode, loaded.stdout) == (0, "components.image_check ['digest']\n"), loaded.stderr
+    assert (loaded.returncode, loaded.stdout) == (0, "ml_platform.components.image_check ['digest']\n"), loaded.stderr

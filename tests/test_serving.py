@@ -10,10 +10,10 @@ import yaml
 from moto import mock_aws
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
-from components.alarms import ROLLBACK_ALARMS
-from components.config import AutoscalingConfig, RolloutConfig, ServingConfig
-from components.serving import deployment_config, model_role_policy, scaling_policies
-from ops.synth import ROOT, synthesize_stack
+from ml_platform.components.alarms import ROLLBACK_ALARMS
+from ml_platform.components.serving import deployment_config, model_role_policy, scaling_policies
+from ml_platform.config import AutoscalingConfig, RolloutConfig, ServingConfig
+from offline.engine import ROOT, synthesize_stack
 from tests.aws_shapes import request
 from tests.test_config import problems
 

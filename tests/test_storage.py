@@ -10,8 +10,7 @@ import pytest
 from moto import mock_aws
 from moto.iam.policy_validation import BaseIAMPolicyValidator, IAMPolicyDocumentValidator
 
-from components.config import LifecycleTiers, StorageConfig
-from components.storage import (
+from ml_platform.components.storage import (
     access_log_bucket_policy,
     access_log_lifecycle_rules,
     bucket_policy,
@@ -20,6 +19,7 @@ from components.storage import (
     replication_policy,
     replication_rule,
 )
+from ml_platform.config import LifecycleTiers, StorageConfig
 from tests.aws_shapes import request
 from tests.test_config import problems
 

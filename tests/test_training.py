@@ -12,14 +12,14 @@ import pytest
 import yaml
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
-from components.training import (
+from ml_platform.components.training import (
     approval_event_pattern,
     dispatch_input_transformer,
     dispatch_url,
     hyperparameter_strings,
     invoke_destination_policy,
 )
-from ops.synth import ROOT, synthesize_stack
+from offline.engine import ROOT, synthesize_stack
 from tests.test_config import problems
 
 
@@ -226,7 +226,7 @@ def test_deploy_trigger_config_rules():
         "deploy_trigger.repository: not in the required format (got 'not a repo'; expected "
         "^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$)"
     ]
-    from components.config import StackConfigError, validate_stack_config
+    from ml_platform.config import StackConfigError, validate_stack_config
     from tests.test_config import VALID
 
     with pytest.raises(StackConfigError) as caught:

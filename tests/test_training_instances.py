@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import StackConfigError, parse_stack_config
+from ml_platform.config import StackConfigError, parse_stack_config
 from tests.test_config import VALID
 
 

@@ -26,7 +26,7 @@ quality, dimension EndpointName:
 A window with no data, or fewer records than --min-records ("insufficient_data"), publishes only
 the counts (CaptureRecords / CaptureRecordsSkipped / CaptureFilesUnreadable, or JoinedRecords /
 OrphanLabels / DuplicateIds), never a drift or accuracy figure, so an alarm sees missing data
-rather than a misleading zero; the counts have their own alarms (components/drift_alarms.py).
+rather than a misleading zero; the counts have their own alarms (ml_platform/components/drift_alarms.py).
 A figure that is undefined (e.g. precision with no
 positive prediction) is not published either.
 """

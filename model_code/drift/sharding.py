@@ -1,6 +1,6 @@
 """The drift job on several Processing instances: plan, shard, merge.
 
-For captures too large for one instance, the monitoring pipeline (components/pipelines.py) runs
+For captures too large for one instance, the monitoring pipeline (ml_platform/components/pipelines.py) runs
 the job three times, each with the same --endpoint-name/--capture/--baseline arguments:
 
 1. `drift --plan-out DIR` (one instance) lists the window's capture files and writes

@@ -7,7 +7,7 @@ SageMaker describes the job's instances in /opt/ml/input/config/resourceconfig.j
 container on a full copy of the data (FullyReplicated) and trains the same model: the extra
 instances only add cost, and they would race to write the same checkpoints. So more than one
 host is refused before any data is read. The stack config refuses it earlier
-(components/config.py, `training.instance_count`); this covers jobs started some other way.
+(ml_platform/config/, `training.instance_count`); this covers jobs started some other way.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Client-side region failover for callers that invoke the SageMaker endpoints with the SDK.
 
-    from ops.invoke import FailoverClient
+    from failover_client import FailoverClient
     from ops.outputs import read_outputs
 
     client = FailoverClient.from_stack_outputs(read_outputs("prod"))
@@ -68,7 +68,7 @@ from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
 from ops.outputs import OutputsError, endpoints, role_order, section
 
-logger = logging.getLogger("ops.invoke")
+logger = logging.getLogger("failover_client")
 
 # botocore's list of throttling error codes (standard retry mode), plus SageMaker's own 429.
 _THROTTLING = ThrottledRetryableChecker()

@@ -65,7 +65,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from components.config import problem, sagemaker_enum
+from ml_platform.config import problem, sagemaker_enum
 
 SCHEMA_VERSION = "2020-12-01"
 ApprovalStatus = Literal["PendingManualApproval", "Approved"]
@@ -564,7 +564,7 @@ def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]
                 "ModelDataQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": baseline_uri}}
             },
             "MetadataProperties": {"CommitId": parameter("GitCommit"), "GeneratedBy": EXECUTION_ARN},
-            # Keys components/model_versions.py reads (lineage, and metrics as `metric.<name>` strings).
+            # Keys ml_platform/components/model_versions.py reads (lineage, and metrics as `metric.<name>` strings).
             "CustomerMetadataProperties": {
                 "pipeline_execution_arn": EXECUTION_ARN,
                 "pipeline_execution_id": EXECUTION_ID,

@@ -1,9 +1,9 @@
 """The Model Registry group, and the trigger that turns an approval into a deploy.
 
-Training does not run inside `pulumi up`: the model-build pipeline (components/pipelines.py,
-declared by components/retraining.py) trains on managed spot capacity, one execution per model
+Training does not run inside `pulumi up`: the model-build pipeline (ml_platform/components/pipelines.py,
+declared by ml_platform/components/retraining.py) trains on managed spot capacity, one execution per model
 version, and registers each version that passes its gates as a package of this group. A
-version is what the stack serves (`serving.model`, components/served_model.py).
+version is what the stack serves (`serving.model`, ml_platform/components/served_model.py).
 
 Approval starts a deploy: an EventBridge rule on `SageMaker Model Package State Change` for
 this group with `ModelApprovalStatus: Approved` calls GitHub's `repository_dispatch` through an
@@ -25,7 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, document, trust_json
+from ml_platform.components.iam import allow, document, trust_json
 
 MODEL_PACKAGE_STATE_CHANGE = "SageMaker Model Package State Change"
 DISPATCH_EVENT_TYPE = "model-approved"

@@ -15,8 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import BackupConfig
-from components.iam import trust_json
+from ml_platform.components.iam import trust_json
+from ml_platform.config import BackupConfig
 
 # Vault events sent to the alerts topic: failures, and restores finishing.
 VAULT_EVENTS = (

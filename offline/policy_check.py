@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ops.synth import Synthesis
+from offline.engine import Synthesis
 from policy.policies import MANDATORY, RULES, Resource, Violation, evaluate
 
 

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from components.rollout import ENDPOINT_WAITER_SECONDS, RolloutEstimate, rollout_estimate
+from ml_platform.components.rollout import ENDPOINT_WAITER_SECONDS, RolloutEstimate, rollout_estimate
 
 PROJECT = "ml-platform"
 
@@ -150,7 +150,7 @@ def scheduled_minimum_problems(schedules: Iterable[Any]) -> list[tuple[str, str]
 
 def rollout_time_problem(rollout: Any, instance_count: int, where: str) -> tuple[str, str] | None:
     """The problem with a rollout that can outlast the provider's fixed endpoint wait, or
-    SageMaker's own `maximum_execution_timeout_seconds`, if any (see components/rollout.py)."""
+    SageMaker's own `maximum_execution_timeout_seconds`, if any (see ml_platform/components/rollout.py)."""
     estimate = estimate_rollout(rollout, instance_count).total_seconds
     if estimate > ENDPOINT_WAITER_SECONDS:
         return (
@@ -177,7 +177,7 @@ def rollout_time_problem(rollout: Any, instance_count: int, where: str) -> tuple
 
 
 def estimate_rollout(rollout: Any, instance_count: int) -> RolloutEstimate:
-    """`components.rollout.rollout_estimate` for a RolloutConfig and the variant's instance count."""
+    """`ml_platform.components.rollout.rollout_estimate` for a RolloutConfig and the variant's instance count."""
     step = rollout.canary_size_percent if rollout.traffic_routing == "CANARY" else rollout.linear_step_percent
     return rollout_estimate(
         strategy=rollout.strategy,
@@ -1345,7 +1345,7 @@ class RetrainingConfig(Section):
     @field_validator("drift_evaluation_periods")
     @classmethod
     def _within_cloudwatch_window(cls, value: int, info: ValidationInfo) -> int:
-        # The drift alarm's period is the monitoring interval (components/retraining.py).
+        # The drift alarm's period is the monitoring interval (ml_platform/components/retraining.py).
         hours = info.data.get("monitoring_interval_hours")
         outside = alarm_window_problem(hours * 3600, value) if hours else None
         if outside:

@@ -1,6 +1,6 @@
 """Alarms on what the drift alarm cannot see: the blind spots of drift monitoring.
 
-The drift alarm (components/retraining.py) judges feature distributions, and only in runs with
+The drift alarm (ml_platform/components/retraining.py) judges feature distributions, and only in runs with
 enough usable rows. These alarms page people (the alerts topic) when the data itself is wrong or
 missing; none of them starts retraining, which cannot fix a broken client or a broken capture:
 
@@ -41,7 +41,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import RetrainingConfig
+from ml_platform.config import RetrainingConfig
 
 NO_TRAFFIC_RUNS = 2
 

@@ -7,7 +7,7 @@
   alarm watches production accuracy once enough predictions were joined with ground truth.
   Both notify the alerts topic, and an EventBridge rule on either entering ALARM starts the
   retraining pipeline; its role may start only that pipeline.
-- The retraining pipeline (`components/pipelines.py`): managed spot training with checkpoints,
+- The retraining pipeline (`ml_platform/components/pipelines.py`): managed spot training with checkpoints,
   evaluation on the holdout, a condition on accuracy, registration in the Model Registry
   (PendingManualApproval in prod, Approved in dev). It can also run on a schedule.
 """
@@ -21,9 +21,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import RetrainingConfig, TrainingConfig
-from components.drift_alarms import capture_alarms
-from components.iam import (
+from ml_platform.components.drift_alarms import capture_alarms
+from ml_platform.components.iam import (
     TRAINING_METRICS_NAMESPACE,
     allow,
     document,
@@ -34,7 +33,7 @@ from components.iam import (
     trust_json,
     write_logs,
 )
-from components.pipelines import (
+from ml_platform.components.pipelines import (
     CHAMPION_NONE_PREFIX,
     CHECKPOINTS_PREFIX,
     EVALUATION_OUTPUT,
@@ -50,7 +49,8 @@ from components.pipelines import (
     monitoring_pipeline_definition,
     retraining_pipeline_definition,
 )
-from components.serving import CAPTURE_PREFIX
+from ml_platform.components.serving import CAPTURE_PREFIX
+from ml_platform.config import RetrainingConfig, TrainingConfig
 
 DRIFT_METRIC = "MaxFeatureDrift"
 ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
@@ -62,7 +62,7 @@ PIPELINE_EXECUTION_STATUS_CHANGE = "SageMaker Model Building Pipeline Execution 
 
 def _pull_and_log(key_arn: str, repository_arn: str, region: str, account_id: str, kinds: tuple[str, ...]) -> list:
     # Every step passes the region key for its output (OutputDataConfig / ProcessingOutputConfig
-    # KmsKeyId), which needs kms:Encrypt in the job's role (components/iam.py).
+    # KmsKeyId), which needs kms:Encrypt in the job's role (ml_platform/components/iam.py).
     return [
         *sagemaker_job_output_key(key_arn),
         *pull_image(repository_arn),
@@ -380,7 +380,7 @@ class Retraining(pulumi.ComponentResource):
         config = args.config
         child = pulumi.ResourceOptions(parent=self)
         artifacts_name, artifacts_arn = args.artifacts_bucket
-        # The "no champion" input of the evaluation step (see components/pipelines.py).
+        # The "no champion" input of the evaluation step (see ml_platform/components/pipelines.py).
         self.no_champion = aws.s3.BucketObjectv2(
             f"{name}-no-champion",
             bucket=artifacts_name,
@@ -618,7 +618,7 @@ class Retraining(pulumi.ComponentResource):
 
     def _notify_failures(self) -> None:
         """A failed execution (a gate refused the model, or a job failed) tells the alerts topic.
-        The topic's policy already lets events.amazonaws.com publish (components/monitoring.py)."""
+        The topic's policy already lets events.amazonaws.com publish (ml_platform/components/monitoring.py)."""
         rule = aws.cloudwatch.EventRule(
             f"{self._name}-failed",
             description="model-build execution failed (gate or job): tell the alerts topic",

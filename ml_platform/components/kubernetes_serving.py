@@ -38,14 +38,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.config import (
+from ml_platform.components.iam import allow, document, kms_via_s3
+from ml_platform.config import (
     PROJECT,
     KubernetesAutoscalingConfig,
     KubernetesConfig,
     KubernetesIngressConfig,
     KubernetesPodMonitorConfig,
 )
-from components.iam import allow, document, kms_via_s3
 
 SERVER_CONTAINER = "model-server"
 FETCH_CONTAINER = "fetch-model"

@@ -40,7 +40,7 @@ def key_policy(
         # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions),
         # and a condition on a key the service does not send drops every notification
         # silently. The confused-deputy guard is the topic policy's aws:SourceAccount
-        # (components/monitoring.py), which SNS evaluates on every Publish.
+        # (ml_platform/components/monitoring.py), which SNS evaluates on every Publish.
         statements.append(
             {
                 "Sid": "ServicesPublishToEncryptedTopics",

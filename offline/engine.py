@@ -3,7 +3,7 @@
 No CLI, no provider plugins, no credentials: every resource registration is captured with
 its type, logical name, inputs (in the provider's wire names, e.g. `enableKeyRotation`),
 parent, options, and the region it lands in, resolved through its provider. Stack exports
-are captured too. Both the test suite and `ops.plan` use this one engine.
+are captured too. Both the test suite and `offline.plan` use this one engine.
 
 What mocks cannot prove: that AWS accepts the inputs, which changes force replacement, and
 anything computed by the provider (ARNs and ids here are deterministic stand-ins).
@@ -32,7 +32,7 @@ from pulumi.runtime import rpc, settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from components.config import PROJECT
+from ml_platform.config import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
 MOCK_ACCOUNT_ID = "123456789012"
@@ -238,7 +238,7 @@ class AwsMocks(pulumi.runtime.Mocks):
                 "id": "aws",
             }
         raise NotImplementedError(
-            f"the program calls {args.token}, which ops/synth.py does not mock; add it to AwsMocks.call"
+            f"the program calls {args.token}, which offline/engine.py does not mock; add it to AwsMocks.call"
         )
 
 

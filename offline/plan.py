@@ -1,6 +1,6 @@
 """Offline plan: synthesize a stack under the mock engine and print what it declares.
 
-    python -m ops.plan [--stack dev] [--json] [--registry example|empty]
+    python -m offline.plan [--stack dev] [--json] [--registry example|empty]
 
 No cloud, no credentials, no Pulumi CLI. Prints the validated config, the resources as a
 tree per region and component with the settings that matter, counts per type, the model
@@ -24,16 +24,15 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from components.config import (  # noqa: E402
+from ml_platform.config import (  # noqa: E402
     PROJECT,
     StackConfig,
     StackConfigError,
     project_values,
     validate_stack_config,
 )
-from ops.deployability import first_deploy_order, render_deployability, rollout_estimates  # noqa: E402
-from ops.policy_check import policy_report, render_policy  # noqa: E402
-from ops.synth import (  # noqa: E402
+from offline.deployability import first_deploy_order, render_deployability, rollout_estimates  # noqa: E402
+from offline.engine import (  # noqa: E402
     ROOT,
     Registration,
     Synthesis,
@@ -42,6 +41,7 @@ from ops.synth import (  # noqa: E402
     stack_file,
     synthesize_stack,
 )
+from offline.policy_check import policy_report, render_policy  # noqa: E402
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
@@ -377,7 +377,7 @@ def _synthesize(stack: str, root: Path, registry: str) -> Synthesis:
     import boto3
     from moto import mock_aws
 
-    from components.served_model import use_registry
+    from ml_platform.components.served_model import use_registry
 
     def client(region: str):
         return boto3.client("sagemaker", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
@@ -387,7 +387,7 @@ def _synthesize(stack: str, root: Path, registry: str) -> Synthesis:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ops.plan", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m offline.plan", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", default="dev", help="stack file Pulumi.<stack>.yaml to plan (default: dev)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
     parser.add_argument("--root", type=Path, default=ROOT, help="project directory (default: this one)")
@@ -396,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=("example", "empty"),
         default="example",
         help="the Model Registry the offline plan reads: `example` (versions 1 and 2 approved, 3 pending; "
-        "see components/served_model.py) or `empty` (a first deploy: no version yet). Default: example",
+        "see ml_platform/components/served_model.py) or `empty` (a first deploy: no version yet). Default: example",
     )
     args = parser.parse_args(argv)
     root = args.root.resolve()

@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AlarmsConfig
+from ml_platform.config import AlarmsConfig
 
 NAMESPACE_INVOCATIONS = "AWS/SageMaker"
 NAMESPACE_INSTANCE = "/aws/sagemaker/Endpoints"

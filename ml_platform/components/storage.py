@@ -26,8 +26,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import BUCKET_CLASSES, LifecycleTiers, StorageConfig
-from components.iam import allow, document, kms_via_s3, trust_json
+from ml_platform.components.iam import allow, document, kms_via_s3, trust_json
+from ml_platform.config import BUCKET_CLASSES, LifecycleTiers, StorageConfig
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders

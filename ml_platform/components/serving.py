@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AutoscalingConfig, DataCaptureConfig, RolloutConfig, ServingConfig
-from components.iam import allow, attach_to_vpc, document, pull_image, trust_json, use_key, write_logs
+from ml_platform.components.iam import allow, attach_to_vpc, document, pull_image, trust_json, use_key, write_logs
+from ml_platform.config import AutoscalingConfig, DataCaptureConfig, RolloutConfig, ServingConfig
 
 CAPTURE_PREFIX = "datacapture"
 
@@ -320,7 +320,7 @@ class ModelEndpoint(pulumi.ComponentResource):
         )
         # No custom_timeouts: the provider's endpoint resource declares no Timeouts block and waits
         # a fixed 60 minutes for InService; config rules keep the rollout within it
-        # (components/rollout.py). Model and EndpointConfiguration have no waiters either.
+        # (ml_platform/components/rollout.py). Model and EndpointConfiguration have no waiters either.
         self.endpoint = aws.sagemaker.Endpoint(
             name,
             name=args.endpoint_name,
@@ -431,8 +431,8 @@ class RegionalModelCopy(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegionalModelCopyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:serving:RegionalModelCopy", name, None, opts)
-        from components.image import image_in_region
-        from components.image_check import ImageReplicaCheck, ImageReplicaCheckArgs
+        from ml_platform.components.image import image_in_region
+        from ml_platform.components.image_check import ImageReplicaCheck, ImageReplicaCheckArgs
 
         source_bucket, key = split_s3_url(args.model_data_url)
         self.copy = aws.s3.ObjectCopy(

@@ -11,7 +11,7 @@ behind a regional WAFv2 web ACL (per-IP rate limit, AWS's common rule set).
 Callers sign with SigV4A (region set: every region of the stack), not SigV4: a SigV4
 signature names one region and the other region's API refuses it ("Credential should be
 scoped to a valid region"), so after a DNS failover every SigV4 caller would get 403 until it
-re-signed. IAM authorization (`AWS_IAM`) is unchanged; see ops/invoke.py for the client.
+re-signed. IAM authorization (`AWS_IAM`) is unchanged; see failover_client/client.py for the client.
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv.html (SigV4a: "signatures
 valid in more than one AWS Region"), https://github.com/aws-samples/sigv4a-signing-examples;
 for IAM-authorized REST APIs API Gateway accepts both ("clients must use Signature Version 4a
@@ -35,7 +35,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import allow, document, trust_json
+from ml_platform.components.iam import allow, document, trust_json
 
 ACCESS_LOG_FORMAT = {
     "requestId": "$context.requestId",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.alarms import NAMESPACE_INSTANCE, NAMESPACE_INVOCATIONS
+from ml_platform.components.alarms import NAMESPACE_INSTANCE, NAMESPACE_INVOCATIONS
 
 WIDTH, HEIGHT = 12, 6
 

@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.dashboard import budget_filter_expression, dashboard_body
+from ml_platform.components.dashboard import budget_filter_expression, dashboard_body
 
 # Metric the drift job publishes per feature (dimensions EndpointName, Feature).
 DRIFT_FEATURE_METRIC = "FeaturePSI"

@@ -1,11 +1,11 @@
 """Which model version a stack serves: `serving.model` resolved against the Model Registry.
 
 Deploy = `pulumi up` of a version. The program reads the registry (the primary region's
-SageMaker API, through `components/model_versions.py`) at preview and at up, so a pull
+SageMaker API, through `ml_platform/components/model_versions.py`) at preview and at up, so a pull
 request's preview shows the version that goes out, its metrics and its dataset.
 
 Where the registry client comes from (`registry_client`):
-- `use_registry(factory)` installs one (tests install moto clients; `ops.plan --registry` too);
+- `use_registry(factory)` installs one (tests install moto clients; `offline.plan --registry` too);
 - otherwise, under the SDK's mock engine (tests, the offline plan) there is no AWS: the
   program reads the EXAMPLE registry below, hosted on moto, so `make plan` stays offline and
   shows what a real preview shows;
@@ -29,7 +29,7 @@ from typing import Any
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.model_versions import APPROVED, ModelVersion, RegistryError, list_versions, resolve
+from ml_platform.components.model_versions import APPROVED, ModelVersion, RegistryError, list_versions, resolve
 
 RegistryClientFactory = Callable[[str], Any]  # region -> a boto3 SageMaker client
 _installed: contextvars.ContextVar[RegistryClientFactory | None] = contextvars.ContextVar(
@@ -126,7 +126,7 @@ EXAMPLE_VERSIONS = (("Approved", 0.9561, "v1"), ("Approved", 0.9649, "v2"), ("Pe
 
 
 def example_artifacts_bucket() -> str:
-    """The primary artifacts bucket's name under the mock engine (ops/synth.py names a bucket
+    """The primary artifacts bucket's name under the mock engine (offline/engine.py names a bucket
     `<logical name>-mock`), so the example's artifacts live in the stack's own bucket."""
     return "artifacts-primary-mock"
 

@@ -1,20 +1,20 @@
 """What `make plan` says about deploying a stack, beyond what it declares: the rollout-time
 estimate of each endpoint against the provider's fixed wait, and the order of a first deploy
-on a fresh account. Plain data from the validated config; `ops.plan` prints it."""
+on a fresh account. Plain data from the validated config; `offline.plan` prints it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from components.config import PROJECT, StackConfig, estimate_rollout
-from components.rollout import ENDPOINT_WAITER_SECONDS
+from ml_platform.components.rollout import ENDPOINT_WAITER_SECONDS
+from ml_platform.config import PROJECT, StackConfig, estimate_rollout
 
 
 def rollout_estimates(config: StackConfig) -> list[dict[str, Any]]:
     """Per SageMaker endpoint (instance variants): the phases of one update and their total."""
     if config.serving.platform != "sagemaker":
         return []
-    from components.platform import serving_by_role
+    from ml_platform.platform import serving_by_role
 
     regions = config.regions.by_role()
     found = []

@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import (
+from ml_platform.components.alarms import (
     INSUFFICIENT_DATA_HEALTH,
     ROLLBACK_ALARMS,
     VariantAlarms,
@@ -24,9 +24,8 @@ from components.alarms import (
     stage_health_alarm_specs,
     variant_alarm_specs,
 )
-from components.backup import BackupVault, RegionBackup, RegionBackupArgs
-from components.config import PROJECT, ServingConfig, StackConfig
-from components.frontdoor import (
+from ml_platform.components.backup import BackupVault, RegionBackup, RegionBackupArgs
+from ml_platform.components.frontdoor import (
     HealthAlarm,
     RegionalApi,
     RegionalApiArgs,
@@ -35,9 +34,9 @@ from components.frontdoor import (
     WebAclArgs,
     rto_rpo_seconds,
 )
-from components.image import ModelImage, ModelImageArgs, repository_name
-from components.keys import RegionKey, RegionKeyArgs
-from components.monitoring import (
+from ml_platform.components.image import ModelImage, ModelImageArgs, repository_name
+from ml_platform.components.keys import RegionKey, RegionKeyArgs
+from ml_platform.components.monitoring import (
     PUBLISHERS,
     Alerts,
     AlertsArgs,
@@ -46,17 +45,18 @@ from components.monitoring import (
     EndpointDashboard,
     EndpointDashboardArgs,
 )
-from components.retraining import Retraining, RetrainingArgs
-from components.served_model import ServedModel, resolve_served
-from components.serving import (
+from ml_platform.components.retraining import Retraining, RetrainingArgs
+from ml_platform.components.served_model import ServedModel, resolve_served
+from ml_platform.components.serving import (
     ModelEndpoint,
     ModelEndpointArgs,
     RegionalModelCopy,
     RegionalModelCopyArgs,
     ServedVersion,
 )
-from components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
-from components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry
+from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
+from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry
+from ml_platform.config import PROJECT, ServingConfig, StackConfig
 
 
 @dataclass
@@ -302,7 +302,7 @@ def serve(
 
         import pulumi_kubernetes as k8s
 
-        from components.kubernetes_serving import KubernetesModelServer, KubernetesModelServerArgs
+        from ml_platform.components.kubernetes_serving import KubernetesModelServer, KubernetesModelServerArgs
 
         cluster, primary = config.kubernetes, sites["primary"]
         assert cluster is not None  # the config requires the section with this platform

@@ -1,0 +1,47 @@
+"""Client-side region failover for callers of the platform's endpoints: the stable API.
+
+    from failover_client import FailoverClient, FrontDoorClient, Timeouts
+
+Everything a caller needs is exported here; `failover_client.client` holds the implementation,
+and names not listed in `__all__` may change between releases.
+"""
+
+from failover_client.client import (
+    AllRegionsFailedError,
+    BreakerPolicy,
+    BreakerState,
+    CircuitBreaker,
+    FailoverClient,
+    FrontDoorClient,
+    InvokeResult,
+    RegionEndpoint,
+    RequestRejectedError,
+    RetryPolicy,
+    Timeouts,
+    describe_error,
+    front_door_client_factory,
+    front_door_targets,
+    is_retryable,
+    runtime_client,
+    sigv4a_signer,
+)
+
+__all__ = [
+    "AllRegionsFailedError",
+    "BreakerPolicy",
+    "BreakerState",
+    "CircuitBreaker",
+    "FailoverClient",
+    "FrontDoorClient",
+    "InvokeResult",
+    "RegionEndpoint",
+    "RequestRejectedError",
+    "RetryPolicy",
+    "Timeouts",
+    "describe_error",
+    "front_door_client_factory",
+    "front_door_targets",
+    "is_retryable",
+    "runtime_client",
+    "sigv4a_signer",
+]
