@@ -28,10 +28,10 @@ import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings
+from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
 
+from ml_platform import pulumi_compat
 from ml_platform.config import PROJECT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -329,13 +329,13 @@ def _provider_urn(ref: str) -> str:
 
 
 def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+    return pulumi_compat.is_secret_envelope(value)
 
 
 def _plain(value: Any) -> Any:
     """Deserialized properties with secrets unwrapped to their values, for assertions."""
     if isinstance(value, dict):
-        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        if pulumi_compat.is_secret_envelope(value):
             return _plain(value.get("value"))
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -414,14 +414,13 @@ def run_under_mocks(
     import time
 
     started = time.perf_counter()
-    settings.ROOT.set(None)
+    pulumi_compat.reset_root_stack()
     runtime_config.set_all_config(dict(config or {}), list(secret_keys or []))
     monitor = RecordingMonitor()
     pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     # set_mocks creates and finishes a root stack; replace it with one whose exports we capture.
-    settings.ROOT.set(None)
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
+    pulumi_compat.reset_root_stack()
+    pulumi_compat.clear_pending_work()
 
     async def bounded() -> None:
         try:
@@ -437,9 +436,9 @@ def run_under_mocks(
             ) from None
 
     try:
-        _sync_await(bounded())
+        pulumi_compat.sync_await(bounded())
     finally:
-        settings.ROOT.set(None)
+        pulumi_compat.reset_root_stack()
         runtime_config.set_all_config({}, [])
     return Synthesis(
         stack=stack,

@@ -51,16 +51,23 @@ _UNKNOWN_SENTINELS = frozenset(
 
 def plain(value: Any) -> Any:
     """Properties as plain dicts and lists, with values unknown during preview as
-    `policies.UNKNOWN` (reading them through the SDK's proxies would raise instead)."""
-    if isinstance(value, policy_proxy._DictProxy | policy_proxy._ListProxy):
-        value = value["__target"]
+    `policies.UNKNOWN`. The SDK hands properties over behind proxies (Mappings and Sequences)
+    whose item access raises `UnknownValueError` for an unknown value; reading item by item
+    through that public interface turns each such value into UNKNOWN."""
     if isinstance(value, Mapping):
-        return {key: plain(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(inner) for inner in value]
+        return {key: _item(value, key) for key in value}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_item(value, index) for index in range(len(value))]
     if isinstance(value, str) and value in _UNKNOWN_SENTINELS:
         return policies.UNKNOWN
     return value
+
+
+def _item(container: Any, key: Any) -> Any:
+    try:
+        return plain(container[key])
+    except policy_proxy.UnknownValueError:
+        return policies.UNKNOWN
 
 
 def _explicit_provider(provider: Any) -> tuple[str | None, dict]:

@@ -13,15 +13,16 @@ import json
 import runpy
 import sys
 from pathlib import Path
+from typing import Any
 
 import pulumi_policy
 import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
+from ml_platform import pulumi_compat
 from policy import crossguard, policies
 from tests.policy_support import mutated, training_job_synthesis
 
@@ -86,9 +87,9 @@ def test_policy_requirements_pin_the_sdk_the_tests_use():
 # Through the SDK's analyzer service
 
 
-def servicer(environment: str | None) -> _PolicyAnalyzerServicer:
+def servicer(environment: str | None) -> Any:
     policies_ = crossguard.pack_policies(configured=lambda: environment)
-    return _PolicyAnalyzerServicer("ml-platform", "0.1.0", policies_, EnforcementLevel.MANDATORY)
+    return pulumi_compat.policy_analyzer_servicer()("ml-platform", "0.1.0", policies_, EnforcementLevel.MANDATORY)
 
 
 def struct(values: dict) -> struct_pb2.Struct:

@@ -2268,7 +2268,9 @@ def load_stack_config(project: str = PROJECT) -> StackConfig:
     from pulumi.runtime import config as runtime_config
 
     try:
-        secret_keys = runtime_config._SECRET_KEYS.get() | set(runtime_config.get_config_secret_keys_env())
+        values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+        secret_keys = {key for key in values if runtime_config.is_config_secret(key)}
+        secret_keys |= set(runtime_config.get_config_secret_keys_env())
         return validate_stack_config(read_project_config(project), secret_keys, project)
     except StackConfigError as exc:
         listing = "\n".join(f"  - {line}" for line in exc.lines)
