@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ml_platform.assembly_edge import regional_api_args
 from ml_platform.components.alarms import (
     INSUFFICIENT_DATA_HEALTH,
     ROLLBACK_ALARMS,
@@ -28,10 +29,8 @@ from ml_platform.components.backup import BackupVault, RegionBackup, RegionBacku
 from ml_platform.components.frontdoor import (
     HealthAlarm,
     RegionalApi,
-    RegionalApiArgs,
     RegionalFailover,
     RegionalFailoverArgs,
-    WebAclArgs,
     rto_rpo_seconds,
 )
 from ml_platform.components.image import ModelImage, ModelImageArgs, repository_name
@@ -147,12 +146,15 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
     group, the approval trigger, and the version `serving.model` names, read from the registry."""
     primary = sites["primary"]
     # The repository, its replication and the replica template come from the bootstrap program.
+    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=primary.opts.provider))
     image = ModelImage(
         "model-image",
         ModelImageArgs(
             repository_name=repository_name(PROJECT, stack),
             account_id=account,
             region=primary.region,
+            partition=partition.partition,
+            dns_suffix=partition.dns_suffix,
             build_context=Path("model_code") if config.image.build else None,
             uri=config.image.uri,
         ),
@@ -298,11 +300,10 @@ def serve(
         return {}, {}, {}
     if config.serving.platform == "kubernetes":
         # Imported here: only Kubernetes stacks need pulumi_kubernetes loaded.
-        import dataclasses
-
         import pulumi_kubernetes as k8s
 
-        from ml_platform.components.kubernetes_serving import KubernetesModelServer, KubernetesModelServerArgs
+        from ml_platform.assembly_edge import kubernetes_server_args, previous_artifact
+        from ml_platform.components.kubernetes_serving import KubernetesModelServer
 
         cluster, primary = config.kubernetes, sites["primary"]
         assert cluster is not None  # the config requires the section with this platform
@@ -311,24 +312,19 @@ def serve(
             kubeconfig=pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig is not None else None,
             context=cluster.context,
         )
-        rollback = {}
-        if "previous_model_data_url" in {f.name for f in dataclasses.fields(KubernetesModelServerArgs)}:
-            # The approved version before the served one: what a rollback returns to.
-            rollback["previous_model_data_url"] = (
-                pulumi.Output.from_input(served.previous.model_data_url) if served.previous else None
-            )
         server = KubernetesModelServer(
             "model-server",
-            KubernetesModelServerArgs(
-                config=cluster,
+            kubernetes_server_args(
+                cluster,
                 image_uri=served.version.image_uri,
                 model_data_url=pulumi.Output.from_input(served.version.model_data_url),
                 artifacts_bucket_arn=primary.storage.buckets["artifacts"].arn,
                 key_arn=primary.key.arn,
                 region=primary.region,
+                # The approved version before the served one: what a rollback returns to.
+                previous_model_data_url=previous_artifact(served.previous),
                 environment=config.serving.environment,
                 labels={"environment": config.environment},
-                **rollback,
             ),
             opts=pulumi.ResourceOptions(providers=[primary.opts.provider, provider]),
         )
@@ -400,6 +396,7 @@ def front_doors(
     endpoints: dict[str, ModelEndpoint],
     health: dict[str, VariantAlarms],
     account: Any,
+    partition: Any,
 ) -> dict[str, Any]:
     """Regional APIs and, with failover configured, Route 53 failover between them. A region
     without an endpoint (no model version to serve yet) gets no front door: nothing would
@@ -409,26 +406,18 @@ def front_doors(
         return {}
     # The endpoint's name (`build`'s endpoint_name): the API and its alarms carry it.
     api_name = f"{PROJECT}-{pulumi.get_stack()}"
-    web_acl = WebAclArgs(
-        rate_limit_per_ip=api_config.waf_rate_limit_per_ip,
-        rate_window_seconds=api_config.waf_rate_window_seconds,
-        common_rule_set=api_config.waf_common_rule_set,
-    )
     apis = {
         role: RegionalApi(
             f"api-{role}",
-            RegionalApiArgs(
+            regional_api_args(
+                api_config,
                 api_name=api_name,
                 endpoint_name=endpoint.endpoint_name,
                 endpoint_arn=endpoint.endpoint.arn,
                 region=sites[role].region,
                 account_id=account,
+                partition=partition,
                 key_arn=sites[role].key.arn,
-                stage_name=api_config.stage_name,
-                throttle_rate_limit=api_config.throttle_rate_limit,
-                throttle_burst_limit=api_config.throttle_burst_limit,
-                access_log_retention_days=api_config.access_log_retention_days or 30,
-                web_acl=web_acl,
             ),
             opts=sites[role].opts,
         )
@@ -465,7 +454,8 @@ def front_doors(
                 hosted_zone_id=failover.hosted_zone_id,
                 domain_name=failover.domain_name,
                 dns_ttl_seconds=failover.dns_ttl_seconds,
-                api=api,
+                rest_api_id=api.api.id,
+                api_host=api.host,
                 stage_name=api_config.stage_name,
                 region=sites[role].region,
                 health_alarms=[
@@ -605,7 +595,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     lifecycle = model_lifecycle(config, stack, sites, account)
     backups = backup(config, sites, account)
     endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account)
-    doors = front_doors(config, sites, endpoints, health, account)
+    doors = front_doors(config, sites, endpoints, health, account, partition)
     pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account)
     observe(config, endpoint_name, sites, serving=bool(endpoints))
 
