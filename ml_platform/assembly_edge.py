@@ -1,17 +1,32 @@
-"""The assembly's mapping of the stack config onto the Args of the edge components (the KMS key,
-the image, the front doors, the Kubernetes server): config in, plain Args out, no resources.
+"""The assembly's edge: the stack config mapped onto the Args of the front doors and the Kubernetes
+server, and the front doors' wiring (`front_doors`, called by `ml_platform/platform.py`'s `build`).
+No resources of its own: it only builds components.
 
-`ml_platform/platform.py` calls these; the components themselves never see the config, so another
-program builds them from its own values (see examples/reuse_front_door).
+The components themselves never see the config, so another program builds them from its own
+values (see examples/reuse_front_door).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 
-from ml_platform.components.frontdoor import RegionalApiArgs, WebAclArgs
+from ml_platform.components.alarms import (
+    INSUFFICIENT_DATA_HEALTH,
+    VariantAlarms,
+    VariantAlarmsArgs,
+    stage_health_alarm_specs,
+)
+from ml_platform.components.frontdoor import (
+    HealthAlarm,
+    RegionalApi,
+    RegionalApiArgs,
+    RegionalFailover,
+    RegionalFailoverArgs,
+    WebAclArgs,
+    rto_rpo_seconds,
+)
 from ml_platform.components.kubernetes_args import (
     CertificateIssuer,
     ContainerResources,
@@ -20,7 +35,11 @@ from ml_platform.components.kubernetes_args import (
     PodAutoscaling,
     PodMonitorArgs,
 )
-from ml_platform.config import PROJECT, ApiConfig, KubernetesConfig
+from ml_platform.config import PROJECT, ApiConfig, KubernetesConfig, StackConfig
+
+if TYPE_CHECKING:
+    from ml_platform.components.serving import ModelEndpoint
+    from ml_platform.platform import Site
 
 
 def kubernetes_server_args(
@@ -117,3 +136,101 @@ def regional_api_args(
 def previous_artifact(previous: Any) -> pulumi.Output[str] | None:
     """The approved version before the served one (what a rollback returns to), as an input."""
     return pulumi.Output.from_input(previous.model_data_url) if previous is not None else None
+
+
+def front_doors(
+    config: StackConfig,
+    sites: dict[str, Site],
+    endpoints: dict[str, ModelEndpoint],
+    health: dict[str, VariantAlarms],
+    account: Any,
+    partition: Any,
+) -> dict[str, Any]:
+    """Regional APIs and, with failover configured, Route 53 failover between them. A region
+    without an endpoint (no model version to serve yet) gets no front door: nothing would
+    answer behind it, and its absent failover record leaves the name to the other region."""
+    api_config = config.api
+    if api_config is None:
+        return {}
+    # The endpoint's name (`build`'s endpoint_name): the API and its alarms carry it.
+    api_name = f"{PROJECT}-{pulumi.get_stack()}"
+    apis = {
+        role: RegionalApi(
+            f"api-{role}",
+            regional_api_args(
+                api_config,
+                api_name=api_name,
+                endpoint_name=endpoint.endpoint_name,
+                endpoint_arn=endpoint.endpoint.arn,
+                region=sites[role].region,
+                account_id=account,
+                partition=partition,
+                key_arn=sites[role].key.arn,
+            ),
+            opts=sites[role].opts,
+        )
+        for role, endpoint in endpoints.items()
+        if endpoint is not None
+    }
+    outputs: dict[str, Any] = {"api_invoke_urls": {role: api.invoke_url for role, api in apis.items()}}
+    failover = config.failover
+    if failover is None or not apis:
+        return outputs
+    validation_record_fqdn = None
+    for role, api in apis.items():
+        stage_alarms = VariantAlarms(
+            f"api-health-{role}",
+            VariantAlarmsArgs(
+                specs=stage_health_alarm_specs(
+                    name_prefix=f"{api_name}-{role}",
+                    api_name=api_name,
+                    stage_name=api_config.stage_name,
+                    max_5xx_per_minute=failover.unhealthy_api_5xx_per_minute,
+                    max_integration_latency_ms=failover.unhealthy_api_integration_latency_ms,
+                    evaluation_periods=config.alarms.evaluation_periods,
+                    datapoints_to_alarm=config.alarms.datapoints_to_alarm,
+                ),
+                topic_arn=sites[role].alerts.topic_arn,
+            ),
+            opts=sites[role].opts,
+        )
+        specs = [*health[role].specs, *stage_alarms.specs] if role in health else stage_alarms.specs
+        door = RegionalFailover(
+            f"failover-{role}",
+            RegionalFailoverArgs(
+                role=role.upper(),
+                hosted_zone_id=failover.hosted_zone_id,
+                domain_name=failover.domain_name,
+                dns_ttl_seconds=failover.dns_ttl_seconds,
+                rest_api_id=api.api.id,
+                api_host=api.host,
+                stage_name=api_config.stage_name,
+                region=sites[role].region,
+                health_alarms=[
+                    HealthAlarm(spec.name, INSUFFICIENT_DATA_HEALTH[spec.treat_missing_data]) for spec in specs
+                ],
+                health_check_interval_seconds=failover.health_check_interval_seconds,
+                health_check_failure_threshold=failover.health_check_failure_threshold,
+                # The first region with a front door owns the ACM validation record.
+                validation_record_fqdn=validation_record_fqdn,
+            ),
+            opts=sites[role].opts,
+        )
+        validation_record_fqdn = door.validation_record_fqdn
+    outputs["recovery_objectives"] = recovery_objectives(config)
+    return outputs
+
+
+def recovery_objectives(config: StackConfig) -> dict[str, Any]:
+    """RTO and RPO of a region failover as the stack's failover config makes them (the stack
+    output `recovery_objectives`; `ops.failover_drill` measures against it)."""
+    failover = config.failover
+    assert failover is not None  # only stacks with failover have recovery objectives
+    return rto_rpo_seconds(
+        alarm_period_seconds=60,
+        datapoints_to_alarm=config.alarms.datapoints_to_alarm,
+        health_check_interval_seconds=failover.health_check_interval_seconds,
+        health_check_failure_threshold=failover.health_check_failure_threshold,
+        dns_ttl_seconds=failover.dns_ttl_seconds,
+        replication_time_control=config.storage.replication_time_control,
+    )
