@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pulumi
+import pulumi_aws as aws
 
 from ml_platform.components.alarms import (
     INSUFFICIENT_DATA_HEALTH,
@@ -110,6 +111,7 @@ def regional_api_args(
     region: str,
     account_id: pulumi.Input[str],
     partition: pulumi.Input[str],
+    dns_suffix: pulumi.Input[str],
     key_arn: pulumi.Input[str],
 ) -> RegionalApiArgs:
     """The `api` section, for one region's endpoint, as `RegionalApiArgs`."""
@@ -120,6 +122,7 @@ def regional_api_args(
         region=region,
         account_id=account_id,
         partition=partition,
+        dns_suffix=dns_suffix,
         key_arn=key_arn,
         stage_name=api.stage_name,
         throttle_rate_limit_per_second=api.throttle_rate_limit,
@@ -144,7 +147,6 @@ def front_doors(
     endpoints: dict[str, ModelEndpoint],
     health: dict[str, VariantAlarms],
     account: Any,
-    partition: Any,
 ) -> dict[str, Any]:
     """Regional APIs and, with failover configured, Route 53 failover between them. A region
     without an endpoint (no model version to serve yet) gets no front door: nothing would
@@ -155,20 +157,7 @@ def front_doors(
     # The endpoint's name (`build`'s endpoint_name): the API and its alarms carry it.
     api_name = f"{PROJECT}-{pulumi.get_stack()}"
     apis = {
-        role: RegionalApi(
-            f"api-{role}",
-            regional_api_args(
-                api_config,
-                api_name=api_name,
-                endpoint_name=endpoint.endpoint_name,
-                endpoint_arn=endpoint.endpoint.arn,
-                region=sites[role].region,
-                account_id=account,
-                partition=partition,
-                key_arn=sites[role].key.arn,
-            ),
-            opts=sites[role].opts,
-        )
+        role: regional_api(role, sites[role], endpoint, api_config, api_name, account)
         for role, endpoint in endpoints.items()
         if endpoint is not None
     }
@@ -233,4 +222,26 @@ def recovery_objectives(config: StackConfig) -> dict[str, Any]:
         health_check_failure_threshold=failover.health_check_failure_threshold,
         dns_ttl_seconds=failover.dns_ttl_seconds,
         replication_time_control=config.storage.replication_time_control,
+    )
+
+
+def regional_api(
+    role: str, site: Site, endpoint: ModelEndpoint, api_config: ApiConfig, api_name: str, account: Any
+) -> RegionalApi:
+    """One region's API in front of its endpoint, in the partition of that region's provider."""
+    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=site.opts.provider))
+    return RegionalApi(
+        f"api-{role}",
+        regional_api_args(
+            api_config,
+            api_name=api_name,
+            endpoint_name=endpoint.endpoint_name,
+            endpoint_arn=endpoint.endpoint.arn,
+            region=site.region,
+            account_id=account,
+            partition=partition.partition,
+            dns_suffix=partition.dns_suffix,
+            key_arn=site.key.arn,
+        ),
+        opts=site.opts,
     )

@@ -489,7 +489,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     lifecycle = model_lifecycle(config, stack, sites, account)
     backups = backup(config, sites, account)
     endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account)
-    doors = front_doors(config, sites, endpoints, health, account, partition)
+    doors = front_doors(config, sites, endpoints, health, account)
     pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account)
     observe(config, endpoint_name, sites, serving=bool(endpoints))
 

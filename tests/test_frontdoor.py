@@ -439,7 +439,7 @@ def test_a_region_without_an_endpoint_gets_no_front_door():
         }
     )
     outputs = {}
-    synthesis = run_under_mocks(lambda: outputs.update(front_doors(config, {}, {"secondary": None}, {}, "1", "aws")))
+    synthesis = run_under_mocks(lambda: outputs.update(front_doors(config, {}, {"secondary": None}, {}, "1")))
     assert outputs == {"api_invoke_urls": {}}
     assert synthesis.resources == []
 

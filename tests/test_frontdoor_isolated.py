@@ -38,6 +38,7 @@ def api_args(**changes) -> RegionalApiArgs:
         "region": "cn-north-1",
         "account_id": "111122223333",
         "partition": "aws-cn",
+        "dns_suffix": "amazonaws.com.cn",
         "key_arn": KEY_ARN,
         "stage_name": "v2",
         "throttle_rate_limit_per_second": 50,
@@ -275,3 +276,15 @@ def test_without_a_given_validation_record_the_failover_declares_it():
     # With no alarms the calculated check follows the HTTPS check alone.
     assert run.one("aws:route53/healthCheck:HealthCheck", "door").inputs["childHealthThreshold"] == 1
     assert run.one("aws:route53/record:Record", "door").inputs["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
+
+
+def test_the_invoke_url_is_in_the_regions_own_dns_suffix():
+    found = {}
+
+    def program():
+        api = RegionalApi("door", api_args(), opts=in_region("cn-north-1"))
+        api.invoke_url.apply(lambda url: found.update(url=url))
+
+    run_component(program)
+    # (The mock engine gives a REST API its name as its id.)
+    assert found == {"url": "https://team-model.execute-api.cn-north-1.amazonaws.com.cn/v2/invocations"}

@@ -14,7 +14,7 @@ config = pulumi.Config()
 endpoint_name = config.require("endpointName")
 region = pulumi.Config("aws").require("region")
 account_id = aws.get_caller_identity_output().account_id
-partition = aws.get_partition_output().partition
+partition = aws.get_partition_output()
 
 api = RegionalApi(
     "inference",
@@ -23,11 +23,12 @@ api = RegionalApi(
         endpoint_name=endpoint_name,
         # SageMaker writes an endpoint's ARN with its name in lower case.
         endpoint_arn=pulumi.Output.concat(
-            "arn:", partition, ":sagemaker:", region, ":", account_id, ":endpoint/", endpoint_name.lower()
+            "arn:", partition.partition, ":sagemaker:", region, ":", account_id, ":endpoint/", endpoint_name.lower()
         ),
         region=region,
         account_id=account_id,
-        partition=partition,
+        partition=partition.partition,
+        dns_suffix=partition.dns_suffix,
         key_arn=config.require("logKeyArn"),
         stage_name=config.get("stageName") or "v1",
         throttle_rate_limit_per_second=20,

@@ -104,8 +104,8 @@ class RegionalApiArgs:
 
     endpoint_name / endpoint_arn: the region's SageMaker endpoint (it may belong to another
         program: the API only invokes and describes it).
-    region / account_id / partition: where the API runs (`partition` is `aws`, `aws-cn`, ...:
-        the program reads it with `aws.get_partition`).
+    region / account_id / partition / dns_suffix: where the API runs (`aws` and `amazonaws.com`,
+        `aws-cn` and `amazonaws.com.cn`, ...: the program reads both with `aws.get_partition`).
     key_arn: a KMS key CloudWatch Logs may use in `region`, for the access log.
     stage_name: the stage; the invoke URL is `https://<host>/<stage_name>/invocations`.
     throttle_rate_limit_per_second / throttle_burst_limit: the stage's throttle, requests per
@@ -122,6 +122,7 @@ class RegionalApiArgs:
     region: str
     account_id: pulumi.Input[str]
     partition: pulumi.Input[str]
+    dns_suffix: pulumi.Input[str]
     key_arn: pulumi.Input[str]
     stage_name: str
     throttle_rate_limit_per_second: float
@@ -248,7 +249,9 @@ class RegionalApi(pulumi.ComponentResource):
             },
             opts=child,
         )
-        self.host = pulumi.Output.concat(self.api.id, f".execute-api.{args.region}.amazonaws.com")
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-call-api.html
+        # (`https://{restapi_id}.execute-api.{region}.amazonaws.com/{stage_name}/`).
+        self.host = pulumi.Output.concat(self.api.id, ".execute-api.", args.region, ".", args.dns_suffix)
         self.invoke_url = pulumi.Output.concat("https://", self.host, f"/{args.stage_name}/invocations")
         self.register_outputs({"invoke_url": self.invoke_url})
 
