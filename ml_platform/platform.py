@@ -3,7 +3,8 @@
 `__main__.py` validates the config, makes the providers and calls `build`; everything here
 only wires components (no resources of its own) so the program reads top to bottom:
 foundation per region, replication, model lifecycle, backup, serving, front doors,
-observability. `build` returns the stack outputs.
+observability. `build` returns the stack outputs. The front doors' wiring and the mapping of
+config onto the edge components' Args live in `ml_platform/assembly_edge.py`.
 """
 
 from __future__ import annotations
