@@ -386,3 +386,85 @@ def test_the_committed_cluster_version_is_in_eks_standard_support():
     version = json.loads(config["ml-platform:kubernetes"])["cluster_version"]
     assert (version, eks_support(version, review)) == ("1.35", "standard")
     assert eks_support(version, datetime.date(2027, 3, 27)) == "extended"
+
+
+def test_the_assembly_maps_every_setting_of_the_section_onto_the_args():
+    from ml_platform.components.kubernetes_serving import (
+        CertificateIssuer,
+        ContainerResources,
+        IngressArgs,
+        KubernetesModelServerArgs,
+        PodAutoscaling,
+        PodMonitorArgs,
+    )
+
+    cluster = parse_stack_config(
+        {
+            **VALID,
+            "serving": {"platform": "kubernetes"},
+            "kubernetes": {
+                **CLUSTER,
+                "resources": {"cpu_request": "250m", "cpu_limit": "2", "memory_request": "1Gi", "memory_limit": "2Gi"},
+                "autoscaling": {
+                    "min_replicas": 2,
+                    "max_replicas": 6,
+                    "target_cpu_utilization_percent": 70,
+                    "scale_down_stabilization_seconds": 120,
+                },
+                "max_unavailable": 2,
+                "zone_spread": "DoNotSchedule",
+                "drain_timeout_seconds": 10,
+                "pre_stop_delay_seconds": 3,
+                "startup_timeout_seconds": 200,
+                "model_fetch_timeout_seconds": 90,
+                "max_surge": 2,
+                "model_volume_size_limit": "2Gi",
+                "allowed_namespaces": ["traefik", "monitoring"],
+                "ingress": {
+                    "host": "model.example.com",
+                    "class_name": "traefik",
+                    "controller_namespace": "traefik",
+                    "tls_secret_name": "model-tls",
+                    "certificate_issuer": {"name": "letsencrypt", "kind": "Issuer"},
+                },
+                "pod_monitor": {
+                    "prometheus_namespace": "monitoring",
+                    "labels": {"release": "prom"},
+                    "interval_seconds": 15,
+                },
+            },
+        }
+    ).kubernetes
+    assert server_args(cluster, environment={"LOG": "1"}, labels={"environment": "dev"}) == KubernetesModelServerArgs(
+        namespace="models",
+        cluster_version="1.35",
+        oidc_provider_arn=OIDC,
+        image_uri="i",
+        model_data_url="s3://b/k",
+        artifacts_bucket_arn="arn:aws:s3:::b",
+        key_arn="k",
+        region="us-east-1",
+        autoscaling=PodAutoscaling(
+            min_replicas=2, max_replicas=6, target_cpu_utilization_percent=70, scale_down_stabilization_seconds=120
+        ),
+        allowed_namespaces=("traefik", "monitoring"),
+        resources=ContainerResources(cpu_request="250m", cpu_limit="2", memory_request="1Gi", memory_limit="2Gi"),
+        max_unavailable=2,
+        zone_spread="DoNotSchedule",
+        drain_timeout_seconds=10,
+        pre_stop_delay_seconds=3,
+        startup_timeout_seconds=200,
+        model_fetch_timeout_seconds=90,
+        max_surge=2,
+        model_volume_size_limit="2Gi",
+        ingress=IngressArgs(
+            host="model.example.com",
+            class_name="traefik",
+            tls_secret_name="model-tls",
+            certificate_issuer=CertificateIssuer(name="letsencrypt", kind="Issuer"),
+        ),
+        pod_monitor=PodMonitorArgs(labels={"release": "prom"}, interval_seconds=15),
+        environment={"LOG": "1"},
+        labels={"environment": "dev"},
+        part_of="ml-platform",
+    )
