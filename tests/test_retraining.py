@@ -57,6 +57,7 @@ def test_alarm_event_pattern():
 def test_monitoring_jobs_publish_only_into_the_stack_namespace():
     policy = monitoring_jobs_policy(
         capture_bucket_arn="arn:aws:s3:::c",
+        capture_prefix="datacapture",
         artifacts_bucket_arn="arn:aws:s3:::a",
         endpoint_name="ml-platform-prod",
         metrics_namespace="ml-platform/Drift",
@@ -136,6 +137,7 @@ def test_jobs_read_every_dataset_version_and_nothing_else_there():
         repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
         region="us-east-1",
         account_id=ACCOUNT,
+        partition="aws",
         group_name="ml-platform-prod",
     )
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
@@ -181,6 +183,7 @@ def test_the_pipeline_role_reads_the_property_files_it_evaluates():
     policy = pipeline_role_policy(
         region="us-east-1",
         account_id=ACCOUNT,
+        partition="aws",
         group_name="ml-platform-prod",
         job_role_arns=[f"arn:aws:iam::{ACCOUNT}:role/jobs"],
         artifacts_bucket_arn="arn:aws:s3:::a",
