@@ -3,13 +3,16 @@ file, no StackConfig): children's types, `<name>-<purpose>` names and the inputs
 Whole-stack wiring (the stack's group name, the trigger from `deploy_trigger`) is asserted in
 tests/test_training.py.
 
-What mocks cannot prove: that the aliases on the renamed children keep the deployed resources
-(the engine records no aliases; Pulumi's documented alias behaviour is relied on, see
-CHANGES-h-pipelines.md), and that GitHub accepts the dispatch."""
+What mocks cannot prove: that `pulumi up` matches the aliases of the renamed children with the
+deployed resources (the tests see the aliases each child declares, through a transformation;
+Pulumi's documented alias behaviour does the rest, see CHANGES-h-pipelines.md), and that GitHub
+accepts the dispatch."""
 
 from __future__ import annotations
 
 import json
+
+import pulumi
 
 from ml_platform.components.training import (
     DeployTrigger,
@@ -25,17 +28,25 @@ from tests.harness import Synthesis, decoded, in_region, run_component
 ACCOUNT = "123456789012"
 
 
+def recording_aliases(aliases: dict[str, list[str | None]], region: str) -> pulumi.ResourceOptions:
+    """Options placing a component in `region` that record each child's alias names."""
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        if args.type_.startswith("aws:"):  # the children, not the component itself
+            aliases[f"{args.type_}::{args.name}"] = [getattr(a, "name", None) for a in args.opts.aliases or []]
+
+    return pulumi.ResourceOptions.merge(in_region(region), pulumi.ResourceOptions(transformations=[record]))
+
+
 def children(run: Synthesis, type_: str, name: str) -> list[tuple[str, str]]:
     component = run.one(type_, name)
     return sorted((r.type, r.name) for r in run.resources if r.parent == component.urn)
 
 
 def test_the_registry_is_one_group_with_its_stable_name():
-    run = run_component(
-        lambda: ModelRegistry(
-            "models", ModelRegistryArgs("team-a-models", "Models of team A"), opts=in_region("eu-west-1")
-        )
-    )
+    aliases: dict[str, list[str | None]] = {}
+    registry_args = ModelRegistryArgs("team-a-models", "Models of team A")
+    run = run_component(lambda: ModelRegistry("models", registry_args, opts=recording_aliases(aliases, "eu-west-1")))
     assert children(run, "ml-platform:training:ModelRegistry", "models") == [
         ("aws:sagemaker/modelPackageGroup:ModelPackageGroup", "models-group")
     ]
@@ -45,13 +56,16 @@ def test_the_registry_is_one_group_with_its_stable_name():
         "modelPackageGroupDescription": "Models of team A",
     }
     assert group.region == "eu-west-1"
+    # The group was named `models` before `<name>-<purpose>`: the alias keeps its URN (and its versions).
+    assert aliases == {"aws:sagemaker/modelPackageGroup:ModelPackageGroup::models-group": ["models"]}
 
 
 def test_the_trigger_calls_the_repositorys_dispatch_on_approval_of_its_group():
     args = DeployTriggerArgs(
         stack="staging", group_name="team-a-models", repository="acme/models", token="ghp_x", account_id=ACCOUNT
     )
-    run = run_component(lambda: DeployTrigger("deploy", args, opts=in_region("eu-west-1")))
+    aliases: dict[str, list[str | None]] = {}
+    run = run_component(lambda: DeployTrigger("deploy", args, opts=recording_aliases(aliases, "eu-west-1")))
     assert children(run, "ml-platform:training:DeployTrigger", "deploy") == [
         ("aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-destination"),
         ("aws:cloudwatch/eventConnection:EventConnection", "deploy-connection"),
@@ -60,6 +74,10 @@ def test_the_trigger_calls_the_repositorys_dispatch_on_approval_of_its_group():
         ("aws:iam/role:Role", "deploy-invoke"),
         ("aws:iam/rolePolicy:RolePolicy", "deploy-invoke"),
     ]
+    # Every child was named `deploy` before `<name>-<purpose>`: each keeps its URN by alias.
+    assert aliases == {
+        f"{t}::{n}": ["deploy"] for t, n in children(run, "ml-platform:training:DeployTrigger", "deploy")
+    }
     connection = run.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-connection")
     assert connection.inputs["authParameters"]["apiKey"] == {"key": "Authorization", "value": "Bearer ghp_x"}
     assert "authParameters" in connection.secret_inputs
