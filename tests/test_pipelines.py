@@ -23,6 +23,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from ml_platform.components.pipelines import (
+    EVALUATION,
     MonitoringPipelineArgs,
     QualityJob,
     RetrainingPipelineArgs,
@@ -409,6 +410,11 @@ def test_the_json_path_finds_the_accuracy_in_a_real_evaluation_report(tmp_path: 
     for key in path["Std:JsonGet"]["Path"].split("."):
         value = value[key]
     assert value == pytest.approx(2 / 3)
+    # Every path the definitions may read from the report (pipelines.EVALUATION) is in it.
+    for declared in EVALUATION.paths:
+        found: Any = json.loads(report.read_text())
+        for key in declared.split("."):
+            found = found[key]
 
 
 @pytest.mark.parametrize(
