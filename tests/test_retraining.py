@@ -45,6 +45,19 @@ def test_retraining_config_rules():
     ]
 
 
+def test_gate_config_rules():
+    # Checked once, here; the pipeline builders trust the values (they used to re-check them).
+    assert problems(
+        retraining={"holdout_prefix": "tabular/x", "accuracy_threshold": 1.5, "champion_tolerance": 1.0}
+    ) == [
+        "retraining.accuracy_threshold: out of range (got 1.5; expected <= 1)",
+        "retraining.champion_tolerance: out of range (got 1.0; expected < 1)",
+    ]
+    assert problems(retraining={"holdout_prefix": "tabular/x", "accuracy_threshold": 0}) == [
+        "retraining.accuracy_threshold: out of range (got 0; expected > 0)"
+    ]
+
+
 def test_alarm_event_pattern():
     assert alarm_event_pattern(["arn:a", "arn:b"]) == {
         "source": ["aws.cloudwatch"],
