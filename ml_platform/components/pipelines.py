@@ -58,6 +58,12 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+# The monitoring pipeline's builders live in their own module; named here too, beside the model build's.
+from ml_platform.components.monitoring_pipeline import (
+    MonitoringPipelineArgs,
+    QualityJob,
+    monitoring_pipeline_definition,
+)
 from ml_platform.components.pipeline_steps import (
     EXECUTION_ARN,
     EXECUTION_ID,
@@ -474,11 +480,3 @@ def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]
             },
         },
     }
-
-
-# The monitoring pipeline's builders live in their own module; named here too, beside the model build's.
-from ml_platform.components.monitoring_pipeline import (  # noqa: E402
-    MonitoringPipelineArgs,
-    QualityJob,
-    monitoring_pipeline_definition,
-)
