@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 # Re-exported: ops.failover_drill reads recovery_objectives from here.
 from ml_platform.assembly_edge import front_doors, recovery_objectives  # noqa: F401
+from ml_platform.assembly_pipelines import retraining_args
 from ml_platform.components.alarms import (
     ROLLBACK_ALARMS,
     VariantAlarms,
@@ -37,7 +38,7 @@ from ml_platform.components.monitoring import (
     EndpointDashboard,
     EndpointDashboardArgs,
 )
-from ml_platform.components.retraining import Retraining, RetrainingArgs
+from ml_platform.components.retraining import Retraining
 from ml_platform.components.served_model import ServedModel, resolve_served
 from ml_platform.components.serving import (
     ModelEndpoint,
@@ -47,7 +48,7 @@ from ml_platform.components.serving import (
     ServedVersion,
 )
 from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
-from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry
+from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry, ModelRegistryArgs
 from ml_platform.config import PROJECT, ServingConfig, StackConfig
 
 
@@ -154,7 +155,9 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
         opts=primary.opts,
     )
     group_name = registry_group_name(stack)
-    registry = ModelRegistry("model-registry", group_name, f"Models of {PROJECT} {stack}", opts=primary.opts)
+    registry = ModelRegistry(
+        "model-registry", ModelRegistryArgs(group_name, f"Models of {PROJECT} {stack}"), opts=primary.opts
+    )
     if config.deploy_trigger is not None:
         DeployTrigger(
             "deploy-trigger",
@@ -384,35 +387,36 @@ def serve(
 
 
 def retrain(
-    config: StackConfig, stack: str, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any
+    config: StackConfig,
+    stack: str,
+    endpoint_name: str,
+    sites: dict[str, Site],
+    lifecycle: Lifecycle,
+    account: Any,
+    partition: Any,
 ) -> dict[str, Any]:
-    """Drift monitoring of the primary endpoint's capture, and the retraining it starts."""
+    """Drift monitoring of the primary endpoint's capture, and the retraining it starts
+    (config -> Args: ml_platform/assembly_pipelines.py)."""
     if config.retraining is None:
         return {}
     primary = sites["primary"]
-    buckets = primary.storage.buckets
     retraining = Retraining(
         "retraining",
-        RetrainingArgs(
-            config=config.retraining,
-            training=config.training,
-            environment=config.environment,
+        retraining_args(
+            config,
             name_prefix=f"{PROJECT}-{stack}",
             endpoint_name=endpoint_name,
+            buckets=primary.storage.buckets,
             image_uri=lifecycle.image.image_uri,
-            baseline_url=baseline_of(lifecycle.served),
-            inference_instance_types=serving_instance_types(config),
-            datasets_bucket=(buckets["datasets"].bucket_name, buckets["datasets"].arn),
-            artifacts_bucket=(buckets["artifacts"].bucket_name, buckets["artifacts"].arn),
-            capture_bucket=(buckets["capture"].bucket_name, buckets["capture"].arn),
-            key_arn=primary.key.arn,
             repository_arn=lifecycle.image.repository.arn,
-            model_package_group=(lifecycle.registry.group.model_package_group_name, lifecycle.registry.arn),
+            model_package_group_name=lifecycle.registry.group.model_package_group_name,
+            key_arn=primary.key.arn,
             topic_arn=primary.alerts.topic_arn,
-            metrics_namespace=config.monitoring.metrics_namespace,
             region=primary.region,
             account_id=account,
-            drift_instance_count=config.monitoring.drift_instance_count,
+            partition=partition,
+            inference_instance_types=serving_instance_types(config),
+            baseline_s3_uri=baseline_of(lifecycle.served),
         ),
         opts=primary.opts,
     )
@@ -491,7 +495,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     backups = backup(config, sites, account)
     endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account)
     doors = front_doors(config, sites, endpoints, health, account)
-    pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account)
+    pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account, partition)
     observe(config, endpoint_name, sites, serving=bool(endpoints))
 
     outputs: dict[str, Any] = {

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_platform.components.drift_alarms import capture_alarm_args
-from ml_platform.config import RetrainingConfig
+from ml_platform.components.drift_alarms import CaptureAlarmsArgs, capture_alarm_args
 from tests.aws_shapes import request
 from tests.test_config import problems
 
@@ -17,16 +16,25 @@ ENDPOINT = "ml-platform-prod"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:alerts"
 
 
-def prod_like(**alarms) -> RetrainingConfig:
-    return RetrainingConfig(
-        holdout_prefix="tabular/holdout",
-        monitoring_interval_hours=6,
-        capture_alarms={"min_records_per_run": 200, **alarms},
+PERIOD = 6 * 3600  # prod's monitoring interval
+
+
+def prod_like(**alarms) -> CaptureAlarmsArgs:
+    """The config's default thresholds, with prod's no-traffic floor."""
+    return CaptureAlarmsArgs(
+        **{
+            "missing_rate_threshold": 0.05,
+            "out_of_range_rate_threshold": 0.05,
+            "prediction_psi_threshold": 0.2,
+            "skipped_rate_threshold": 0.01,
+            "min_records_per_run": 200,
+            **alarms,
+        }
     )
 
 
 def test_every_alarm_pages_the_topic_with_its_metric_threshold_and_missing_data_rule():
-    specs = capture_alarm_args(prod_like(), NAMESPACE, ENDPOINT, TOPIC)
+    specs = capture_alarm_args(prod_like(), PERIOD, NAMESPACE, ENDPOINT, TOPIC)
     assert list(specs) == [
         "feature-missing-rate", "feature-out-of-range-rate", "prediction-drift", "capture-unreadable",
         "capture-skipped", "no-traffic",
@@ -78,7 +86,7 @@ def test_every_alarm_pages_the_topic_with_its_metric_threshold_and_missing_data_
 
 
 def test_the_skipped_share_is_one_when_every_row_is_bad_and_zero_without_traffic():
-    spec = capture_alarm_args(prod_like(), NAMESPACE, ENDPOINT, TOPIC)["capture-skipped"]
+    spec = capture_alarm_args(prod_like(), PERIOD, NAMESPACE, ENDPOINT, TOPIC)["capture-skipped"]
     records, skipped, share = spec["metric_queries"]
     assert records == {
         "id": "records",
@@ -98,13 +106,13 @@ def test_the_skipped_share_is_one_when_every_row_is_bad_and_zero_without_traffic
 
 
 def test_without_min_records_per_run_there_is_no_no_traffic_alarm():
-    config = RetrainingConfig(holdout_prefix="tabular/holdout")
-    assert "no-traffic" not in capture_alarm_args(config, NAMESPACE, ENDPOINT, TOPIC)
+    alarms = prod_like(min_records_per_run=None)
+    assert "no-traffic" not in capture_alarm_args(alarms, PERIOD, NAMESPACE, ENDPOINT, TOPIC)
 
 
 @pytest.mark.parametrize("suffix", ["feature-missing-rate", "capture-skipped", "no-traffic"])
 def test_alarms_are_valid_put_metric_alarm_requests(suffix: str):
-    spec = capture_alarm_args(prod_like(), NAMESPACE, ENDPOINT, TOPIC)[suffix]
+    spec = capture_alarm_args(prod_like(), PERIOD, NAMESPACE, ENDPOINT, TOPIC)[suffix]
     params = {key: value for key, value in spec.items() if key != "name"} | {"alarm_name": spec["name"]}
     params["dimensions"] = [{"name": k, "value": v} for k, v in params.get("dimensions", {}).items()]
     for query in params.get("metric_queries", []):

@@ -45,6 +45,19 @@ def test_retraining_config_rules():
     ]
 
 
+def test_gate_config_rules():
+    # Checked once, here; the pipeline builders trust the values (they used to re-check them).
+    assert problems(
+        retraining={"holdout_prefix": "tabular/x", "accuracy_threshold": 1.5, "champion_tolerance": 1.0}
+    ) == [
+        "retraining.accuracy_threshold: out of range (got 1.5; expected <= 1)",
+        "retraining.champion_tolerance: out of range (got 1.0; expected < 1)",
+    ]
+    assert problems(retraining={"holdout_prefix": "tabular/x", "accuracy_threshold": 0}) == [
+        "retraining.accuracy_threshold: out of range (got 0; expected > 0)"
+    ]
+
+
 def test_alarm_event_pattern():
     assert alarm_event_pattern(["arn:a", "arn:b"]) == {
         "source": ["aws.cloudwatch"],
@@ -57,6 +70,7 @@ def test_alarm_event_pattern():
 def test_monitoring_jobs_publish_only_into_the_stack_namespace():
     policy = monitoring_jobs_policy(
         capture_bucket_arn="arn:aws:s3:::c",
+        capture_prefix="datacapture",
         artifacts_bucket_arn="arn:aws:s3:::a",
         endpoint_name="ml-platform-prod",
         metrics_namespace="ml-platform/Drift",
@@ -136,6 +150,7 @@ def test_jobs_read_every_dataset_version_and_nothing_else_there():
         repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
         region="us-east-1",
         account_id=ACCOUNT,
+        partition="aws",
         group_name="ml-platform-prod",
     )
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
@@ -181,6 +196,7 @@ def test_the_pipeline_role_reads_the_property_files_it_evaluates():
     policy = pipeline_role_policy(
         region="us-east-1",
         account_id=ACCOUNT,
+        partition="aws",
         group_name="ml-platform-prod",
         job_role_arns=[f"arn:aws:iam::{ACCOUNT}:role/jobs"],
         artifacts_bucket_arn="arn:aws:s3:::a",

@@ -104,7 +104,7 @@ def test_first_deploy_declares_everything_but_the_endpoint(registry):
     assert {t: synthesis.of_type(t) for t in ENDPOINT_TYPES} == {t: [] for t in ENDPOINT_TYPES}
     assert [a for a in synthesis.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")] == []
     # The registry, the model-build pipeline and its schedule are there to make version 1.
-    assert synthesis.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup", "model-registry")
+    assert synthesis.one("aws:sagemaker/modelPackageGroup:ModelPackageGroup", "model-registry-group")
     assert [p.name for p in synthesis.of_type("aws:sagemaker/pipeline:Pipeline")] == ["retraining-retraining"]
     assert [s.name for s in synthesis.of_type("aws:scheduler/schedule:Schedule")] == ["retraining-retraining"]
     assert sorted(r.name for r in synthesis.of_type("aws:s3/bucket:Bucket")) == [

@@ -71,7 +71,7 @@ def test_dataset_is_required_and_checked():
 
 def test_model_registry_group_per_environment(stack):
     for name in ("dev", "prod"):
-        group = stack(name).one("aws:sagemaker/modelPackageGroup:ModelPackageGroup", "model-registry")
+        group = stack(name).one("aws:sagemaker/modelPackageGroup:ModelPackageGroup", "model-registry-group")
         assert group.inputs == {
             "modelPackageGroupName": f"ml-platform-{name}",
             "modelPackageGroupDescription": f"Models of ml-platform {name}",
@@ -188,7 +188,7 @@ def triggered(tmp_path_factory):
 
 
 def test_deploy_trigger_resources(triggered):
-    connection = triggered.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-trigger")
+    connection = triggered.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-trigger-connection")
     assert connection.region == "us-east-1"
     assert connection.inputs["authorizationType"] == "API_KEY"
     assert connection.inputs["authParameters"] == {
@@ -202,12 +202,12 @@ def test_deploy_trigger_resources(triggered):
     }
     # The token is a secret in the engine (encrypted in state), not only in the stack file.
     assert "authParameters" in connection.secret_inputs
-    destination = triggered.one("aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-trigger")
+    destination = triggered.one("aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-trigger-destination")
     assert destination.inputs["invocationEndpoint"] == "https://api.github.com/repos/acme/ml-platform/dispatches"
     assert destination.inputs["httpMethod"] == "POST"
-    rule = triggered.one("aws:cloudwatch/eventRule:EventRule", "deploy-trigger")
+    rule = triggered.one("aws:cloudwatch/eventRule:EventRule", "deploy-trigger-on-approval")
     assert json.loads(rule.inputs["eventPattern"]) == approval_event_pattern("ml-platform-prod")
-    target = triggered.one("aws:cloudwatch/eventTarget:EventTarget", "deploy-trigger")
+    target = triggered.one("aws:cloudwatch/eventTarget:EventTarget", "deploy-trigger-on-approval")
     assert target.inputs["arn"] == destination.outputs["arn"]
     assert target.inputs["inputTransformer"]["inputTemplate"] == (
         '{"event_type":"model-approved","client_payload":{"stack":"prod","version":<version>,'
@@ -249,12 +249,12 @@ def test_the_trigger_is_made_of_valid_eventbridge_requests(triggered):
         report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
         assert not report.has_errors(), report.generate_report()
 
-    connection = triggered.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-trigger").inputs
+    connection = triggered.one("aws:cloudwatch/eventConnection:EventConnection", "deploy-trigger-connection").inputs
     auth = connection["authParameters"]
     valid(
         "CreateConnection",
         {
-            "Name": "deploy-trigger",
+            "Name": "deploy-trigger-connection",
             "AuthorizationType": connection["authorizationType"],
             "AuthParameters": {
                 "ApiKeyAuthParameters": {"ApiKeyName": auth["apiKey"]["key"], "ApiKeyValue": auth["apiKey"]["value"]},
@@ -267,25 +267,27 @@ def test_the_trigger_is_made_of_valid_eventbridge_requests(triggered):
             },
         },
     )
-    destination = triggered.one("aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-trigger").inputs
+    destination = triggered.one(
+        "aws:cloudwatch/eventApiDestination:EventApiDestination", "deploy-trigger-destination"
+    ).inputs
     valid(
         "CreateApiDestination",
         {
-            "Name": "deploy-trigger",
+            "Name": "deploy-trigger-destination",
             "ConnectionArn": destination["connectionArn"],
             "InvocationEndpoint": destination["invocationEndpoint"],
             "HttpMethod": destination["httpMethod"],
             "InvocationRateLimitPerSecond": int(destination["invocationRateLimitPerSecond"]),
         },
     )
-    target = triggered.one("aws:cloudwatch/eventTarget:EventTarget", "deploy-trigger").inputs
+    target = triggered.one("aws:cloudwatch/eventTarget:EventTarget", "deploy-trigger-on-approval").inputs
     valid(
         "PutTargets",
         {
             "Rule": target["rule"],
             "Targets": [
                 {
-                    "Id": "deploy-trigger",
+                    "Id": "deploy-trigger-on-approval",
                     "Arn": target["arn"],
                     "RoleArn": target["roleArn"],
                     "InputTransformer": {

@@ -12,7 +12,8 @@ missing; none of them starts retraining, which cannot fix a broken client or a b
 | `capture-skipped` | skipped / (records + skipped), Sums | > skipped_rate_threshold | notBreaching |
 | `capture-unreadable` | CaptureFilesUnreadable, Maximum | > 0 | notBreaching |
 | `no-traffic` (optional) | CaptureRecords, Sum | < min_records_per_run, 2 of 2 | breaching |
-(thresholds: `retraining.capture_alarms`; period: `retraining.monitoring_interval_hours`)
+(thresholds: `CaptureAlarmsArgs`, from the stack's `retraining.capture_alarms`; period: the monitoring
+interval)
 
 Why these shapes:
 - The per-feature rates are published per Feature, and feature names live in the model's
@@ -36,14 +37,32 @@ botocore's cloudwatch PutMetricAlarm `Period` documentation.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from ml_platform.config import RetrainingConfig
-
 NO_TRAFFIC_RUNS = 2
+
+
+@dataclass(frozen=True)
+class CaptureAlarmsArgs:
+    """Thresholds of the blind-spot alarms (shares are 0..1, per monitoring run).
+
+    missing_rate_threshold: any feature's missing-value rate above this pages.
+    out_of_range_rate_threshold: any feature's share of values outside its training range above this pages.
+    prediction_psi_threshold: the predicted-class distribution's PSI above this pages.
+    skipped_rate_threshold: the share of captured rows the drift job could not use above this pages.
+    min_records_per_run: fewer captured rows than this in two runs in a row pages; None: no
+        no-traffic alarm is declared (an idle endpoint is normal).
+    """
+
+    missing_rate_threshold: float
+    out_of_range_rate_threshold: float
+    prediction_psi_threshold: float
+    skipped_rate_threshold: float
+    min_records_per_run: int | None = None
 
 
 def _metric(namespace: str, name: str, stat: str, period: int, endpoint_name: str) -> dict[str, Any]:
@@ -76,11 +95,11 @@ def _simple(
 
 
 def capture_alarm_args(
-    config: RetrainingConfig, namespace: str, endpoint_name: str, topic_arn: Any
+    alarms: CaptureAlarmsArgs, period_seconds: int, namespace: str, endpoint_name: str, topic_arn: Any
 ) -> dict[str, dict[str, Any]]:
-    """MetricAlarm arguments by resource-name suffix (see the module's table)."""
-    alarms = config.capture_alarms
-    period = config.monitoring_interval_hours * 3600
+    """MetricAlarm arguments by resource-name suffix (see the module's table); `period_seconds`
+    is the monitoring interval (one datapoint per run)."""
+    period = period_seconds
     where = {"namespace": namespace, "endpoint_name": endpoint_name, "period": period}
     specs = {
         "feature-missing-rate": _simple(
@@ -172,7 +191,8 @@ def capture_alarm_args(
 
 def capture_alarms(
     name: str,
-    config: RetrainingConfig,
+    alarms: CaptureAlarmsArgs,
+    period_seconds: int,
     namespace: str,
     endpoint_name: str,
     topic_arn: pulumi.Input[str],
@@ -181,5 +201,5 @@ def capture_alarms(
     """The alarms above, children of `parent` (the Retraining component), named `<name>-<suffix>`."""
     return [
         aws.cloudwatch.MetricAlarm(f"{name}-{suffix}", **args, opts=pulumi.ResourceOptions(parent=parent))
-        for suffix, args in capture_alarm_args(config, namespace, endpoint_name, topic_arn).items()
+        for suffix, args in capture_alarm_args(alarms, period_seconds, namespace, endpoint_name, topic_arn).items()
     ]

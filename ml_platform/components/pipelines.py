@@ -4,14 +4,9 @@ Pure builders, no resources: a component passes `definition_json(...)` to
 `aws.sagemaker.Pipeline(pipeline_definition=...)`. No SageMaker Python SDK: each step's
 `Arguments` is the request of the API call the step makes (CreateTrainingJob,
 CreateProcessingJob, CreateModelPackage), with pipeline references where a value is only known
-at run time:
-
-    {"Get": "Parameters.DatasetVersion"}                     a pipeline parameter
-    {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}   a property of an earlier step
-    {"Get": "Execution.PipelineExecutionId"}                 the execution's id
-    {"Std:Join": {"On": "/", "Values": [...]}}               string concatenation
-    {"Std:JsonGet": {"PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
-                     "Path": "metrics.accuracy.value"}}      a value from a step's JSON output
+at run time, written by the typed helpers of ml_platform/components/pipeline_steps.py (a step
+property checked against botocore's Describe response, a property file's declared paths, a
+declared parameter).
 
 `Std:JsonGet` is used in condition steps and in later steps' arguments: the SageMaker Python
 SDK documents JsonGet as the way to "extract a Json property from a PropertyFile produced by a
@@ -53,21 +48,50 @@ S3 layout the model-build pipeline writes under the artifacts bucket (the roles 
 The drift and quality jobs write their reports to the capture bucket themselves
 (drift-reports/, quality-reports/; see model_code/drift/job.py and model_code/quality.py).
 
-Every builder checks its arguments and raises `PipelineSpecError` listing all problems at once,
-as `field: problem (got X; expected Y)`.
+The builders trust their arguments: every value that comes from the stack config is validated
+once, there (ml_platform/config), and the rest are names and ARNs of the stack's own resources.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from ml_platform.config import problem, sagemaker_enum
+# The monitoring pipeline's builders live in their own module; named here too, beside the model build's.
+from ml_platform.components.monitoring_pipeline import (
+    MonitoringPipelineArgs,
+    QualityJob,
+    monitoring_pipeline_definition,
+)
+from ml_platform.components.pipeline_steps import (
+    EXECUTION_ARN,
+    EXECUTION_ID,
+    PROCESSING_ROOT,
+    SCHEMA_VERSION,
+    Parameter,
+    Processing,
+    PropertyFile,
+    SpotTraining,
+    StepRef,
+    definition_json,
+    join,
+    processing_arguments,
+    processing_outputs,
+)
 
-SCHEMA_VERSION = "2020-12-01"
+__all__ = [
+    "MonitoringPipelineArgs",
+    "Processing",
+    "QualityJob",
+    "RetrainingPipelineArgs",
+    "SpotTraining",
+    "approval_status_for",
+    "definition_json",
+    "monitoring_pipeline_definition",
+    "retraining_pipeline_definition",
+]
+
 ApprovalStatus = Literal["PendingManualApproval", "Approved"]
 APPROVAL_STATUSES: tuple[ApprovalStatus, ...] = ("PendingManualApproval", "Approved")
 
@@ -79,16 +103,8 @@ CHAMPION_STEP = "CheckChampion"
 REGISTER_STEP = "RegisterModel"
 FAIL_STEP = "AccuracyBelowThreshold"
 CHAMPION_FAIL_STEP = "WorseThanChampion"
-DRIFT_STEP = "Drift"
-QUALITY_STEP = "Quality"
-DRIFT_PLAN_STEP = "DriftPlan"
-DRIFT_CONDITION_STEP = "HasCapture"
-DRIFT_MERGE_STEP = "DriftMerge"
-DRIFT_EMPTY_STEP = "DriftEmptyWindow"
-DRIFT_PLAN_PROPERTY_FILE = "DriftPlan"
 
 RESOLVED_OUTPUT = "resolved"
-RESOLVED_PROPERTY_FILE = "ResolvedDataset"
 RESOLVED_FILE = "dataset.json"
 # Keys model_code/resolve_dataset.py writes into resolved/dataset.json.
 RESOLVED_VERSION_PATH = "dataset_version"
@@ -97,7 +113,6 @@ RESOLVED_HOLDOUT_PATH = "holdout_s3_uri"
 RESOLVED_CHAMPION_PATH = "champion_s3_uri"
 
 EVALUATION_OUTPUT = "evaluation"
-EVALUATION_PROPERTY_FILE = "EvaluationReport"
 EVALUATION_FILE = "evaluation.json"
 BASELINE_FILE = "baseline.json"
 CHAMPION_INPUT = "champion"
@@ -116,26 +131,37 @@ CHAMPION_NONE_PREFIX = "champion-none"
 MODELS_PREFIX = "models"
 CHECKPOINTS_PREFIX = "checkpoints"
 
-PROCESSING_ROOT = "/opt/ml/processing"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
 CONTENT_TYPES = ("text/csv", "application/json")
 
-ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[\w-]+$")
-S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
-BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-NAMESPACE = re.compile(r"^[0-9A-Za-z.\-_/#][0-9A-Za-z.\-_/#:]{0,254}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+# References: the only ways the definitions below name a parameter, a step property or a property file.
+DATASET_VERSION = Parameter(
+    "DatasetVersion", "Dataset version to train on (a sub-prefix of the dataset); `latest` = the newest version."
+)
+GIT_COMMIT = Parameter("GitCommit", "Commit of the code that started the run (lineage).")
+CHAMPION_MODEL_DATA_URL = Parameter(
+    "ChampionModelDataUrl",
+    "Model the candidate must not be worse than: `latest-approved`, `none`, or an s3:// model.tar.gz.",
+)
+TRAINING_INSTANCE_TYPE = Parameter("TrainingInstanceType", "Training instance type.")
 
-
-class PipelineSpecError(ValueError):
-    """Arguments a pipeline cannot be built from; `problems` holds one line per problem."""
-
-    def __init__(self, pipeline: str, problems: list[str]):
-        self.problems = problems
-        super().__init__(f"{pipeline} pipeline: " + "; ".join(problems))
+RESOLVED = PropertyFile(
+    RESOLVE_STEP,
+    "ResolvedDataset",
+    RESOLVED_OUTPUT,
+    RESOLVED_FILE,
+    (RESOLVED_VERSION_PATH, RESOLVED_DATASET_PATH, RESOLVED_HOLDOUT_PATH, RESOLVED_CHAMPION_PATH),
+)
+EVALUATION = PropertyFile(
+    EVALUATE_STEP,
+    "EvaluationReport",
+    EVALUATION_OUTPUT,
+    EVALUATION_FILE,
+    (ACCURACY_PATH, ACCURACY_DELTA_PATH, CHAMPION_PRESENT_PATH),
+)
+RESOLVED_PROPERTY_FILE = RESOLVED.name
+EVALUATION_PROPERTY_FILE = EVALUATION.name
+MODEL_DATA = StepRef(TRAIN_STEP, "Training").get("ModelArtifacts.S3ModelArtifacts")
 
 
 def approval_status_for(environment: str) -> ApprovalStatus:
@@ -145,30 +171,6 @@ def approval_status_for(environment: str) -> ApprovalStatus:
 
 # ---------------------------------------------------------------------------------------------
 # Arguments
-
-
-@dataclass(frozen=True)
-class SpotTraining:
-    """The retraining job. `instance_type` is the default of the TrainingInstanceType parameter."""
-
-    instance_type: str
-    instance_count: int = 1
-    volume_size_gb: int = 30
-    max_runtime_seconds: int = 3600
-    max_wait_seconds: int = 7200  # runtime plus time waiting for spot capacity; >= max_runtime_seconds
-    max_retry_attempts: int = 3  # after an internal error or a spot interruption
-    hyperparameters: Mapping[str, str] = field(default_factory=dict)
-    network_isolation: bool = True
-
-
-@dataclass(frozen=True)
-class Processing:
-    """A processing job's cluster and time limit."""
-
-    instance_type: str = "ml.m5.large"
-    instance_count: int = 1
-    volume_size_gb: int = 30
-    max_runtime_seconds: int = 3600
 
 
 @dataclass(frozen=True)
@@ -208,87 +210,18 @@ class RetrainingPipelineArgs:
     channel: str = "train"
 
 
-@dataclass(frozen=True)
-class QualityJob:
-    """The optional quality step: ground truth defaults to <capture bucket>/ground-truth/<endpoint>."""
-
-    ground_truth_s3_uri: str | None = None
-    lookback_hours: int = 24
-    prediction_lookback_hours: int = 24
-    positive_class: str | None = None
-
-
-@dataclass(frozen=True)
-class MonitoringPipelineArgs:
-    """Inputs of the monitoring pipeline.
-
-    capture_s3_uri: the endpoint config's data capture DestinationS3Uri.
-    baseline_s3_uri: default of the BaselineS3Uri parameter: the deployed model's model.tar.gz (or
-      its baseline.json).
-    region: where the jobs publish metrics.
-    lookback_hours: each run covers the last N whole hours (schedule the pipeline every N hours).
-    drift_min_records / drift_false_alarm_rate: the drift decision (model_code/drift/stats.py).
-    drift_instance_count: above 1, the drift job runs sharded across that many instances.
-    quality: None runs drift only.
-    """
-
-    image_uri: str
-    role_arn: str
-    kms_key_arn: str
-    region: str
-    endpoint_name: str
-    capture_s3_uri: str
-    baseline_s3_uri: str
-    metrics_namespace: str
-    psi_threshold: float = 0.2
-    lookback_hours: int = 1
-    processing: Processing = field(default_factory=Processing)
-    quality: QualityJob | None = None
-    drift_min_records: int = 200
-    drift_false_alarm_rate: float = 0.01
-    drift_instance_count: int = 1
-
-
-# ---------------------------------------------------------------------------------------------
-# References
-
-
-def parameter(name: str) -> dict[str, str]:
-    return {"Get": f"Parameters.{name}"}
-
-
-def step_property(step: str, path: str) -> dict[str, str]:
-    return {"Get": f"Steps.{step}.{path}"}
-
-
-EXECUTION_ID = {"Get": "Execution.PipelineExecutionId"}
-EXECUTION_ARN = {"Get": "Execution.PipelineExecutionArn"}
-
-
-def join(*values: Any, on: str = "/") -> dict[str, Any]:
-    return {"Std:Join": {"On": on, "Values": list(values)}}
-
-
-def json_get(step: str, property_file: str, path: str) -> dict[str, Any]:
-    return {"Std:JsonGet": {"PropertyFile": step_property(step, f"PropertyFiles.{property_file}"), "Path": path}}
-
-
-def _string_parameter(name: str, default: str, description: str) -> dict[str, str]:
-    return {"Name": name, "Type": "String", "DefaultValue": default, "Description": description}
-
-
 # ---------------------------------------------------------------------------------------------
 # Retraining
 
 
 def resolved(path: str) -> dict[str, Any]:
     """A value the ResolveDataset step wrote into resolved/dataset.json."""
-    return json_get(RESOLVE_STEP, RESOLVED_PROPERTY_FILE, path)
+    return RESOLVED.get(path)
 
 
 def evaluated(path: str) -> dict[str, Any]:
     """A value the Evaluate step wrote into evaluation.json."""
-    return json_get(EVALUATE_STEP, EVALUATION_PROPERTY_FILE, path)
+    return EVALUATION.get(path)
 
 
 def run_prefix(args: RetrainingPipelineArgs, *parts: Any) -> dict[str, Any]:
@@ -297,24 +230,15 @@ def run_prefix(args: RetrainingPipelineArgs, *parts: Any) -> dict[str, Any]:
 
 
 def retraining_pipeline_definition(args: RetrainingPipelineArgs) -> dict[str, Any]:
-    _check_retraining(args)
-    model_data = step_property(TRAIN_STEP, "ModelArtifacts.S3ModelArtifacts")
+    model_data = MODEL_DATA
     return {
         "Version": SCHEMA_VERSION,
         "Metadata": {},
         "Parameters": [
-            _string_parameter(
-                "DatasetVersion",
-                LATEST,
-                "Dataset version to train on (a sub-prefix of the dataset); `latest` = the newest version.",
-            ),
-            _string_parameter("GitCommit", UNKNOWN_COMMIT, "Commit of the code that started the run (lineage)."),
-            _string_parameter(
-                "ChampionModelDataUrl",
-                LATEST_APPROVED,
-                "Model the candidate must not be worse than: `latest-approved`, `none`, or an s3:// model.tar.gz.",
-            ),
-            _string_parameter("TrainingInstanceType", args.training.instance_type, "Training instance type."),
+            DATASET_VERSION.declaration(LATEST),
+            GIT_COMMIT.declaration(UNKNOWN_COMMIT),
+            CHAMPION_MODEL_DATA_URL.declaration(LATEST_APPROVED),
+            TRAINING_INSTANCE_TYPE.declaration(args.training.instance_type),
         ],
         "Steps": [
             resolve_dataset_step(args),
@@ -335,9 +259,9 @@ def resolve_dataset_step(args: RetrainingPipelineArgs) -> dict[str, Any]:
         "--holdout-root",
         args.holdout_root_s3_uri,
         "--version",
-        parameter("DatasetVersion"),
+        DATASET_VERSION.ref,
         "--champion",
-        parameter("ChampionModelDataUrl"),
+        CHAMPION_MODEL_DATA_URL.ref,
         "--model-package-group",
         args.model_package_group_name,
         "--no-champion-uri",
@@ -347,7 +271,7 @@ def resolve_dataset_step(args: RetrainingPipelineArgs) -> dict[str, Any]:
         "--output",
         f"{PROCESSING_ROOT}/{RESOLVED_OUTPUT}/{RESOLVED_FILE}",
     ]
-    arguments = _processing_arguments(
+    arguments = processing_arguments(
         image_uri=args.image_uri,
         role_arn=args.processing_role_arn,
         kms_key_arn=args.kms_key_arn,
@@ -357,14 +281,13 @@ def resolve_dataset_step(args: RetrainingPipelineArgs) -> dict[str, Any]:
         # It lists S3 and reads the Model Registry through the AWS APIs.
         network_isolation=False,
     )
-    arguments["ProcessingOutputConfig"] = _outputs(args, [(RESOLVED_OUTPUT, run_prefix(args, RESOLVED_OUTPUT))])
+    outputs = [(RESOLVED_OUTPUT, run_prefix(args, RESOLVED_OUTPUT))]
+    arguments["ProcessingOutputConfig"] = processing_outputs(args.kms_key_arn, outputs)
     return {
         "Name": RESOLVE_STEP,
         "Type": "Processing",
         "Arguments": arguments,
-        "PropertyFiles": [
-            {"PropertyFileName": RESOLVED_PROPERTY_FILE, "OutputName": RESOLVED_OUTPUT, "FilePath": RESOLVED_FILE}
-        ],
+        "PropertyFiles": [RESOLVED.declaration()],
     }
 
 
@@ -394,7 +317,7 @@ def training_step(args: RetrainingPipelineArgs) -> dict[str, Any]:
             # execution, under a prefix no other execution writes to.
             "OutputDataConfig": {"S3OutputPath": run_prefix(args), "KmsKeyId": args.kms_key_arn},
             "ResourceConfig": {
-                "InstanceType": parameter("TrainingInstanceType"),
+                "InstanceType": TRAINING_INSTANCE_TYPE.ref,
                 "InstanceCount": spot.instance_count,
                 "VolumeSizeInGB": spot.volume_size_gb,
                 "VolumeKmsKeyId": args.kms_key_arn,
@@ -419,7 +342,7 @@ def evaluation_step(args: RetrainingPipelineArgs, model_data: dict[str, str]) ->
     """`evaluate` scores the candidate and the champion on the same holdout; it also copies the
     candidate's drift baseline (baseline.json from the model archive) beside evaluation.json, so
     each is its own S3 object under evaluation/."""
-    arguments = _processing_arguments(
+    arguments = processing_arguments(
         image_uri=args.image_uri,
         role_arn=args.processing_role_arn,
         kms_key_arn=args.kms_key_arn,
@@ -433,36 +356,13 @@ def evaluation_step(args: RetrainingPipelineArgs, model_data: dict[str, str]) ->
         # evaluate reads local files only.
         network_isolation=True,
     )
-    arguments["ProcessingOutputConfig"] = _outputs(args, [(EVALUATION_OUTPUT, run_prefix(args, EVALUATION_OUTPUT))])
+    outputs = [(EVALUATION_OUTPUT, run_prefix(args, EVALUATION_OUTPUT))]
+    arguments["ProcessingOutputConfig"] = processing_outputs(args.kms_key_arn, outputs)
     return {
         "Name": EVALUATE_STEP,
         "Type": "Processing",
         "Arguments": arguments,
-        "PropertyFiles": [
-            {
-                "PropertyFileName": EVALUATION_PROPERTY_FILE,
-                "OutputName": EVALUATION_OUTPUT,
-                "FilePath": EVALUATION_FILE,
-            }
-        ],
-    }
-
-
-def _outputs(args: RetrainingPipelineArgs, outputs: list[tuple[str, Any]]) -> dict[str, Any]:
-    return {
-        "Outputs": [
-            {
-                "OutputName": name,
-                "AppManaged": False,
-                "S3Output": {
-                    "S3Uri": uri,
-                    "LocalPath": f"{PROCESSING_ROOT}/{name}",
-                    "S3UploadMode": "EndOfJob",
-                },
-            }
-            for name, uri in outputs
-        ],
-        "KmsKeyId": args.kms_key_arn,
+        "PropertyFiles": [EVALUATION.declaration()],
     }
 
 
@@ -563,12 +463,12 @@ def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]
             "DriftCheckBaselines": {
                 "ModelDataQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": baseline_uri}}
             },
-            "MetadataProperties": {"CommitId": parameter("GitCommit"), "GeneratedBy": EXECUTION_ARN},
+            "MetadataProperties": {"CommitId": GIT_COMMIT.ref, "GeneratedBy": EXECUTION_ARN},
             # Keys ml_platform/components/model_versions.py reads (lineage, and metrics as `metric.<name>` strings).
             "CustomerMetadataProperties": {
                 "pipeline_execution_arn": EXECUTION_ARN,
                 "pipeline_execution_id": EXECUTION_ID,
-                "git_commit": parameter("GitCommit"),
+                "git_commit": GIT_COMMIT.ref,
                 "dataset_version": version,
                 "dataset_uri": dataset,
                 "holdout_uri": resolved(RESOLVED_HOLDOUT_PATH),
@@ -580,337 +480,3 @@ def register_model_step(args: RetrainingPipelineArgs, model_data: dict[str, str]
             },
         },
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# Monitoring
-
-
-def monitoring_pipeline_definition(args: MonitoringPipelineArgs) -> dict[str, Any]:
-    _check_monitoring(args)
-    common = [
-        "--endpoint-name",
-        args.endpoint_name,
-        "--capture",
-        args.capture_s3_uri,
-        "--baseline",
-        f"{PROCESSING_ROOT}/baseline",
-        "--metrics-namespace",
-        args.metrics_namespace,
-        "--region",
-        args.region,
-    ]
-    decision = [
-        "--psi-threshold",
-        str(args.psi_threshold),
-        "--false-alarm-rate",
-        str(args.drift_false_alarm_rate),
-        "--min-records",
-        str(args.drift_min_records),
-    ]
-    drift = ["drift", *common, "--lookback-hours", str(args.lookback_hours), *decision]
-    if args.drift_instance_count == 1:
-        steps = [_monitoring_step(args, DRIFT_STEP, drift)]
-    else:
-        steps = sharded_drift_steps(args, common, decision)
-    if args.quality is not None:
-        quality = [
-            "quality",
-            *common,
-            "--lookback-hours",
-            str(args.quality.lookback_hours),
-            "--prediction-lookback-hours",
-            str(args.quality.prediction_lookback_hours),
-        ]
-        if args.quality.ground_truth_s3_uri:
-            quality += ["--ground-truth", args.quality.ground_truth_s3_uri]
-        if args.quality.positive_class:
-            quality += ["--positive-class", args.quality.positive_class]
-        steps.append(_monitoring_step(args, QUALITY_STEP, quality))
-    return {
-        "Version": SCHEMA_VERSION,
-        "Metadata": {},
-        "Parameters": [
-            _string_parameter(
-                "BaselineS3Uri", args.baseline_s3_uri, "The deployed model's model.tar.gz or baseline.json."
-            )
-        ],
-        "Steps": steps,
-    }
-
-
-def _monitoring_step(
-    args: MonitoringPipelineArgs,
-    name: str,
-    container_arguments: list[Any],
-    processing: Processing | None = None,
-    output: tuple[str, Any] | None = None,
-) -> dict[str, Any]:
-    arguments = _processing_arguments(
-        image_uri=args.image_uri,
-        role_arn=args.role_arn,
-        kms_key_arn=args.kms_key_arn,
-        processing=processing or args.processing,
-        container_arguments=container_arguments,
-        inputs=[("baseline", parameter("BaselineS3Uri"))],
-        # The jobs read captures from S3 and write reports and metrics through the AWS APIs.
-        network_isolation=False,
-    )
-    if output is not None:
-        output_name, uri = output
-        arguments["ProcessingOutputConfig"] = {
-            "Outputs": [
-                {
-                    "OutputName": output_name,
-                    "AppManaged": False,
-                    "S3Output": {
-                        "S3Uri": uri,
-                        "LocalPath": f"{PROCESSING_ROOT}/{output_name}",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ],
-            "KmsKeyId": args.kms_key_arn,
-        }
-    return {"Name": name, "Type": "Processing", "Arguments": arguments}
-
-
-def sharded_drift_steps(args: MonitoringPipelineArgs, common: list[str], decision: list[str]) -> list[dict[str, Any]]:
-    """DriftPlan, then HasCapture: [Drift (N instances, ShardedByS3Key), DriftMerge] or [DriftEmptyWindow]."""
-    runs = join(f"{_bucket_root(args.capture_s3_uri)}/drift-reports/{args.endpoint_name}/runs", EXECUTION_ID)
-    plan_uri, partials_uri = join(runs, "plan"), join(runs, "partials")
-    window = [
-        "--start",
-        json_get(DRIFT_PLAN_STEP, DRIFT_PLAN_PROPERTY_FILE, "window.start"),
-        "--end",
-        json_get(DRIFT_PLAN_STEP, DRIFT_PLAN_PROPERTY_FILE, "window.end"),
-    ]
-    one = replace(args.processing, instance_count=1)
-    plan = _monitoring_step(
-        args,
-        DRIFT_PLAN_STEP,
-        ["drift", *common, "--lookback-hours", str(args.lookback_hours), "--plan-out", f"{PROCESSING_ROOT}/plan"],
-        processing=one,
-        output=("plan", plan_uri),
-    )
-    plan["PropertyFiles"] = [
-        {"PropertyFileName": DRIFT_PLAN_PROPERTY_FILE, "OutputName": "plan", "FilePath": "plan.json"}
-    ]
-    local_capture = f"{PROCESSING_ROOT}/capture"
-    shard_arguments = ["drift", *_replaced(common, "--capture", local_capture), *window, *decision]
-    shard = _monitoring_step(
-        args,
-        DRIFT_STEP,
-        [*shard_arguments, "--partial-out", f"{PROCESSING_ROOT}/partial"],
-        processing=replace(args.processing, instance_count=args.drift_instance_count),
-        output=("partial", partials_uri),
-    )
-    # The manifest lists the window's files; SageMaker gives each instance a share of them, keys
-    # relative to the manifest's prefix kept, so each sees <endpoint>/<variant>/yyyy/mm/dd/hh/.
-    # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingS3Input.html
-    shard["Arguments"]["ProcessingInputs"].append(
-        _s3_input("capture", join(plan_uri, "manifest.json"), "ManifestFile", "ShardedByS3Key")
-    )
-    merge = _monitoring_step(
-        args,
-        DRIFT_MERGE_STEP,
-        ["drift", *common, *window, *decision, "--merge", f"{PROCESSING_ROOT}/partials"],
-        processing=one,
-    )
-    merge["Arguments"]["ProcessingInputs"].append(_s3_input("partials", partials_uri, "S3Prefix", "FullyReplicated"))
-    # The partials' URI is built from the execution id, not read from the Drift step: say the order.
-    merge["DependsOn"] = [DRIFT_STEP]
-    empty = _monitoring_step(args, DRIFT_EMPTY_STEP, ["drift", *common, *window, *decision], processing=one)
-    condition = {
-        "Name": DRIFT_CONDITION_STEP,
-        "Type": "Condition",
-        "Arguments": {
-            "Conditions": [
-                {
-                    "Type": "GreaterThan",
-                    "LeftValue": json_get(DRIFT_PLAN_STEP, DRIFT_PLAN_PROPERTY_FILE, "files"),
-                    "RightValue": 0,
-                }
-            ],
-            "IfSteps": [shard, merge],
-            "ElseSteps": [empty],
-        },
-    }
-    return [plan, condition]
-
-
-def _bucket_root(s3_uri: str) -> str:
-    return "s3://" + s3_uri.removeprefix("s3://").split("/", 1)[0]
-
-
-def _replaced(arguments: list[str], flag: str, value: str) -> list[str]:
-    index = arguments.index(flag)
-    return [*arguments[: index + 1], value, *arguments[index + 2 :]]
-
-
-def _s3_input(name: str, uri: Any, data_type: str, distribution: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "AppManaged": False,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": f"{PROCESSING_ROOT}/{name}",
-            "S3DataType": data_type,
-            "S3InputMode": "File",
-            "S3DataDistributionType": distribution,
-            "S3CompressionType": "None",
-        },
-    }
-
-
-def _processing_arguments(
-    *,
-    image_uri: str,
-    role_arn: str,
-    kms_key_arn: str,
-    processing: Processing,
-    container_arguments: list[str],
-    inputs: list[tuple[str, Any]],
-    network_isolation: bool,
-) -> dict[str, Any]:
-    """CreateProcessingJob's request; the image's ENTRYPOINT (python -m model_code) gets the arguments."""
-    request = {
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceType": processing.instance_type,
-                "InstanceCount": processing.instance_count,
-                "VolumeSizeInGB": processing.volume_size_gb,
-                "VolumeKmsKeyId": kms_key_arn,
-            }
-        },
-        "AppSpecification": {"ImageUri": image_uri, "ContainerArguments": container_arguments},
-        "RoleArn": role_arn,
-        "ProcessingInputs": [
-            {
-                "InputName": name,
-                "AppManaged": False,
-                "S3Input": {
-                    "S3Uri": uri,
-                    "LocalPath": f"{PROCESSING_ROOT}/{name}",
-                    "S3DataType": "S3Prefix",
-                    "S3InputMode": "File",
-                    "S3DataDistributionType": "FullyReplicated",
-                    "S3CompressionType": "None",
-                },
-            }
-            for name, uri in inputs
-        ],
-        "StoppingCondition": {"MaxRuntimeInSeconds": processing.max_runtime_seconds},
-        "NetworkConfig": {"EnableNetworkIsolation": network_isolation},
-    }
-    if not inputs:
-        del request["ProcessingInputs"]
-    return request
-
-
-def definition_json(definition: dict[str, Any]) -> str:
-    """The text `aws.sagemaker.Pipeline(pipeline_definition=...)` and CreatePipeline take."""
-    return json.dumps(definition, separators=(",", ":"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Checks
-
-
-Rule = tuple[bool, str, Any, str, str]  # (holds, field, value, expected, what is wrong)
-VALID, RANGE, INSTANCE = "not valid", "out of range", "unknown instance type"
-NAME_RULE = "1-63 letters, digits and hyphens"
-
-
-def _matches(pattern: re.Pattern[str], name: str, value: str, expected: str) -> Rule:
-    return (bool(pattern.match(value)), name, value, expected, VALID)
-
-
-def _raise_problems(pipeline: str, rules: list[Rule]) -> None:
-    problems = [f"{name}: {problem(what, value, expected)}" for ok, name, value, expected, what in rules if not ok]
-    if problems:
-        raise PipelineSpecError(pipeline, problems)
-
-
-def _common_rules(image_uri: str, kms_key_arn: str) -> list[Rule]:
-    return [
-        (bool(image_uri), "image_uri", image_uri, "the model image URI", VALID),
-        _matches(KMS_KEY_ARN, "kms_key_arn", kms_key_arn, "arn:aws:kms:<region>:<account>:key/<id>"),
-    ]
-
-
-def _processing_rules(name: str, p: Processing) -> list[Rule]:
-    allowed = sagemaker_enum("ProcessingInstanceType")
-    return [
-        (p.instance_type in allowed, f"{name}.instance_type", p.instance_type,
-         "a SageMaker ProcessingInstanceType such as ml.m5.large", INSTANCE),
-        (1 <= p.instance_count <= 100, f"{name}.instance_count", p.instance_count, "1..100", RANGE),
-        (1 <= p.volume_size_gb <= 16384, f"{name}.volume_size_gb", p.volume_size_gb, "1..16384", RANGE),
-        (1 <= p.max_runtime_seconds <= 777600, f"{name}.max_runtime_seconds", p.max_runtime_seconds,
-         "1..777600 (9 days)", RANGE),
-    ]  # fmt: skip
-
-
-def _check_retraining(args: RetrainingPipelineArgs) -> None:
-    spot = args.training
-    unknown_realtime = [
-        t for t in args.inference_instance_types if t not in sagemaker_enum("ProductionVariantInstanceType")
-    ]
-    role = "arn:aws:iam::<account>:role/<name>"
-    hyperparameters = json.dumps(dict(sorted(spot.hyperparameters.items())), sort_keys=True)
-    _raise_problems("retraining", [
-        *_common_rules(args.image_uri, args.kms_key_arn),
-        _matches(ROLE_ARN, "training_role_arn", args.training_role_arn, role),
-        _matches(ROLE_ARN, "processing_role_arn", args.processing_role_arn, role),
-        (bool(S3_URI.match(args.dataset_root_s3_uri)) and args.dataset_root_s3_uri.endswith("/"),
-         "dataset_root_s3_uri", args.dataset_root_s3_uri, "s3://<bucket>/<prefix>/ (ending in /)", VALID),
-        (bool(S3_URI.match(args.holdout_root_s3_uri)) and args.holdout_root_s3_uri.endswith("/"),
-         "holdout_root_s3_uri", args.holdout_root_s3_uri, "s3://<bucket>/<prefix>/ (ending in /)", VALID),
-        _matches(BUCKET, "artifacts_bucket", args.artifacts_bucket, "an S3 bucket name"),
-        _matches(REGION, "region", args.region, "a region such as us-east-1"),
-        _matches(GROUP_NAME, "model_package_group_name", args.model_package_group_name, NAME_RULE),
-        (args.approval_status in APPROVAL_STATUSES, "approval_status", args.approval_status,
-         f"one of {', '.join(APPROVAL_STATUSES)}", "not an allowed value"),
-        (0 < args.accuracy_threshold <= 1, "accuracy_threshold", args.accuracy_threshold, "> 0 and <= 1", RANGE),
-        (0 <= args.champion_tolerance < 1, "champion_tolerance", args.champion_tolerance, ">= 0 and < 1", RANGE),
-        (len(hyperparameters) <= 256, "training.hyperparameters", hyperparameters,
-         "at most 256 characters as JSON (a CustomerMetadataProperties value)", "too long"),
-        (spot.instance_type in sagemaker_enum("TrainingInstanceType"), "training.instance_type", spot.instance_type,
-         "a SageMaker TrainingInstanceType such as ml.m5.xlarge", INSTANCE),
-        (1 <= spot.instance_count <= 100, "training.instance_count", spot.instance_count, "1..100", RANGE),
-        (1 <= spot.max_runtime_seconds <= 2419200, "training.max_runtime_seconds", spot.max_runtime_seconds,
-         "1..2419200 (28 days)", RANGE),
-        (spot.max_wait_seconds >= spot.max_runtime_seconds, "training.max_wait_seconds", spot.max_wait_seconds,
-         f">= training.max_runtime_seconds ({spot.max_runtime_seconds})", "spot max wait must cover the max runtime"),
-        (1 <= spot.max_retry_attempts <= 30, "training.max_retry_attempts", spot.max_retry_attempts, "1..30", RANGE),
-        *_processing_rules("evaluation", args.evaluation),
-        (not unknown_realtime, "inference_instance_types",
-         list(args.inference_instance_types), "SageMaker ProductionVariantInstanceTypes such as ml.m5.large", VALID),
-    ])  # fmt: skip
-
-
-def _check_monitoring(args: MonitoringPipelineArgs) -> None:
-    quality = args.quality or QualityJob()
-    namespace_ok = bool(NAMESPACE.match(args.metrics_namespace)) and not args.metrics_namespace.startswith("AWS/")
-    ground_truth = quality.ground_truth_s3_uri
-    _raise_problems("monitoring", [
-        *_common_rules(args.image_uri, args.kms_key_arn),
-        _matches(ROLE_ARN, "role_arn", args.role_arn, "arn:aws:iam::<account>:role/<name>"),
-        _matches(REGION, "region", args.region, "a region such as us-east-1"),
-        _matches(ENDPOINT_NAME, "endpoint_name", args.endpoint_name, NAME_RULE),
-        _matches(S3_URI, "capture_s3_uri", args.capture_s3_uri, "s3://<bucket>/<key>"),
-        _matches(S3_URI, "baseline_s3_uri", args.baseline_s3_uri, "s3://<bucket>/<key>"),
-        (namespace_ok, "metrics_namespace", args.metrics_namespace, "a CloudWatch namespace outside AWS/", VALID),
-        (args.psi_threshold > 0, "psi_threshold", args.psi_threshold, "> 0", RANGE),
-        (args.drift_min_records >= 1, "drift_min_records", args.drift_min_records, ">= 1", RANGE),
-        (0 < args.drift_false_alarm_rate < 1, "drift_false_alarm_rate", args.drift_false_alarm_rate, "> 0 and < 1",
-         RANGE),
-        (1 <= args.drift_instance_count <= 100, "drift_instance_count", args.drift_instance_count, "1..100", RANGE),
-        (1 <= args.lookback_hours <= 744, "lookback_hours", args.lookback_hours, "1..744", RANGE),
-        *_processing_rules("processing", args.processing),
-        (1 <= quality.lookback_hours <= 744, "quality.lookback_hours", quality.lookback_hours, "1..744", RANGE),
-        (0 <= quality.prediction_lookback_hours <= 744, "quality.prediction_lookback_hours",
-         quality.prediction_lookback_hours, "0..744", RANGE),
-        (ground_truth is None or bool(S3_URI.match(ground_truth)), "quality.ground_truth_s3_uri", ground_truth,
-         "s3://<bucket>/<prefix> or None", VALID),
-    ])  # fmt: skip

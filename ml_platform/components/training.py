@@ -83,17 +83,30 @@ def invoke_destination_policy(destination_arn: str) -> dict[str, Any]:
 # Components
 
 
-class ModelRegistry(pulumi.ComponentResource):
-    """The environment's SageMaker Model Registry group."""
+@dataclass(frozen=True)
+class ModelRegistryArgs:
+    """Inputs of `ModelRegistry`.
 
-    def __init__(self, name: str, group_name: str, description: str, opts: pulumi.ResourceOptions | None = None):
+    group_name: the Model Package Group's name; pipelines and operators address the group by
+        it, so it is a stable physical name (unique per account and region).
+    description: the group's description.
+    """
+
+    group_name: str
+    description: str
+
+
+class ModelRegistry(pulumi.ComponentResource):
+    """The environment's SageMaker Model Registry group (child `<name>-group`)."""
+
+    def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:training:ModelRegistry", name, None, opts)
-        # Pipelines and operators address the group by name, so the name is stable.
+        # The group holds every registered version: renamed children keep their state by alias.
         self.group = aws.sagemaker.ModelPackageGroup(
-            name,
-            model_package_group_name=group_name,
-            model_package_group_description=description,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-group",
+            model_package_group_name=args.group_name,
+            model_package_group_description=args.description,
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=name)]),
         )
         self.arn = self.group.arn
         self.register_outputs({"arn": self.arn})
@@ -118,13 +131,16 @@ class DeployTriggerArgs:
 
 
 class DeployTrigger(pulumi.ComponentResource):
-    """EventBridge rule (approval) -> API destination (GitHub repository_dispatch)."""
+    """EventBridge rule (approval) -> API destination (GitHub repository_dispatch). Children:
+    `<name>-connection`, `<name>-destination`, `<name>-invoke` (the role EventBridge assumes, and
+    its policy) and `<name>-on-approval` (the rule and its target)."""
 
     def __init__(self, name: str, args: DeployTriggerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:training:DeployTrigger", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Children were named `<name>` before the `<name>-<purpose>` scheme: the alias keeps them.
+        child = pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=name)])
         connection = aws.cloudwatch.EventConnection(
-            name,
+            f"{name}-connection",
             description=f"GitHub repository_dispatch for {args.repository}",
             authorization_type="API_KEY",
             auth_parameters={
@@ -139,7 +155,7 @@ class DeployTrigger(pulumi.ComponentResource):
             opts=child,
         )
         self.destination = aws.cloudwatch.EventApiDestination(
-            name,
+            f"{name}-destination",
             description=f"deploy workflow of {args.repository}",
             connection_arn=connection.arn,
             http_method="POST",
@@ -148,19 +164,19 @@ class DeployTrigger(pulumi.ComponentResource):
             opts=child,
         )
         role = aws.iam.Role(
-            name,
+            f"{name}-invoke",
             description="EventBridge: call the deploy workflow's API destination",
             assume_role_policy=trust_json("events.amazonaws.com", args.account_id),
             opts=child,
         )
         aws.iam.RolePolicy(
-            name,
+            f"{name}-invoke",
             role=role.id,
             policy=self.destination.arn.apply(lambda arn: json.dumps(invoke_destination_policy(arn))),
             opts=child,
         )
         self.rule = aws.cloudwatch.EventRule(
-            name,
+            f"{name}-on-approval",
             description="a model version was approved: start the deploy workflow",
             event_pattern=pulumi.Output.from_input(args.group_name).apply(
                 lambda group: json.dumps(approval_event_pattern(group))
@@ -168,7 +184,7 @@ class DeployTrigger(pulumi.ComponentResource):
             opts=child,
         )
         aws.cloudwatch.EventTarget(
-            name,
+            f"{name}-on-approval",
             rule=self.rule.name,
             arn=self.destination.arn,
             role_arn=role.arn,
