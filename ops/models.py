@@ -77,7 +77,7 @@ from ml_platform.components.model_versions import (
     resolve,
     set_status,
 )
-from ops.outputs import Endpoint, OutputsError, add_stack_arguments, endpoints, read_outputs, section
+from ops.outputs import Endpoint, OutputsError, Workspace, add_stack_arguments, endpoints, read_outputs, section
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_DATASET_VERSION = "latest"
@@ -133,8 +133,8 @@ class Stack:
         return pipelines["retraining"]
 
 
-def load_stack(args: argparse.Namespace, run: Callable[..., Any] | None) -> Stack:
-    outputs = read_outputs(args.stack, args.outputs, **({"run": run} if run else {}))
+def load_stack(args: argparse.Namespace, workspace: Workspace | None) -> Stack:
+    outputs = read_outputs(args.stack, args.outputs, **({"workspace": workspace} if workspace else {}))
     regions = section(outputs, "regions", dict[str, str], "every stack exports its regions")
     if "primary" not in regions:
         raise OutputsError(f"outputs: regions.primary: missing (got {regions!r})")
@@ -821,7 +821,7 @@ def main(
     argv: list[str] | None = None,
     *,
     clients: ClientFactory = default_clients,
-    run: Callable[..., Any] | None = None,
+    workspace: Workspace | None = None,
     commit: Callable[[], str] = lambda: git_commit(),
     out: TextIO | None = None,
     err: TextIO | None = None,
@@ -829,7 +829,7 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     args = parse_args(argv)
     try:
-        stack = load_stack(args, run)
+        stack = load_stack(args, workspace)
         return COMMANDS[args.command](args, stack, Context(clients, out, commit))
     except OutputsError as exc:
         print(f"error: stack {args.stack}: {exc}", file=err)

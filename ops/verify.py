@@ -35,7 +35,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.outputs import Endpoint, OutputsError, add_stack_arguments, endpoints, read_outputs
+from ops.outputs import Endpoint, OutputsError, Workspace, add_stack_arguments, endpoints, read_outputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -276,14 +276,14 @@ def main(
     argv: list[str] | None = None,
     *,
     clients: ClientFactory = default_clients,
-    run: Callable[..., Any] | None = None,
+    workspace: Workspace | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = parse_args(argv)
     try:
-        outputs = read_outputs(args.stack, args.outputs, **({"run": run} if run else {}))
+        outputs = read_outputs(args.stack, args.outputs, **({"workspace": workspace} if workspace else {}))
         targets = endpoints(outputs)
     except OutputsError as exc:
         print(f"error: stack {args.stack}: {exc}", file=err)

@@ -19,6 +19,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto.core import DEFAULT_ACCOUNT_ID
+from pulumi import automation as auto
+from pulumi.automation.errors import create_command_error
 
 from ml_platform.components.model_versions import LATEST_APPROVED, resolve
 from ops.models import elapsed, git_commit, main, watch
@@ -347,17 +349,17 @@ def test_rollback_to_a_version_that_is_not_approved_or_missing(aws, outputs_file
 
 
 def test_unknown_stack_is_a_clear_error():
-    def pulumi(command, **kwargs):
-        class Result:
-            returncode, stdout, stderr = 255, "", "error: no stack named 'prdo' found"
-
-        return Result()
+    class Workspace:
+        def stack_outputs(self, stack):
+            result = auto.CommandResult(stdout="", stderr=f"error: no stack named '{stack}' found", code=255)
+            raise create_command_error(result)
 
     out, err = io.StringIO(), io.StringIO()
-    assert main(["list", "--stack", "prdo"], run=pulumi, out=out, err=err) == 2
+    assert main(["list", "--stack", "prdo"], workspace=Workspace, out=out, err=err) == 2
     assert err.getvalue() == (
-        "error: stack prdo: `pulumi stack output --json --stack prdo` failed (exit 255): "
-        "error: no stack named 'prdo' found\n"
+        "error: stack prdo: no stack named 'prdo' in the backend the Pulumi CLI is logged in to: check the name "
+        "(`pulumi stack ls`) or log in to the stack's backend (`pulumi login <backend_url of the bootstrap "
+        "outputs>`; `pulumi whoami --verbose` shows the current one)\n"
     )
 
 
