@@ -1,8 +1,10 @@
-"""What `failover_client/`, `offline/` and `ops/` may import, and the failover client's stable API.
+"""What `failover_client/`, `offline/` and `ops/` may import and hold, and the failover client's
+stable API.
 
 `failover_client` is handed to callers of the endpoints: it must import nothing of this
 repository but itself, and its public names change only on purpose. `offline` (the mock
-engine, the offline plan) never touches a deployed stack, so it must not import `ops`.
+engine, the offline plan, the failover drill on moto) never touches a deployed stack, so it
+must not import `ops`; `ops` holds only the commands that do.
 """
 
 from __future__ import annotations
@@ -85,6 +87,29 @@ def test_offline_never_imports_the_deployed_stack_commands():
         "offline/__init__.py": [],
         "offline/deployability.py": [],
         "offline/engine.py": [],
+        "offline/failover_drill.py": [],
         "offline/plan.py": [],
         "offline/policy_check.py": [],
     }
+
+
+def test_ops_holds_only_the_commands_that_touch_a_deployed_stack():
+    # Each reads a deployed stack's outputs or calls its AWS account; `outputs` is what they
+    # share. A command that runs offline (on moto, on the mock engine) belongs in offline/.
+    modules = sorted(
+        str(path.relative_to(ROOT / "ops")) for path in (ROOT / "ops").rglob("*.py") if "__pycache__" not in path.parts
+    )
+    assert modules == [
+        "__init__.py",
+        "models/__init__.py",
+        "models/__main__.py",
+        "models/catalog.py",
+        "models/cli.py",
+        "models/common.py",
+        "models/register.py",
+        "models/train.py",
+        "outputs.py",
+        "preflight.py",
+        "restore_drill.py",
+        "verify.py",
+    ]
