@@ -35,7 +35,7 @@ with open(os.environ["FAKE_PULUMI_LOG"], "a") as log:
     log.write(json.dumps([os.getcwd(), *args]) + "\\n")
 if args == ["version"]:
     print(os.environ.get("FAKE_PULUMI_VERSION", "v3.272.0"))
-    sys.exit(0)
+    sys.exit(int(os.environ.get("FAKE_PULUMI_VERSION_EXIT", "0")))
 stack = args[args.index("--stack") + 1]
 if stack == "locked":
     print({backend_error!r}, file=sys.stderr)
@@ -132,6 +132,17 @@ def test_a_cli_older_than_the_automation_api_supports_is_named(cli, monkeypatch)
         "cannot read the outputs: the Pulumi CLI on PATH is unusable (Minimum version requirement failed. "
         "The minimum CLI version requirement is 3.1.0, your current CLI version is 3.0.0. "
         "Please update the Pulumi CLI.); install a current one (https://www.pulumi.com/docs/install/) "
+        "or pass --outputs FILE (write it where the CLI is: `pulumi stack output --json --stack prod > outputs.json`)"
+    )
+
+
+def test_a_cli_that_cannot_report_its_version_is_named(cli, monkeypatch):
+    monkeypatch.setenv("FAKE_PULUMI_VERSION_EXIT", "1")
+    with pytest.raises(OutputsError) as raised:
+        read_outputs("prod")
+    assert str(raised.value) == (
+        "cannot read the outputs: the Pulumi CLI on PATH is unusable (Command '['pulumi', 'version']' returned "
+        "non-zero exit status 1.); install a current one (https://www.pulumi.com/docs/install/) "
         "or pass --outputs FILE (write it where the CLI is: `pulumi stack output --json --stack prod > outputs.json`)"
     )
 
