@@ -2,8 +2,9 @@
 
     python -m ops.verify --stack prod [--outputs FILE]
 
-Reads the stack's outputs (`pulumi stack output --json --stack <name>`, or FILE holding that
-JSON) and checks every endpoint in `endpoints`, in its own region, with boto3:
+Reads the stack's outputs (through the Pulumi Automation API, or FILE holding the JSON of
+`pulumi stack output --json`; see ops/outputs.py) and checks every endpoint in `endpoints`, in
+its own region, with boto3:
 
 - status            the endpoint is `InService` (not Creating, Updating, RollingBack, Failed...);
 - endpoint config   its *current* `EndpointConfigName` is the one the stack declared. A
