@@ -3,7 +3,9 @@
     from failover_client import FailoverClient, FrontDoorClient, Timeouts
 
 Everything a caller needs is exported here; `failover_client.client` holds the implementation,
-and names not listed in `__all__` may change between releases.
+`failover_client.stack_outputs` the checks of the stack outputs it is built from, and names not
+listed in `__all__` may change between releases. The package imports nothing else of this
+repository (only boto3, botocore, pydantic and, for SigV4A, awscrt), so callers can vendor it.
 """
 
 from failover_client.client import (
@@ -25,6 +27,7 @@ from failover_client.client import (
     runtime_client,
     sigv4a_signer,
 )
+from failover_client.stack_outputs import OutputsError
 
 __all__ = [
     "AllRegionsFailedError",
@@ -34,6 +37,7 @@ __all__ = [
     "FailoverClient",
     "FrontDoorClient",
     "InvokeResult",
+    "OutputsError",
     "RegionEndpoint",
     "RequestRejectedError",
     "RetryPolicy",

@@ -1,9 +1,14 @@
 """Client-side region failover for callers that invoke the SageMaker endpoints with the SDK.
 
-    from failover_client import FailoverClient
-    from ops.outputs import read_outputs
+    import json
+    from pathlib import Path
 
-    client = FailoverClient.from_stack_outputs(read_outputs("prod"))
+    from failover_client import FailoverClient
+
+    # `pulumi stack output --json --stack prod > outputs.json`, or the Automation API's
+    # `{k: v.value for k, v in stack.outputs().items()}`
+    outputs = json.loads(Path("outputs.json").read_text())
+    client = FailoverClient.from_stack_outputs(outputs)
     result = client.invoke(b"17.99,10.38,...\\n", content_type="text/csv")
     result.body, result.region, result.attempts
 
@@ -30,7 +35,7 @@ shared by threads: the breakers are locked, and boto3 clients are thread-safe.
 
 Through the regional front doors instead of the SDK (the same retries, breakers and failover):
 
-    client = FailoverClient.from_front_doors(read_outputs("prod"))
+    client = FailoverClient.from_front_doors(outputs)
 
 POSTs to each region's `POST /invocations` (the `api_invoke_urls` output, primary first),
 signed with SigV4A for the stack's regions (`X-Amz-Region-Set: us-east-1,us-west-2`), so the
@@ -66,7 +71,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.httpsession import URLLib3Session
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
-from ops.outputs import OutputsError, endpoints, role_order, section
+from failover_client.stack_outputs import OutputsError, endpoints, role_order, section
 
 logger = logging.getLogger("failover_client")
 
@@ -368,7 +373,7 @@ class FailoverClient:
 
     @classmethod
     def from_stack_outputs(cls, outputs: Mapping[str, Any], **options: Any) -> FailoverClient:
-        """Targets from the stack's `endpoints` output, primary first (see ops.outputs)."""
+        """Targets from the stack's `endpoints` output, primary first (see `stack_outputs.endpoints`)."""
         targets = [RegionEndpoint(e.region, e.endpoint_name) for e in endpoints(outputs)]
         return cls(targets, **options)
 

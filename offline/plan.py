@@ -5,10 +5,16 @@
 No cloud, no credentials, no Pulumi CLI. Prints the validated config, the resources as a
 tree per region and component with the settings that matter, counts per type, the model
 version `serving.model` resolves to (against an example Model Registry, or an empty one for a
-first deploy), and how long it took, then the policy pack's rules (`policy/policies.py`) run over the resources and
+first deploy), and how long it took, then the policy pack's rules (`policy/`) run over the resources and
 every violation is listed. Exit codes: 0 planned; 1 the program failed to synthesize, or
 broke a mandatory policy rule; 2 bad stack file or config (the problems are listed, one per
 line, with no traceback).
+
+The output is the same on every run (only the timing on the last line differs): the engine
+records resources in the order their registrations complete, which asyncio scheduling varies,
+so the plan never uses that order. Resources are listed by region (primary first), and under
+each parent plain resources first, then components, each group sorted by (type, name), with
+the URN breaking any remaining tie; the JSON `resources` list follows the same rule.
 """
 
 from __future__ import annotations
@@ -248,10 +254,15 @@ def load_config(stack: str, root: Path = ROOT) -> StackConfig:
     return validate_stack_config(project_values(config), secret_keys)
 
 
+def _by_type_and_name(resource: Registration) -> tuple[str, str, str]:
+    """The plan's order: (type, name), the URN breaking ties; never the registration order."""
+    return resource.type, resource.name, resource.urn
+
+
 def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
     roles = {region: role for role, region in config.regions.by_role().items()}
     resources = []
-    for r in synthesis.resources:
+    for r in sorted(synthesis.resources, key=_by_type_and_name):
         component = synthesis.component_of(r)
         resources.append(
             {
@@ -286,7 +297,8 @@ def _line(resource: dict, indent: str) -> str:
 
 
 def _tree(resources: list[dict], component: str | None, indent: str) -> list[str]:
-    """Providers and plain resources first, then each component with its members nested."""
+    """Providers and plain resources first, then each component with its members nested;
+    `resources` come in (type, name) order (`plan_document`), so siblings print in that order."""
     members = [r for r in resources if r["component"] == component]
     lines = [_line(r, indent) for r in members if r["custom"]]
     for r in members:
@@ -343,7 +355,8 @@ def render_text(doc: dict[str, Any]) -> str:
         for k, v in doc["config"].items()
         if v is not None
     ]
-    resources = doc["resources"]
+    # Already in this order when `doc` comes from plan_document; sorted again (stable) for any other doc.
+    resources = sorted(doc["resources"], key=lambda r: (r["type"], r["name"]))
     for role, region in doc["regions"].items():
         here = [r for r in resources if r["region"] == region]
         out += ["", f"region {region} ({role}): {len(here)} resources"]

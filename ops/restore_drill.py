@@ -46,7 +46,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ml_platform.config import PROJECT
-from ops.outputs import OutputsError, add_stack_arguments, read_outputs, section
+from ops.outputs import OutputsError, Workspace, add_stack_arguments, read_outputs, section
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 DEFAULT_TIMEOUT_SECONDS = 3600
@@ -519,7 +519,7 @@ def main(
     argv: list[str] | None = None,
     *,
     clients: ClientFactory = default_clients,
-    run: Callable[..., Any] | None = None,
+    workspace: Workspace | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
     **drill_options: Any,
@@ -527,7 +527,7 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     args = parse_args(argv)
     try:
-        outputs = read_outputs(args.stack, args.outputs, **({"run": run} if run else {}))
+        outputs = read_outputs(args.stack, args.outputs, **({"workspace": workspace} if workspace else {}))
         target = drill_target(outputs, args.stack, args.iam_role_arn, args.prefix)
     except OutputsError as exc:
         print(f"error: stack {args.stack}: {exc}", file=err)

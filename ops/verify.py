@@ -2,8 +2,9 @@
 
     python -m ops.verify --stack prod [--outputs FILE]
 
-Reads the stack's outputs (`pulumi stack output --json --stack <name>`, or FILE holding that
-JSON) and checks every endpoint in `endpoints`, in its own region, with boto3:
+Reads the stack's outputs (through the Pulumi Automation API, or FILE holding the JSON of
+`pulumi stack output --json`; see ops/outputs.py) and checks every endpoint in `endpoints`, in
+its own region, with boto3:
 
 - status            the endpoint is `InService` (not Creating, Updating, RollingBack, Failed...);
 - endpoint config   its *current* `EndpointConfigName` is the one the stack declared. A
@@ -35,7 +36,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ops.outputs import Endpoint, OutputsError, add_stack_arguments, endpoints, read_outputs
+from ops.outputs import Endpoint, OutputsError, Workspace, add_stack_arguments, endpoints, read_outputs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
@@ -276,14 +277,14 @@ def main(
     argv: list[str] | None = None,
     *,
     clients: ClientFactory = default_clients,
-    run: Callable[..., Any] | None = None,
+    workspace: Workspace | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = parse_args(argv)
     try:
-        outputs = read_outputs(args.stack, args.outputs, **({"run": run} if run else {}))
+        outputs = read_outputs(args.stack, args.outputs, **({"workspace": workspace} if workspace else {}))
         targets = endpoints(outputs)
     except OutputsError as exc:
         print(f"error: stack {args.stack}: {exc}", file=err)

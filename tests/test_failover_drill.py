@@ -1,7 +1,7 @@
 """SigV4A for the front door, and the failover drill.
 
 The signing side is the client's own library (`failover_client.FrontDoorClient`: botocore's
-`CrtSigV4AsymAuth` on awscrt). The checking side is `ops.failover_drill.SignatureChecker`,
+`CrtSigV4AsymAuth` on awscrt). The checking side is `offline.failover_drill.SignatureChecker`,
 written from the SigV4/SigV4A specification (canonical request, KDF-derived P-256 key, ECDSA
 verify) and independent of awscrt. What this cannot prove: that API Gateway itself accepts
 SigV4A on a REST API with IAM authorization; that is checked against a deployed stack (see
@@ -28,8 +28,8 @@ from failover_client import (
     Timeouts,
     sigv4a_signer,
 )
-from ops import failover_drill
-from ops.failover_drill import (
+from offline import failover_drill
+from offline.failover_drill import (
     HealthCheck,
     RegionalFrontDoor,
     Resolver,

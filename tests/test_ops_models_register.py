@@ -20,7 +20,6 @@ from sklearn.linear_model import LogisticRegression
 
 from ml_platform.components.model_versions import describe, list_versions
 from model_code import import_onnx
-from ops import models
 from ops.models import main
 from tests.registry_fixtures import BUCKET, GROUP, IMAGE, REGION, moto_registry, outputs_writer
 
@@ -58,7 +57,6 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(models, "_user", lambda: "ana")
     with moto_registry(monkeypatch) as clients:
         yield clients
 
@@ -70,7 +68,7 @@ def outputs_file(tmp_path: Path):
 
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err, commit=lambda: COMMIT)
+    code = main(list(argv), out=out, err=err, commit=lambda: COMMIT, user=lambda: "ana")
     return code, out.getvalue(), err.getvalue()
 
 

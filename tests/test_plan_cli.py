@@ -243,3 +243,35 @@ def test_a_first_deploy_plan_says_there_is_no_version_and_declares_no_endpoint()
         "  latest-approved: NO APPROVED VERSION in ml-platform-prod yet: no endpoint is declared",
         "  first deploy: train (python -m ops.models train), approve, then deploy again",
     ]
+
+
+def test_two_prod_plans_print_the_same_text_apart_from_the_timing_line(prod_text):
+    again = plan("--stack", "prod")
+    assert again.returncode == 0, again.stderr
+    first, second = prod_text.splitlines(), again.stdout.splitlines()
+    assert first[:-1] == second[:-1]
+    assert first[-1].rsplit(" in ", 1)[0] == second[-1].rsplit(" in ", 1)[0]
+
+
+def test_the_tree_lists_siblings_by_type_and_name_whatever_the_registration_order(stack):
+    # The engine records resources as their registrations complete, which asyncio scheduling
+    # varies from run to run; the plan must print the same text for any such order.
+    from offline.engine import Synthesis
+    from offline.plan import load_config, plan_document, render_text
+
+    synthesis = stack("prod")
+    config = load_config("prod")
+    reordered = Synthesis(stack="prod", resources=list(reversed(synthesis.resources)), outputs=synthesis.outputs)
+    text, text_reordered = (render_text(plan_document(config, s)).splitlines()[:-1] for s in (synthesis, reordered))
+    assert text == text_reordered
+    start = text.index("    ml-platform:storage:DataBucket  datasets-primary")
+    assert [line.split()[0] for line in text[start + 1 : start + 8]] == [
+        "aws:s3/bucket:Bucket",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+    ]
+    assert not text[start + 8].startswith("      ")

@@ -31,6 +31,8 @@ TRAINING = "aws:sagemaker/trainingJob:TrainingJob"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 MANDATORY_LEVEL = proto.analyzer_pb2.EnforcementLevel.Value("MANDATORY")
 ADVISORY_LEVEL = proto.analyzer_pb2.EnforcementLevel.Value("ADVISORY")
+# The modules `policies.py` is built from, each loaded as a top-level module inside the pack.
+PACK_MODULES = ("policy_types", "rules_governance", "rules_serving", "rules_storage")
 
 
 def test_main_builds_one_mandatory_pack_of_every_rule(monkeypatch):
@@ -42,8 +44,13 @@ def test_main_builds_one_mandatory_pack_of_every_rule(monkeypatch):
         # The pack's modules load from its own directory, not from the repository.
         assert sys.modules["policies"].__file__ == str(ROOT / "policy" / "policies.py")
         assert sys.modules["crossguard"].__file__ == str(ROOT / "policy" / "crossguard.py")
+        for module in PACK_MODULES:
+            assert sys.modules[module].__file__ == str(ROOT / "policy" / f"{module}.py")
+        # One copy of the shared types inside the pack: the rules' Resource is the pack's.
+        assert sys.modules["rules_storage"].Resource is sys.modules["policy_types"].Resource
+        assert sys.modules["policies"].RULES[0].check is sys.modules["rules_storage"].s3_buckets_hardened
     finally:
-        for module in ("crossguard", "policies"):
+        for module in ("crossguard", "policies", *PACK_MODULES):
             sys.modules.pop(module, None)
 
     assert built["name"] == "ml-platform"

@@ -18,6 +18,8 @@ import requests
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
+from pulumi import automation as auto
+from pulumi.automation.errors import create_command_error
 
 from model_code.serve.decode import JSON
 from model_code.serve.encode import Encoder
@@ -357,43 +359,44 @@ def test_the_prod_programs_endpoint_exports_parse(stack):
 
 
 def test_no_pulumi_cli_exits_2_and_says_what_to_do(capsys):
-    def no_cli(*args, **kwargs):
-        raise FileNotFoundError("pulumi")
+    def no_cli():
+        raise FileNotFoundError("pulumi")  # what LocalWorkspace raises when `pulumi version` cannot start
 
-    code = main(["--stack", "prod"], run=no_cli)
+    code = main(["--stack", "prod"], workspace=no_cli)
 
     assert code == 2
     assert capsys.readouterr().err == (
-        "error: stack prod: cannot run `pulumi stack output --json --stack prod`: the Pulumi CLI is not on PATH;"
+        "error: stack prod: cannot read the outputs: the Pulumi CLI, which the Automation API runs, is not on PATH;"
         " install it (https://www.pulumi.com/docs/install/) or pass --outputs FILE (write it where the CLI is:"
         " `pulumi stack output --json --stack prod > outputs.json`)\n"
     )
 
 
-def test_a_failing_pulumi_cli_exits_2_with_its_stderr(capsys):
-    class Result:
-        returncode, stdout, stderr = 255, "", "error: no stack named 'prod' found\n"
+def test_an_unknown_stack_exits_2_naming_it(capsys):
+    class Workspace:
+        def stack_outputs(self, stack):
+            result = auto.CommandResult(stdout="", stderr="error: no stack named 'prod' found", code=255)
+            raise create_command_error(result)
 
-    assert main(["--stack", "prod"], run=lambda *a, **k: Result()) == 2
+    assert main(["--stack", "prod"], workspace=Workspace) == 2
     assert capsys.readouterr().err == (
-        "error: stack prod: `pulumi stack output --json --stack prod` failed (exit 255):"
-        " error: no stack named 'prod' found\n"
+        "error: stack prod: no stack named 'prod' in the backend the Pulumi CLI is logged in to: check the name"
+        " (`pulumi stack ls`) or log in to the stack's backend (`pulumi login <backend_url of the bootstrap"
+        " outputs>`; `pulumi whoami --verbose` shows the current one)\n"
     )
 
 
-def test_outputs_from_the_cli_are_used(aws, capsys):
+def test_outputs_from_the_automation_api_are_used(aws, capsys):
     healthy_stack()
     calls = []
 
-    class Result:
-        returncode, stdout, stderr = 0, json.dumps(OUTPUTS), ""
+    class Workspace:
+        def stack_outputs(self, stack):
+            calls.append(stack)
+            return {key: auto.OutputValue(value, secret=False) for key, value in OUTPUTS.items()}
 
-    def cli(command, **kwargs):
-        calls.append(command)
-        return Result()
-
-    assert main(["--stack", "prod"], run=cli) == 0
-    assert calls == [["pulumi", "stack", "output", "--json", "--stack", "prod"]]
+    assert main(["--stack", "prod"], workspace=Workspace) == 0
+    assert calls == ["prod"]
     assert capsys.readouterr().out.splitlines()[-1] == "verify: OK: 8 checks, 8 passed, 0 failed, 0 skipped"
 
 

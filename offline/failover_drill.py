@@ -1,6 +1,6 @@
 """Failover drill, offline: fail the primary endpoint and watch the front door fail over and back.
 
-    python -m ops.failover_drill --stack prod [--fail-at 20] [--recover-after 300] [--json]
+    python -m offline.failover_drill --stack prod [--fail-at 20] [--recover-after 300] [--json]
 
 Runs on moto and local stand-ins, never on AWS. It reads the stack's config
 (`Pulumi.<stack>.yaml`), then:
@@ -484,7 +484,7 @@ def _show_region_bound_signature(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m ops.failover_drill", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m offline.failover_drill", description=__doc__.split("\n")[0])
     parser.add_argument("--stack", required=True, help="stack whose Pulumi.<stack>.yaml to drill (needs failover)")
     parser.add_argument("--fail-at", type=int, default=20, help="second at which the primary endpoint fails")
     parser.add_argument("--recover-after", type=int, default=300, help="seconds the primary stays failed")

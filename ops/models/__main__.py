@@ -1,0 +1,7 @@
+"""`python -m ops.models`: see ops/models/cli.py."""
+
+import sys
+
+from ops.models.cli import main
+
+sys.exit(main())
