@@ -212,7 +212,7 @@ def front_doors(
 
 def recovery_objectives(config: StackConfig) -> dict[str, Any]:
     """RTO and RPO of a region failover as the stack's failover config makes them (the stack
-    output `recovery_objectives`; `ops.failover_drill` measures against it)."""
+    output `recovery_objectives`; `offline.failover_drill` measures against it)."""
     failover = config.failover
     assert failover is not None  # only stacks with failover have recovery objectives
     return rto_rpo_seconds(

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-# Re-exported: ops.failover_drill reads recovery_objectives from here.
+# Re-exported: offline.failover_drill reads recovery_objectives from here.
 from ml_platform.assembly_edge import front_doors, recovery_objectives  # noqa: F401
 from ml_platform.assembly_pipelines import retraining_args
 from ml_platform.components.alarms import (
