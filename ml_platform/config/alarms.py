@@ -83,12 +83,18 @@ class NotificationsConfig(Section):
 
 
 class BudgetConfig(Section):
-    monthly_limit_usd: float = Field(gt=0, description="Monthly cost budget of the stack, in USD.")
+    monthly_limit_usd: float = Field(
+        gt=0,
+        description=(
+            "Monthly cost budget, in USD, on spend tagged `project=ml-platform` and `environment=<env>` "
+            "(activate both as cost-allocation tags once)."
+        ),
+    )
     actual_alert_percent: float = Field(
-        default=80, gt=0, le=1000, description="Alert when actual spend passes this share of the budget."
+        default=80, gt=0, le=1000, description="Alert the topic when actual spend passes this share of the budget."
     )
     forecast_alert_percent: float = Field(
-        default=100, gt=0, le=1000, description="Alert when forecast spend passes this share of the budget."
+        default=100, gt=0, le=1000, description="Alert the topic when forecast spend passes this share of the budget."
     )
 
 
@@ -98,7 +104,9 @@ class MonitoringConfig(Section):
     metrics_namespace: str = Field(
         default="ml-platform/Drift",
         pattern=METRICS_NAMESPACE_PATTERN,
-        description="CloudWatch namespace of the drift and quality metrics.",
+        description=(
+            "CloudWatch namespace of the drift and quality metrics (the dashboard's drift widget searches it)."
+        ),
     )
     budget: BudgetConfig | None = Field(
         default=None, description="Monthly budget on the stack's cost-allocation tags; none disables it."
@@ -108,8 +116,9 @@ class MonitoringConfig(Section):
         ge=1,
         le=100,
         description=(
-            "Processing instances of the drift job; above 1 the window's capture files are sharded across them "
-            "(ShardedByS3Key) and a final step merges their histograms exactly."
+            "Processing instances of the drift job. Above 1, the monitoring pipeline lists the window's capture "
+            "files, shards them across the instances (`ShardedByS3Key`), and a final step merges their per-feature "
+            "histograms exactly (the merged report equals a one-instance run)."
         ),
     )
 

@@ -23,8 +23,11 @@ class StandbyConfig(Section):
     )
     rollout: RolloutConfig | None = Field(
         default=None,
-        description="Rollout of the standby; default: serving.rollout, with ALL_AT_ONCE traffic routing when the "
-        "standby has fewer than 2 instances (CANARY and LINEAR need 2).",
+        description=(
+            "The standby's own rollout, same keys and rules as `serving.rollout`. Left out, the standby uses "
+            "`serving.rollout`, with ALL_AT_ONCE traffic routing when it has fewer than 2 instances (prod's "
+            "one-instance standby); CANARY and LINEAR need `standby.initial_instance_count >= 2`."
+        ),
     )
 
     @field_validator("instance_type")
@@ -67,13 +70,16 @@ class ApiConfig(Section):
         | None
     ) = Field(
         default=None,
-        description="Days the access log keeps entries; default 365 in prod (the least prod allows), else 30.",
+        description="Days the access log keeps entries; default 365 in prod, else 30; prod refuses less than 365.",
     )
     waf_rate_limit_per_ip: int = Field(
         default=2000,
         ge=10,
         le=2_000_000_000,
-        description="Requests one IP may send in `waf_rate_window_seconds` before WAF blocks it (rate-based rule).",
+        description=(
+            "Requests one IP may send in `waf_rate_window_seconds` before the stage's WAF web ACL blocks it "
+            "(rate-based rule)."
+        ),
     )
     waf_rate_window_seconds: Literal[60, 120, 300, 600] = Field(
         default=300, description="Window over which WAF counts each IP's requests."
@@ -112,15 +118,17 @@ class FailoverConfig(Section):
     unhealthy_average_latency_ms: float = Field(
         default=250,
         gt=0,
-        description="Average ModelLatency (ms) over a minute that marks a region unhealthy; below "
-        "alarms.model_latency_p99_ms (Route 53 cannot follow a percentile).",
+        description=(
+            "Average ModelLatency (ms) over a minute that marks a region unhealthy; must be below "
+            "`alarms.model_latency_p99_ms` (Route 53 cannot follow a percentile)."
+        ),
     )
     unhealthy_api_5xx_per_minute: int = Field(
-        default=10, ge=1, description="API stage 5XX responses per minute (5XXError) that mark a region unhealthy."
+        default=10, ge=1, description="API stage 5XX responses per minute (`5XXError`) that mark a region unhealthy."
     )
     unhealthy_api_integration_latency_ms: float = Field(
         default=5000,
         gt=0,
         le=29000,
-        description="Average stage IntegrationLatency (ms) over a minute that marks a region unhealthy.",
+        description="Average stage `IntegrationLatency` (ms) over a minute that marks a region unhealthy.",
     )

@@ -14,7 +14,13 @@ DIGEST_URI = re.compile(r"^(?P<repository>[a-z0-9][a-z0-9._/:-]*[a-z0-9])@sha256
 class ImageConfig(Section):
     """Where the one container image comes from. Everything downstream uses it by digest."""
 
-    build: bool = Field(default=False, description="Build and push `model_code/` with docker-build during `pulumi up`.")
+    build: bool = Field(
+        default=False,
+        description=(
+            "Build and push `model_code/` with docker-build during `pulumi up` (needs a Docker engine where "
+            "`pulumi up` runs)."
+        ),
+    )
     uri: str | None = Field(
         default=None,
         description="A digest-pinned image, `<registry>/<repository>@sha256:<64 hex>`; the deploy workflow sets it "

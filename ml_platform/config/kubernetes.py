@@ -71,7 +71,11 @@ class KubernetesAutoscalingConfig(Section):
     """The HorizontalPodAutoscaler (autoscaling/v2) on CPU utilization."""
 
     min_replicas: int = Field(ge=1, le=1000, description="Fewest pods.")
-    max_replicas: int = Field(ge=1, le=1000, description="Most pods (>= min_replicas).")
+    max_replicas: int = Field(
+        ge=1,
+        le=1000,
+        description="Most pods (>= min_replicas); the rollout deadlines assume a rollout replaces this many.",
+    )
     target_cpu_utilization_percent: int = Field(
         default=60, ge=1, le=100, description="Average CPU use the autoscaler aims for, as a share of cpu_request."
     )
@@ -92,7 +96,7 @@ class KubernetesCertificateIssuerConfig(Section):
 
     name: str = Field(
         pattern=DNS_SUBDOMAIN_PATTERN,
-        description="Name of the cert-manager Issuer or ClusterIssuer, e.g. `letsencrypt`.",
+        description="cert-manager Issuer or ClusterIssuer that signs the host's certificate, e.g. `letsencrypt`.",
     )
     kind: Literal["ClusterIssuer", "Issuer"] = Field(
         default="ClusterIssuer",
@@ -105,7 +109,11 @@ class KubernetesIngressConfig(Section):
 
     host: str = Field(pattern=DNS_NAME_PATTERN, description="Host name clients call, e.g. `model.example.com`.")
     class_name: str | None = Field(
-        default=None, pattern=DNS_LABEL_PATTERN, description="IngressClass; none uses the cluster's default class."
+        default=None,
+        pattern=DNS_LABEL_PATTERN,
+        description=(
+            "IngressClass (a maintained controller's, e.g. `traefik`); none uses the cluster's default class."
+        ),
     )
     tls_secret_name: str | None = Field(
         default=None,
@@ -154,8 +162,10 @@ class KubernetesPodMonitorConfig(Section):
     )
     labels: dict[str, str] = Field(
         default_factory=dict,
-        description="Labels the Prometheus resource's podMonitorSelector matches, e.g. "
-        "`release: kube-prometheus-stack`.",
+        description=(
+            "Labels on the PodMonitor that the Prometheus' `podMonitorSelector` matches (e.g. `release: "
+            "kube-prometheus-stack`)."
+        ),
     )
     interval_seconds: int = Field(default=30, ge=10, le=300, description="Scrape interval.")
 
@@ -164,8 +174,10 @@ class KubernetesConfig(Section):
     """Serving the same image on an existing Kubernetes cluster (EKS, for IRSA) instead of SageMaker."""
 
     cluster_version: str = Field(
-        description='Kubernetes minor version of the cluster, e.g. `"1.35"` (quoted); manifests are checked '
-        "against its API schema."
+        description=(
+            'Kubernetes minor version of the cluster, quoted (`"1.35"`), 1.25 to 1.37; manifests are checked against '
+            "its API schema. Pick one in EKS standard support."
+        )
     )
     kubeconfig: str | None = Field(
         default=None,
@@ -178,19 +190,24 @@ class KubernetesConfig(Section):
     )
     oidc_provider_arn: str = Field(
         pattern=OIDC_PROVIDER_ARN_PATTERN,
-        description="IAM OIDC provider of the cluster (IRSA); the pod's IAM role trusts only its service account.",
+        description="IAM OIDC provider of the cluster (IRSA); the pods' role trusts only their service account.",
     )
     resources: KubernetesResourcesConfig = Field(
         default_factory=KubernetesResourcesConfig, description="Requests and limits per pod."
     )
     autoscaling: KubernetesAutoscalingConfig = Field(description="Replica bounds and the CPU target.")
     max_unavailable: int = Field(
-        default=1, ge=1, le=100, description="PodDisruptionBudget: pods a voluntary disruption may take down at once."
+        default=1,
+        ge=1,
+        le=100,
+        description="PodDisruptionBudget: pods a voluntary disruption (drain, upgrade) may take down at once.",
     )
     zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(
         default="ScheduleAnyway",
-        description="Spread pods across zones (max skew 1): `DoNotSchedule` holds a pod back rather than skew, "
-        "`ScheduleAnyway` only prefers the spread.",
+        description=(
+            "Zone spread (max skew 1): `DoNotSchedule` holds a pod back rather than skew; `ScheduleAnyway` only "
+            "prefers the spread."
+        ),
     )
     drain_timeout_seconds: int = Field(
         default=20,
@@ -205,23 +222,31 @@ class KubernetesConfig(Section):
         description="Wait before SIGTERM so Services and Ingresses stop routing to a terminating pod first.",
     )
     startup_timeout_seconds: int = Field(
-        default=120, ge=10, le=3600, description="Time a started server has to load the model before it is restarted."
+        default=120,
+        ge=10,
+        le=3600,
+        description="Time a started server has to load the model (startup probe) before it is restarted.",
     )
     model_fetch_timeout_seconds: int = Field(
         default=120,
         ge=10,
         le=3600,
-        description="Time the init container has to fetch and check the model before it fails (and is retried).",
+        description=(
+            "Time the init container has to fetch and check the model before it fails (the kubelet retries it with "
+            "back-off)."
+        ),
     )
     max_surge: int = Field(
         default=1,
         ge=1,
         le=100,
-        description="Pods a rollout starts above the current count at once (none are taken down first); more is "
-        "faster and needs room for more pods.",
+        description=(
+            "Pods a rollout starts above the current count at once (none is taken down first); more is faster and "
+            "needs room for more pods."
+        ),
     )
     model_volume_size_limit: str = Field(
-        default="1Gi", pattern=MEMORY_QUANTITY_PATTERN, description="Size limit of the emptyDir the model is put in."
+        default="1Gi", pattern=MEMORY_QUANTITY_PATTERN, description="Size limit of the `emptyDir` the model is put in."
     )
     allowed_namespaces: list[str] = Field(
         min_length=1,

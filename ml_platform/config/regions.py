@@ -10,10 +10,12 @@ from ml_platform.config.rules import Section, check_region, fail, rule
 class RegionsConfig(Section):
     """Where the stack runs. The secondary region holds replicas and the warm standby."""
 
-    primary: str = Field(description="Primary AWS region, e.g. `us-east-1`.")
+    primary: str = Field(
+        description="Primary region. Must be a region where SageMaker is offered (botocore's endpoint data)."
+    )
     secondary: str | None = Field(
         default=None,
-        description="Optional second region for replicas, backup copies and the warm standby.",
+        description="Second region for replicas, backup copies and the warm standby. Must differ from the primary.",
     )
 
     @field_validator("primary")

@@ -35,29 +35,43 @@ class CaptureAlarmsConfig(Section):
     job skipped or could not read, and (when set) no traffic. They notify the topic; none retrains."""
 
     missing_rate_threshold: float = Field(
-        default=0.05, gt=0, le=1, description="Alarm when any feature's missing-value rate in a run exceeds this."
+        default=0.05,
+        gt=0,
+        le=1,
+        description="Page when any feature's missing-value rate in a run exceeds this (`MaxFeatureMissingRate`).",
     )
     out_of_range_rate_threshold: float = Field(
         default=0.05,
         gt=0,
         le=1,
-        description="Alarm when any feature's share of values outside its training range in a run exceeds this.",
+        description=(
+            "Page when any feature's share of values outside its training range in a run exceeds this "
+            "(`MaxFeatureOutOfRangeRate`)."
+        ),
     )
     prediction_psi_threshold: float = Field(
-        default=0.2, gt=0, description="Alarm when the predicted-class distribution's PSI in a run exceeds this."
+        default=0.2,
+        gt=0,
+        description=(
+            "Page when the predicted-class distribution's PSI against the holdout's exceeds this (`PredictionPSI`)."
+        ),
     )
     skipped_rate_threshold: float = Field(
         default=0.01,
         gt=0,
         le=1,
-        description="Alarm when more than this share of a run's captured rows is skipped (1 when every row is bad).",
+        description=(
+            "Page when more than this share of a run's captured rows is skipped (`CaptureRecordsSkipped`; 1 when "
+            "every row is bad, e.g. a model served with a new feature count)."
+        ),
     )
     min_records_per_run: int | None = Field(
         default=None,
         ge=1,
         description=(
-            "No-traffic alarm: fewer captured rows than this in two runs in a row, or no run publishing at all, "
-            "pages; none: no traffic is normal (no alarm)."
+            "No-traffic page: fewer captured rows than this in two runs in a row, or no run publishing at all "
+            "(missing data breaches). None: an idle endpoint is normal (dev). Prod sets 200 (= `drift_min_records`: a "
+            "run that cannot judge drift is blind)."
         ),
     )
 
@@ -67,7 +81,10 @@ class RetrainingConfig(Section):
 
     holdout_prefix: str = Field(
         pattern=DATASET_PREFIX_PATTERN,
-        description="Datasets-bucket prefix of the labelled holdout; each run reads the version it trains on.",
+        description=(
+            "Datasets-bucket prefix of the labelled holdout; each run reads the version it trains on "
+            "(`<holdout_prefix>/<version>/` must exist)."
+        ),
     )
     accuracy_threshold: float = Field(
         default=0.9, gt=0, le=1, description="A retrained model is registered only at or above this holdout accuracy."
@@ -97,13 +114,22 @@ class RetrainingConfig(Section):
         default=2, ge=1, le=24, description="Drifting runs that raise the alarm (M of M-of-N)."
     )
     drift_min_records: int = Field(
-        default=200, ge=1, description="A run with fewer usable rows is insufficient data: it flags no drift."
+        default=200,
+        ge=1,
+        description=(
+            "A run with fewer usable rows is `insufficient_data`: it reports its figures but flags no drift (and "
+            "publishes no drift decision)."
+        ),
     )
     drift_false_alarm_rate: float = Field(
         default=0.01,
         gt=0,
         lt=1,
-        description="Chance that a run without drift flags any feature; sets each feature's critical PSI.",
+        description=(
+            "Chance that a run without drift flags any feature: each feature's critical PSI at the run's size is its "
+            "(1 - rate / features) quantile under no drift. See [Drift "
+            "decision](#drift-decision-calibrated-to-the-windows-size)."
+        ),
     )
     capture_alarms: CaptureAlarmsConfig = Field(
         default_factory=CaptureAlarmsConfig, description="Alarms on missing, out-of-range, skipped and unread data."
@@ -144,6 +170,9 @@ class DeployTriggerConfig(Section):
     )
     token: str = Field(
         min_length=1,
-        description="GitHub token allowed to create repository dispatch events (contents: write on the "
-        "repository); a stack secret, stored in the EventBridge connection.",
+        description=(
+            "GitHub token allowed to create repository dispatch events (fine-grained: contents write on that "
+            "repository), kept in the EventBridge connection. Must be a secret: `pulumi config set --secret --path "
+            "deploy_trigger.token <token>`."
+        ),
     )

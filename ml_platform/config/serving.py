@@ -290,8 +290,10 @@ class ServingConfig(Section):
 
     platform: Literal["sagemaker", "kubernetes"] = Field(
         default="sagemaker",
-        description="Where the model is served: a SageMaker endpoint, or the cluster in the `kubernetes` section "
-        "(then only model and environment apply here).",
+        description=(
+            "Where the model is served: a SageMaker endpoint, or the cluster in the `kubernetes` section (then only "
+            "`model` and `environment` apply in `serving`)."
+        ),
     )
     variant_name: str = Field(
         default="primary",
@@ -300,8 +302,12 @@ class ServingConfig(Section):
     )
     model: Literal["latest-approved"] | int = Field(
         default="latest-approved",
-        description="The model version to serve: `latest-approved` (the newest Approved version in the stack's "
-        "Model Registry group) or a version number (>= 1, must be Approved). Resolved at preview and up.",
+        description=(
+            "The model version to serve: `latest-approved` (the newest Approved version in the stack's Model Registry "
+            "group) or a version number (must be Approved), resolved at preview and up. Its Model and EndpointConfig "
+            "are named after it (`endpoint-<role>-v<N>`); pinning an earlier number rolls back to that exact "
+            "artifact."
+        ),
     )
     environment: dict[str, str] = Field(
         default_factory=dict, description="Environment variables of the serving container."

@@ -51,7 +51,7 @@ Environment = Literal["dev", "staging", "prod"]
 class StackConfig(Section):
     """The whole stack config, validated once in `__main__.py`."""
 
-    environment: Environment = Field(description="Environment this stack deploys: dev, staging or prod.")
+    environment: Environment = Field(description="Environment this stack deploys; becomes the `environment` tag.")
     owner: str = Field(
         pattern=TAG_VALUE_PATTERN,
         max_length=256,
@@ -65,13 +65,15 @@ class StackConfig(Section):
     regions: RegionsConfig = Field(description="Primary and optional secondary region.")
     protect_stateful: bool = Field(
         default=False,
-        description="Set `protect` and `retain_on_delete` on stateful resources (keys, buckets, "
-        "vaults). Required in prod.",
+        description=(
+            "`protect` and `retain_on_delete` on stateful resources (KMS keys, buckets, vaults). Must be `true` in "
+            "prod."
+        ),
     )
     account_id: str | None = Field(
         default=None,
         pattern=ACCOUNT_ID_PATTERN,
-        description="Optional AWS account the stack must deploy into; the providers refuse any other.",
+        description="The only AWS account the providers may deploy into.",
     )
     storage: StorageConfig = Field(
         default_factory=lambda: StorageConfig.model_validate({}), description="Buckets and lifecycle tiers."

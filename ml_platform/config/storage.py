@@ -34,13 +34,13 @@ class NoncurrentVersions(Section):
     """What happens to versions once a newer one replaces them."""
 
     standard_ia_days: int | None = Field(
-        default=None, ge=0, description="Days after becoming noncurrent to move to STANDARD_IA (>= 30)."
+        default=None, ge=0, description="Days after a version becomes noncurrent to move it to STANDARD_IA (>= 30)."
     )
     glacier_days: int | None = Field(
-        default=None, ge=0, description="Days after becoming noncurrent to move to GLACIER_IR."
+        default=None, ge=0, description="Days after a version becomes noncurrent to move it to GLACIER_IR."
     )
     expiration_days: int | None = Field(
-        default=None, ge=1, description="Days after becoming noncurrent to delete the version."
+        default=None, ge=1, description="Days after a version becomes noncurrent to delete it."
     )
     keep_newest: int | None = Field(
         default=None, ge=1, le=100, description="Noncurrent versions always kept, whatever their age."
@@ -72,14 +72,14 @@ class LifecycleTiers(Section):
     mode: Literal["tiered", "intelligent_tiering"] = Field(
         default="tiered",
         description=(
-            "`tiered`: fixed-age transitions below; `intelligent_tiering`: objects move to "
-            "INTELLIGENT_TIERING on day 0 and S3 tiers them by access."
+            "`tiered`: fixed-age transitions; `intelligent_tiering`: objects move to INTELLIGENT_TIERING on day 0 and "
+            "S3 tiers them by access (the class's default tier days are dropped)."
         ),
     )
     standard_ia_days: int | None = Field(default=None, ge=0, description="Days to STANDARD_IA (>= 30).")
     glacier_days: int | None = Field(default=None, ge=0, description="Days to the Glacier class below.")
     glacier_storage_class: Literal["GLACIER_IR", "GLACIER"] = Field(
-        default="GLACIER_IR", description="GLACIER_IR (millisecond reads) or GLACIER (flexible retrieval)."
+        default="GLACIER_IR", description="`GLACIER_IR` (millisecond reads) or `GLACIER` (flexible retrieval)."
     )
     deep_archive_days: int | None = Field(default=None, ge=0, description="Days to DEEP_ARCHIVE.")
     expiration_days: int | None = Field(
@@ -99,7 +99,7 @@ class LifecycleTiers(Section):
     )
     transition_default_minimum_object_size: Literal["all_storage_classes_128K", "varies_by_storage_class"] = Field(
         default="all_storage_classes_128K",
-        description="Objects smaller than this are not transitioned (S3's own default, made explicit).",
+        description="Objects smaller than this are not transitioned (S3's default, made explicit).",
     )
 
     @model_validator(mode="after")
@@ -203,7 +203,8 @@ class StorageConfig(Section):
     replication_time_control: bool = Field(
         default=False,
         description=(
-            "S3 Replication Time Control (15-minute SLA, replication metrics) on replication to the secondary region."
+            "S3 Replication Time Control (15-minute replication SLA, replication metrics) on replication to the "
+            "secondary region."
         ),
     )
 

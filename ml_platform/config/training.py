@@ -14,10 +14,19 @@ from ml_platform.config.rules import Section, check_instance_type, fail, rule
 class DatasetConfig(Section):
     """Training data: `s3://<datasets bucket>/<prefix>/<version>/`."""
 
-    prefix: str = Field(pattern=DATASET_PREFIX_PATTERN, description="Key prefix of the dataset in the datasets bucket.")
+    prefix: str = Field(
+        pattern=DATASET_PREFIX_PATTERN,
+        description=(
+            "Key prefix of the dataset in the datasets bucket; each version is a sub-prefix `<prefix>/<version>/`."
+        ),
+    )
     version: str = Field(
         pattern=DATASET_VERSION_PATTERN,
-        description="Dataset version: the sub-prefix holding this version's files.",
+        description=(
+            "The version the stack was set up with. Executions take the version as the `DatasetVersion` parameter "
+            "(default `latest`: the newest version prefix, see *Model versions and rollback*); the jobs role may read "
+            "every version under the prefix."
+        ),
     )
     channel: str = Field(
         default="train", pattern=r"^[A-Za-z0-9\.\-_]+$", description="Channel name the training code reads."
@@ -50,10 +59,20 @@ class TrainingConfig(Section):
     """The managed spot training job that produces the deployed model."""
 
     instance_type: str = Field(
-        default="ml.m5.xlarge", description="Training instance type (checked against botocore's SageMaker model)."
+        default="ml.m5.xlarge",
+        description=(
+            "Training instance type, checked against botocore's SageMaker `TrainingInstanceType` enumeration; close "
+            "matches are suggested."
+        ),
     )
     instance_count: int = Field(
-        default=1, ge=1, le=100, description="Training instances; more than 1 only for a multi-host trainer (none yet)."
+        default=1,
+        ge=1,
+        le=100,
+        description=(
+            "Training instances; more than 1 is refused while the chosen trainer (hyperparameter `trainer`) has no "
+            "multi-host mode, which is so for `softmax` and `gbt`."
+        ),
     )
     volume_size_gb: int = Field(default=30, ge=1, le=16384, description="Training volume size in GB.")
     max_runtime_seconds: int = Field(
@@ -63,14 +82,18 @@ class TrainingConfig(Section):
         default=7200,
         ge=60,
         le=28 * 24 * 3600,
-        description="Runtime plus time waiting for spot capacity; >= max_runtime_seconds.",
+        description="Runtime plus time waiting for spot capacity; must be >= `max_runtime_seconds`.",
     )
     max_retry_attempts: int = Field(
-        default=3, ge=1, le=30, description="Retries after an internal error or spot interruption."
+        default=3, ge=1, le=30, description="Retries after an internal error or a spot interruption."
     )
     dataset: DatasetConfig = Field(description="The dataset and version to train on.")
     hyperparameters: dict[str, str | int | float | bool] = Field(
-        default_factory=dict, description="Passed to the training code as strings."
+        default_factory=dict,
+        description=(
+            "Passed to the training code (as strings); see `model_code/README.md`. As JSON at most 256 characters: "
+            "each registered version records them."
+        ),
     )
     network_isolation: bool = Field(default=True, description="No outbound network from the training container.")
     inter_container_encryption: bool = Field(
