@@ -234,6 +234,11 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         raise StackConfigError(describe_errors(exc, StackConfig)) from None
 
 
+# Keys whose values are secrets (`check_secrets` refuses them in clear text); the stack file
+# schema admits `secure:` ciphertext there.
+SECRET_KEYS = ("notifications.webhooks", "kubernetes.kubeconfig", "deploy_trigger.token")
+
+
 def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str = PROJECT) -> None:
     """Values that must never sit in a stack file in clear text. Raises StackConfigError."""
     secret = set(secret_keys)
