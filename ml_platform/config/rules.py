@@ -102,12 +102,6 @@ def rule(*reads: str, at: str | None = None) -> Callable[[Callable[[Any], Any]],
 _validated: ContextVar[tuple[dict[str, Any], ...]] = ContextVar("validated_fields", default=())
 
 
-def _first_key(path: str) -> tuple[str, str]:
-    """`"a.b[0].c"` -> `("a", "b[0].c")`; `"a[1]"` -> `("a", "[1]")`."""
-    cut = min((i for i in (path.find("."), path.find("[")) if i >= 0), default=len(path))
-    return path[:cut], path[cut:].removeprefix(".")
-
-
 class Section(BaseModel):
     """Base of every config section: unknown keys are errors, values are immutable, and the
     section's `@rule`s run after its fields are validated."""
