@@ -188,10 +188,11 @@ class StackConfig(Section):
         days = DEFAULT_ACCESS_LOG_RETENTION_DAYS.get(self.environment, NON_PROD_ACCESS_LOG_RETENTION_DAYS)
         return self.model_copy(update={"api": self.api.model_copy(update={"access_log_retention_days": days})})
 
-    def default_tags(self) -> dict[str, str]:
-        """Tags every provider applies to every resource it creates."""
+    def default_tags(self, project: str = PROJECT) -> dict[str, str]:
+        """Tags every provider applies to every resource it creates (`project`: the program's
+        `reader.project_name()`)."""
         return {
-            "project": PROJECT,
+            "project": project,
             "environment": self.environment,
             "owner": self.owner,
             "cost-center": self.cost_center,
