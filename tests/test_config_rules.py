@@ -214,6 +214,11 @@ def test_a_rule_runs_when_its_own_fields_are_valid_and_another_is_not():
         "cpu_percent: out of range (got 0; expected > 0)",
         "datapoints_to_alarm: cannot exceed evaluation_periods (got 5; expected <= 3)",
     ]
+    # A field left out counts with its default (evaluation_periods: 5).
+    assert lines(AlarmsConfig, {"datapoints_to_alarm": 6, "cpu_percent": 0}) == [
+        "cpu_percent: out of range (got 0; expected > 0)",
+        "datapoints_to_alarm: cannot exceed evaluation_periods (got 6; expected <= 5)",
+    ]
     # ... and stays quiet when a field it reads is itself invalid (its problem is reported instead).
     assert lines(AlarmsConfig, {"evaluation_periods": 0, "datapoints_to_alarm": 5}) == [
         "evaluation_periods: out of range (got 0; expected >= 1)"
