@@ -289,3 +289,12 @@ def test_control_a_field_validator_reading_info_data_depends_on_the_order():
     assert lines(build("low", "high"), {"low": 3, "high": 2}) == ["high: below low"]
     # The same rule, with `high` declared first: the invalid pair passes without a word.
     assert build("high", "low").model_validate({"low": 3, "high": 2}).high == 2
+
+
+def test_a_rule_on_a_defaulted_field_runs():
+    # As field validators on the limits, these rules never ran for a limit left at its default:
+    # pydantic does not validate defaults, so a 1Gi request under the default 512Mi limit passed.
+    assert lines(KubernetesResourcesConfig, {"cpu_request": "2", "memory_request": "1Gi"}) == [
+        "cpu_limit: below cpu_request (got '1'; expected a quantity >= '2')",
+        "memory_limit: below memory_request (got '512Mi'; expected a quantity >= '1Gi')",
+    ]
