@@ -291,10 +291,30 @@ def test_control_a_field_validator_reading_info_data_depends_on_the_order():
     assert build("high", "low").model_validate({"low": 3, "high": 2}).high == 2
 
 
-def test_a_rule_on_a_defaulted_field_runs():
-    # As field validators on the limits, these rules never ran for a limit left at its default:
-    # pydantic does not validate defaults, so a 1Gi request under the default 512Mi limit passed.
-    assert lines(KubernetesResourcesConfig, {"cpu_request": "2", "memory_request": "1Gi"}) == [
+DEFAULTED = [
+    (KubernetesResourcesConfig, {"cpu_request": "2", "memory_request": "1Gi"}, [
         "cpu_limit: below cpu_request (got '1'; expected a quantity >= '2')",
         "memory_limit: below memory_request (got '512Mi'; expected a quantity >= '1Gi')",
-    ]
+    ]),
+    (AlarmsConfig, {"evaluation_periods": 2}, [
+        "datapoints_to_alarm: cannot exceed evaluation_periods (got 3; expected <= 2)",
+    ]),
+    (RetrainingConfig, {"holdout_prefix": "holdout", "drift_evaluation_periods": 1}, [
+        "drift_datapoints_to_alarm: cannot exceed drift_evaluation_periods (got 2; expected <= 1)",
+    ]),
+    (VaultLockConfig, {"mode": "governance", "min_retention_days": 500}, [
+        "max_retention_days: below min_retention_days (got 400; expected >= 500)",
+    ]),
+    (TrainingConfig, {"dataset": {"prefix": "a", "version": "v1"}, "max_runtime_seconds": 10000}, [
+        "max_wait_seconds: spot max wait must cover the max runtime (got 7200; expected >= max_runtime_seconds "
+        "(10000))",
+    ]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("model", "data", "expected"), DEFAULTED, ids=[c[0].__name__ for c in DEFAULTED])
+def test_a_rule_on_a_field_left_at_its_default_runs(model, data, expected):
+    # As field validators on the later field, these rules never ran when that field was left at
+    # its default (pydantic does not validate defaults), so each of these passed. CloudWatch,
+    # AWS Backup and SageMaker refuse them at run time.
+    assert lines(model, data) == expected
