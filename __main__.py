@@ -7,7 +7,7 @@ Validate the config, make one explicit AWS provider per region, build the stack
 import pulumi
 import pulumi_aws as aws
 
-from ml_platform.config import load_stack_config
+from ml_platform.config import load_stack_config, project_name
 from ml_platform.platform import build
 
 config = load_stack_config()
@@ -17,7 +17,7 @@ providers = {
     role: aws.Provider(
         f"aws-{role}",
         region=region,
-        default_tags=aws.ProviderDefaultTagsArgs(tags=config.default_tags()),
+        default_tags=aws.ProviderDefaultTagsArgs(tags=config.default_tags(project_name())),
         allowed_account_ids=[config.account_id] if config.account_id else None,
     )
     for role, region in config.regions.by_role().items()

@@ -201,3 +201,32 @@ def test_protection_defaults_to_off_and_is_checked_when_left_out_in_prod():
     assert problems(environment="prod", protect_stateful=DROP, backup=PROD_BACKUP) == [
         "protect_stateful: must be on in prod (got false; expected true)"
     ]
+
+
+def test_the_project_name_comes_from_the_pulumi_runtime(monkeypatch):
+    from pulumi.runtime import settings
+
+    from ml_platform.config import PROJECT, project_name
+
+    # No engine (the offline plan, tests, ops tools): the SDK would answer its placeholder.
+    monkeypatch.setattr(settings, "get_monitor", lambda: None)
+    assert project_name() == PROJECT == "ml-platform"
+    # Under an engine the namespace is the project's own name (`name:` in Pulumi.yaml).
+    monkeypatch.setattr(settings, "get_monitor", lambda: object())
+    monkeypatch.setattr(pulumi, "get_project", lambda: "ml-platform-fork")
+    assert project_name() == "ml-platform-fork"
+    runtime_config.set_all_config(
+        {
+            **{f"ml-platform-fork:{key}": json.dumps(VALID[key]) for key in ("image", "training", "serving")},
+            "ml-platform-fork:environment": "dev",
+            "ml-platform-fork:owner": "team",
+            "ml-platform-fork:cost_center": "c",
+            "ml-platform-fork:regions": '{"primary": "eu-west-1"}',
+            "ml-platform:environment": "qa",  # another project's keys are not read
+        }
+    )
+    try:
+        config = load_stack_config()
+    finally:
+        runtime_config.set_all_config({})
+    assert (config.environment, config.owner, config.regions.primary) == ("dev", "team", "eu-west-1")
