@@ -20,7 +20,7 @@ It also prints the in-process ceiling: `Model.predict_proba` alone on the same p
 whole request path without HTTP (decode, predict, encode).
 
 A model brought as ONNX is measured in the same rounds (unless --no-onnx): a scikit-learn
-random forest (ONNX_TREES trees, depth ONNX_DEPTH) trained on the same 30-feature data, exported
+random forest (bench_models.ONNX_TREES trees, depth ONNX_DEPTH) trained on the same 30-feature data, exported
 with skl2onnx and imported with `import-onnx`, served by `python -m model_code serve` ("onnx",
 ONNX Runtime, one thread per worker) and, as its reference ("sklearn-ref"), the same fitted
 forest saved with joblib and loaded the way the SageMaker scikit-learn container loads a model
@@ -75,13 +75,15 @@ from model_code.serve.decode import CSV, JSON, Decoder  # noqa: E402
 from model_code.serve.encode import Encoder  # noqa: E402
 from model_code.serve.settings import available_cpus  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_models import build_onnx_model, train_demo_model  # noqa: E402
+
 CONCURRENCY = (1, 8, 64)
 ROWS = (1, 100)
 TARGET_SPEEDUP = 5.0
 TARGET_P99_RATIO = 1 / 3
 TARGET_RSS_MB = 300
 TARGET_BASELINE_RATIO = 0.95
-ONNX_TREES, ONNX_DEPTH = 100, 8
 TARGET_ONNX_VS_NUMPY = 0.9
 ONNX_TOLERANCE = 1e-6
 # Whose reference each server's "vs ref" column and speed-up target compare against.
@@ -130,47 +132,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def train_demo_model(workdir: Path) -> Path:
-    env = {**os.environ, "ML_PLATFORM_OPT_ML": str(workdir), "PYTHONPATH": str(REPO_ROOT)}
-    channel = workdir / "input" / "data" / "train"
-    for args in (["-m", "model_code.datagen", "--out", str(channel), "--rows", "2000"], ["-m", "model_code", "train"]):
-        subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True, cwd=REPO_ROOT)
-    return workdir / "model"
-
-
-def build_onnx_model(workdir: Path) -> tuple[Path, Path]:
-    """(ONNX model directory, joblib file) of one random forest on the bundled 30-feature data."""
-    import joblib
-    from skl2onnx import to_onnx
-    from sklearn.ensemble import RandomForestClassifier
-
-    from model_code import import_onnx
-    from model_code.datagen import breast_cancer
-
-    table = breast_cancer(rows=2000, seed=1, noise=0.05)
-    labels = np.asarray(table.labels)
-    forest = RandomForestClassifier(n_estimators=ONNX_TREES, max_depth=ONNX_DEPTH, random_state=0)
-    forest.fit(table.features, labels)
-    onnx_file, train_csv = workdir / "forest.onnx", workdir / "forest-train.csv"
-    onnx_file.write_bytes(
-        to_onnx(
-            forest, table.features[:1].astype(np.float32), options={"zipmap": False}, target_opset=15
-        ).SerializeToString()
-    )
-    names = [f"f{i:02d}" for i in range(table.features.shape[1])]
-    lines = [",".join([*names, "target"])]
-    lines += [
-        ",".join([*map(repr, row.tolist()), str(label)]) for row, label in zip(table.features, labels, strict=True)
-    ]
-    train_csv.write_text("\n".join(lines) + "\n")
-    model_dir = workdir / "onnx-model"
-    argv = ["--model", str(onnx_file), "--data", str(train_csv), "--label", "target", "--out", str(model_dir)]
-    if import_onnx.main([*argv, "--accepts-missing"]) != 0:
-        raise SystemExit("import-onnx failed on the benchmark's forest")
-    joblib.dump(forest, workdir / "forest.joblib")
-    return model_dir, workdir / "forest.joblib"
 
 
 def payloads(rows: int) -> bytes:
