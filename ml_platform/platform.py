@@ -15,6 +15,15 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from ml_platform.assembly_serving import (
+    alarm_thresholds,
+    endpoint_args,
+    region_backup_args,
+    storage_args,
+    vault_args,
+    versioned_arn,
+    versioned_name,
+)
 from ml_platform.components.alarms import (
     INSUFFICIENT_DATA_HEALTH,
     ROLLBACK_ALARMS,
@@ -24,7 +33,7 @@ from ml_platform.components.alarms import (
     stage_health_alarm_specs,
     variant_alarm_specs,
 )
-from ml_platform.components.backup import BackupVault, RegionBackup, RegionBackupArgs
+from ml_platform.components.backup import BackupVault, RegionBackup
 from ml_platform.components.frontdoor import (
     HealthAlarm,
     RegionalApi,
@@ -36,6 +45,7 @@ from ml_platform.components.frontdoor import (
 )
 from ml_platform.components.image import ModelImage, ModelImageArgs, repository_name
 from ml_platform.components.keys import RegionKey, RegionKeyArgs
+from ml_platform.components.model_copy import RegionalModelCopy, RegionalModelCopyArgs
 from ml_platform.components.monitoring import (
     PUBLISHERS,
     Alerts,
@@ -47,14 +57,8 @@ from ml_platform.components.monitoring import (
 )
 from ml_platform.components.retraining import Retraining, RetrainingArgs
 from ml_platform.components.served_model import ServedModel, resolve_served
-from ml_platform.components.serving import (
-    ModelEndpoint,
-    ModelEndpointArgs,
-    RegionalModelCopy,
-    RegionalModelCopyArgs,
-    ServedVersion,
-)
-from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
+from ml_platform.components.serving import ModelEndpoint, ServedVersion
+from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage
 from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry
 from ml_platform.config import PROJECT, ServingConfig, StackConfig
 
@@ -99,14 +103,13 @@ def foundation(
             ),
             opts=opts,
         )
-        storage = Storage(
-            role, StorageArgs(key_arn=key.arn, config=config.storage, protect=config.protect_stateful), opts=opts
-        )
+        storage = Storage(role, storage_args(config.storage, key.arn, config.protect_stateful), opts=opts)
         alerts = Alerts(
             f"alerts-{role}",
             AlertsArgs(
                 key_arn=key.arn,
                 account_id=account,
+                partition=partition,
                 emails=tuple(config.notifications.emails),
                 webhooks=tuple(config.notifications.webhooks),
             ),
@@ -122,11 +125,13 @@ def replicate(config: StackConfig, sites: dict[str, Site], account: Any) -> None
         return
     primary, secondary = sites["primary"], sites["secondary"]
     for cls in ("datasets", "artifacts"):
+        source, replica = primary.storage.buckets[cls], secondary.storage.buckets[cls]
         BucketReplication(
             f"{cls}-replication",
             BucketReplicationArgs(
-                source=primary.storage.buckets[cls],
-                replica=secondary.storage.buckets[cls],
+                source_bucket_name=versioned_name(source),
+                source_bucket_arn=versioned_arn(source),
+                replica_bucket_arn=versioned_arn(replica),
                 source_key_arn=primary.key.arn,
                 replica_key_arn=secondary.key.arn,
                 source_region=primary.region,
@@ -185,22 +190,16 @@ def serving_instance_types(config: StackConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys(types))
 
 
-def versioned_arn(bucket: Any) -> pulumi.Output[str]:
-    """The bucket's ARN, resolved only once its versioning is configured: AWS Backup of S3
-    needs versioning on ("You must activate S3 Versioning on your S3 bucket",
-    https://docs.aws.amazon.com/aws-backup/latest/devguide/s3-backups.html), so whatever selects
-    the bucket by this ARN depends on the versioning resource."""
-    return pulumi.Output.all(bucket.arn, bucket.versioning.id).apply(lambda values: values[0])
-
-
-def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[str, Any]:
+def backup(config: StackConfig, sites: dict[str, Site], account: Any, partition: Any) -> dict[str, Any]:
     """A locked vault and a plan per region; each region copies to the other's vault.
     Returns the outputs the restore drill needs."""
     if config.backup is None:
         return {}
     vaults = {
         role: BackupVault(
-            f"vault-{role}", config.backup, site.key.arn, site.alerts.topic_arn, config.protect_stateful, opts=site.opts
+            f"vault-{role}",
+            vault_args(config.backup, site.key.arn, site.alerts.topic_arn, config.protect_stateful),
+            opts=site.opts,
         )
         for role, site in sites.items()
     }
@@ -209,22 +208,21 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[st
         other = next((r for r in sites if r != role), None)
         plans[role] = RegionBackup(
             f"backup-{role}",
-            vaults[role],
-            RegionBackupArgs(
-                config=config.backup,
-                key_arn=site.key.arn,
-                topic_arn=site.alerts.topic_arn,
+            region_backup_args(
+                config.backup,
+                vault_name=vaults[role].vault_name,
+                vault_arn=vaults[role].arn,
                 bucket_arns=[versioned_arn(bucket) for bucket in site.storage.buckets.values()],
                 restore_test_arns=[versioned_arn(site.storage.buckets["artifacts"])],
                 account_id=account,
+                partition=partition,
                 copy_vault_arn=vaults[other].arn if other else None,
-                protect=config.protect_stateful,
             ),
             opts=site.opts,
         )
     return {
         "backup_vaults": {role: vault.vault_name for role, vault in vaults.items()},
-        "backup_role_arns": {role: plan.role.arn for role, plan in plans.items()},
+        "backup_role_arns": {role: plan.role_arn for role, plan in plans.items()},
     }
 
 
@@ -281,7 +279,7 @@ def served_in(role: str, site: Site, lifecycle: Lifecycle) -> ServedVersion:
 
 
 def serve(
-    config: StackConfig, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any
+    config: StackConfig, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any, partition: Any
 ) -> tuple[dict[str, ModelEndpoint], dict[str, VariantAlarms], dict[str, Any]]:
     """Per serving region: alarms (and Route 53 health alarms), and the endpoint serving the
     resolved model version. The secondary serves the version from its own copies (artifact
@@ -345,7 +343,7 @@ def serve(
                 specs=variant_alarm_specs(
                     endpoint_name=endpoint_name,
                     variant_name=role_serving.variant_name,
-                    thresholds=config.alarms,
+                    thresholds=alarm_thresholds(config.alarms),
                     vcpus=role_serving.instance.vcpu_count if role_serving.instance else None,
                 ),
                 topic_arn=site.alerts.topic_arn,
@@ -360,7 +358,8 @@ def serve(
                     specs=health_check_alarm_specs(
                         endpoint_name=endpoint_name,
                         variant_name=role_serving.variant_name,
-                        thresholds=config.alarms,
+                        evaluation_periods=config.alarms.evaluation_periods,
+                        datapoints_to_alarm=config.alarms.datapoints_to_alarm,
                         max_5xx_per_minute=config.failover.unhealthy_5xx_per_minute,
                         max_average_latency_ms=config.failover.unhealthy_average_latency_ms,
                     ),
@@ -371,22 +370,23 @@ def serve(
         primary = role == "primary"
         endpoints[role] = ModelEndpoint(
             f"endpoint-{role}",
-            ModelEndpointArgs(
-                config=role_serving,
+            endpoint_args(
+                role_serving,
                 endpoint_name=endpoint_name,
                 model=served_in(role, site, lifecycle),
                 artifacts_bucket_arn=buckets["artifacts"].arn,
-                capture_bucket=(buckets["capture"].bucket_name, buckets["capture"].arn),
+                capture_bucket_name=buckets["capture"].bucket_name,
+                capture_bucket_arn=buckets["capture"].arn,
                 key_arn=site.key.arn,
                 # The secondary pulls from the replica repository of the same name in its region.
                 repository_arn=image.repository.arn
                 if primary
                 else pulumi.Output.concat(
-                    f"arn:aws:ecr:{site.region}:", account, ":repository/", image.repository.name
+                    "arn:", partition, f":ecr:{site.region}:", account, ":repository/", image.repository.name
                 ),
                 region=site.region,
                 account_id=account,
-                rollback_alarms=[alarms.alarms[key] for key in ROLLBACK_ALARMS],
+                rollback_alarm_names=[alarms.alarms[key].name for key in ROLLBACK_ALARMS],
                 standby=not primary,
             ),
             opts=site.opts,
@@ -581,12 +581,12 @@ def endpoint_outputs(endpoints: dict[str, ModelEndpoint]) -> dict[str, Any]:
     """What `ops verify` checks per region."""
     outputs = {}
     for role, endpoint in endpoints.items():
-        scaling = endpoint.config.autoscaling
+        scaling = endpoint.autoscaling
         outputs[role] = {
             "region": endpoint.region,
             "endpoint_name": endpoint.endpoint_name,
             "endpoint_config_name": endpoint.endpoint_config.name,
-            "variant_name": endpoint.config.variant_name,
+            "variant_name": endpoint.variant_name,
             "min_capacity": scaling.min_capacity if scaling else None,
             "max_capacity": scaling.max_capacity if scaling else None,
         }
@@ -603,8 +603,8 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     sites = foundation(config, stack, providers, account, partition)
     replicate(config, sites, account)
     lifecycle = model_lifecycle(config, stack, sites, account)
-    backups = backup(config, sites, account)
-    endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account)
+    backups = backup(config, sites, account, partition)
+    endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account, partition)
     doors = front_doors(config, sites, endpoints, health, account)
     pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account)
     observe(config, endpoint_name, sites, serving=bool(endpoints))
