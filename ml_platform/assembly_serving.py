@@ -22,10 +22,14 @@ from ml_platform.components.backup import (
     RestoreTestingArgs,
     VaultLockArgs,
 )
+from ml_platform.components.model_copy import RegionalModelCopy, RegionalModelCopyArgs
+from ml_platform.components.model_versions import ModelVersion
+from ml_platform.components.served_model import ServedModel
 from ml_platform.components.serving import (
     AutoscalingArgs,
     DataCaptureArgs,
     InstanceVariantArgs,
+    ModelEndpoint,
     ModelEndpointArgs,
     RolloutArgs,
     ScheduledScalingArgs,
@@ -42,6 +46,7 @@ from ml_platform.config import (
     LifecycleTiers,
     RolloutConfig,
     ServingConfig,
+    StackConfig,
     StorageConfig,
 )
 
@@ -143,6 +148,99 @@ def endpoint_args(
         account_id=account_id,
         standby=standby,
     )
+
+
+def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
+    """The primary serves as configured; the warm standby is the same with its own capacity
+    and rollout (ALL_AT_ONCE on fewer than 2 instances: `StandbyConfig.rollout_for`)."""
+    serving = config.serving
+    roles = {"primary": serving}
+    if config.standby is not None:
+        standby = config.standby
+        instance = (
+            serving.instance.model_copy(
+                update={
+                    "instance_type": standby.instance_type or serving.instance.instance_type,
+                    "initial_instance_count": standby.initial_instance_count,
+                }
+            )
+            if serving.instance
+            else None
+        )
+        roles["secondary"] = serving.model_copy(
+            update={
+                "instance": instance,
+                "autoscaling": standby.autoscaling,
+                "rollout": standby.rollout_for(serving.rollout),
+            }
+        )
+    return roles
+
+
+def served_in(
+    role: str,
+    version: ModelVersion,
+    *,
+    bucket_name: pulumi.Input[str],
+    key_arn: pulumi.Input[str],
+    region: str,
+    opts: pulumi.ResourceOptions,
+) -> ServedVersion:
+    """The served version as the endpoint of `role` uses it: in the primary, the registered image
+    and artifact; elsewhere, the region's own copy of both (see RegionalModelCopy) in its
+    artifacts bucket `bucket_name`, encrypted with its key."""
+    if role == "primary":
+        return ServedVersion(version.version, version.arn, version.image_uri, version.model_data_url)
+    copy = RegionalModelCopy(
+        f"model-{role}",
+        RegionalModelCopyArgs(
+            version=version.version,
+            model_data_url=version.model_data_url,
+            image_uri=version.image_uri,
+            bucket_name=bucket_name,
+            key_arn=key_arn,
+            region=region,
+        ),
+        opts=opts,
+    )
+    # No package ARN here: it names the registry's (primary) region; the version number says it all.
+    return ServedVersion(
+        version.version, None, copy.image_uri, copy.model_data_url, ready=(copy.copy, copy.image_check)
+    )
+
+
+def endpoint_outputs(endpoints: dict[str, ModelEndpoint]) -> dict[str, Any]:
+    """What `ops verify` checks per region."""
+    outputs = {}
+    for role, endpoint in endpoints.items():
+        scaling = endpoint.autoscaling
+        outputs[role] = {
+            "region": endpoint.region,
+            "endpoint_name": endpoint.endpoint_name,
+            "endpoint_config_name": endpoint.endpoint_config.name,
+            "variant_name": endpoint.variant_name,
+            "min_capacity": scaling.min_capacity if scaling else None,
+            "max_capacity": scaling.max_capacity if scaling else None,
+        }
+    return outputs
+
+
+def model_version_output(served: ServedModel) -> dict[str, Any]:
+    """What is served: `model_version` stack output (None fields before the first approval)."""
+    v = served.version
+    return {
+        "selector": served.selector,
+        "group": served.group_name,
+        "version": v.version if v else None,
+        "model_package_arn": v.arn if v else None,
+        "image_uri": v.image_uri if v else None,
+        "model_data_url": v.model_data_url if v else None,
+        "baseline_url": v.baseline_url if v else None,
+        "dataset_version": v.dataset_version if v else None,
+        "dataset_uri": v.dataset_uri if v else None,
+        "metrics": dict(v.metrics) if v else {},
+        "previous_version": served.previous.version if served.previous else None,
+    }
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,11 @@ import pulumi_aws as aws
 from ml_platform.assembly_serving import (
     alarm_thresholds,
     endpoint_args,
+    endpoint_outputs,
+    model_version_output,
     region_backup_args,
+    served_in,
+    serving_by_role,
     storage_args,
     vault_args,
     versioned_arn,
@@ -45,7 +49,6 @@ from ml_platform.components.frontdoor import (
 )
 from ml_platform.components.image import ModelImage, ModelImageArgs, repository_name
 from ml_platform.components.keys import RegionKey, RegionKeyArgs
-from ml_platform.components.model_copy import RegionalModelCopy, RegionalModelCopyArgs
 from ml_platform.components.monitoring import (
     PUBLISHERS,
     Alerts,
@@ -57,10 +60,10 @@ from ml_platform.components.monitoring import (
 )
 from ml_platform.components.retraining import Retraining, RetrainingArgs
 from ml_platform.components.served_model import ServedModel, resolve_served
-from ml_platform.components.serving import ModelEndpoint, ServedVersion
+from ml_platform.components.serving import ModelEndpoint
 from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage
 from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry
-from ml_platform.config import PROJECT, ServingConfig, StackConfig
+from ml_platform.config import PROJECT, StackConfig
 
 
 @dataclass
@@ -226,58 +229,6 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any, partition:
     }
 
 
-def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
-    """The primary serves as configured; the warm standby is the same with its own capacity
-    and rollout (ALL_AT_ONCE on fewer than 2 instances: `StandbyConfig.rollout_for`)."""
-    serving = config.serving
-    roles = {"primary": serving}
-    if config.standby is not None:
-        standby = config.standby
-        instance = (
-            serving.instance.model_copy(
-                update={
-                    "instance_type": standby.instance_type or serving.instance.instance_type,
-                    "initial_instance_count": standby.initial_instance_count,
-                }
-            )
-            if serving.instance
-            else None
-        )
-        roles["secondary"] = serving.model_copy(
-            update={
-                "instance": instance,
-                "autoscaling": standby.autoscaling,
-                "rollout": standby.rollout_for(serving.rollout),
-            }
-        )
-    return roles
-
-
-def served_in(role: str, site: Site, lifecycle: Lifecycle) -> ServedVersion:
-    """The served version as the endpoint in `site` uses it: in the primary, the registered image
-    and artifact; elsewhere, the region's own copy of both (see RegionalModelCopy)."""
-    version = lifecycle.served.version
-    assert version is not None
-    if role == "primary":
-        return ServedVersion(version.version, version.arn, version.image_uri, version.model_data_url)
-    copy = RegionalModelCopy(
-        f"model-{role}",
-        RegionalModelCopyArgs(
-            version=version.version,
-            model_data_url=version.model_data_url,
-            image_uri=version.image_uri,
-            bucket_name=site.storage.buckets["artifacts"].bucket_name,
-            key_arn=site.key.arn,
-            region=site.region,
-        ),
-        opts=site.opts,
-    )
-    # No package ARN here: it names the registry's (primary) region; the version number says it all.
-    return ServedVersion(
-        version.version, None, copy.image_uri, copy.model_data_url, ready=(copy.copy, copy.image_check)
-    )
-
-
 def serve(
     config: StackConfig, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any, partition: Any
 ) -> tuple[dict[str, ModelEndpoint], dict[str, VariantAlarms], dict[str, Any]]:
@@ -373,7 +324,14 @@ def serve(
             endpoint_args(
                 role_serving,
                 endpoint_name=endpoint_name,
-                model=served_in(role, site, lifecycle),
+                model=served_in(
+                    role,
+                    served.version,
+                    bucket_name=buckets["artifacts"].bucket_name,
+                    key_arn=site.key.arn,
+                    region=site.region,
+                    opts=site.opts,
+                ),
                 artifacts_bucket_arn=buckets["artifacts"].arn,
                 capture_bucket_name=buckets["capture"].bucket_name,
                 capture_bucket_arn=buckets["capture"].arn,
@@ -577,22 +535,6 @@ def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site], ser
         )
 
 
-def endpoint_outputs(endpoints: dict[str, ModelEndpoint]) -> dict[str, Any]:
-    """What `ops verify` checks per region."""
-    outputs = {}
-    for role, endpoint in endpoints.items():
-        scaling = endpoint.autoscaling
-        outputs[role] = {
-            "region": endpoint.region,
-            "endpoint_name": endpoint.endpoint_name,
-            "endpoint_config_name": endpoint.endpoint_config.name,
-            "variant_name": endpoint.variant_name,
-            "min_capacity": scaling.min_capacity if scaling else None,
-            "max_capacity": scaling.max_capacity if scaling else None,
-        }
-    return outputs
-
-
 def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -> dict[str, Any]:
     """Declare the whole stack; returns its outputs."""
     on_primary = pulumi.InvokeOutputOptions(provider=providers["primary"])
@@ -630,21 +572,3 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         # The primary artifact of the served version (the restore drill checks it).
         outputs["model_data_url"] = lifecycle.served.version.model_data_url
     return outputs
-
-
-def model_version_output(served: ServedModel) -> dict[str, Any]:
-    """What is served: `model_version` stack output (None fields before the first approval)."""
-    v = served.version
-    return {
-        "selector": served.selector,
-        "group": served.group_name,
-        "version": v.version if v else None,
-        "model_package_arn": v.arn if v else None,
-        "image_uri": v.image_uri if v else None,
-        "model_data_url": v.model_data_url if v else None,
-        "baseline_url": v.baseline_url if v else None,
-        "dataset_version": v.dataset_version if v else None,
-        "dataset_uri": v.dataset_uri if v else None,
-        "metrics": dict(v.metrics) if v else {},
-        "previous_version": served.previous.version if served.previous else None,
-    }
