@@ -359,3 +359,42 @@ def test_the_component_module_does_not_import_the_stack_config(module):
     assert sorted(name for name in imported if name and name.startswith("ml_platform.config")) == []
     # The partition comes in with the Args (`aws.get_partition` in the program), never as a literal.
     assert "arn:aws:" not in (COMPONENTS / f"{module}.py").read_text()
+
+
+# --------------------------------------------------------------------------------------------
+# One naming scheme: a child is named after its component, `<component>` for its one resource of
+# a type and `<component>-<purpose>` for each of several.
+
+NAMED_AFTER_THEIR_COMPONENT = (
+    "ml-platform:serving:ModelEndpoint",
+    "ml-platform:serving:RegionalModelCopy",
+    "ml-platform:alarms:VariantAlarms",
+    "ml-platform:monitoring:Alerts",
+    "ml-platform:monitoring:CostBudget",
+    "ml-platform:monitoring:EndpointDashboard",
+    "ml-platform:backup:BackupVault",
+    "ml-platform:backup:RegionBackup",
+    "ml-platform:storage:DataBucket",
+    "ml-platform:storage:AccessLogBucket",
+    "ml-platform:storage:BucketReplication",
+    # Not yet `ml-platform:storage:Storage`: its buckets are `<class>-<region role>` (renaming
+    # them changes every bucket's URN; see CHANGES-h-serving.md).
+)
+
+
+@pytest.mark.parametrize("name", ["prod", "dev"])
+def test_every_child_is_named_after_its_component(stack, name):
+    synthesis = stack(name)
+    strays = [
+        (component.name, child.type, child.name)
+        for type_token in NAMED_AFTER_THEIR_COMPONENT
+        for component in synthesis.of_type(type_token)
+        for child in synthesis.children(component)
+        if child.name != component.name and not child.name.startswith(f"{component.name}-")
+    ]
+    assert strays == []
+    assert {t for t in NAMED_AFTER_THEIR_COMPONENT if synthesis.of_type(t)} >= {
+        "ml-platform:serving:ModelEndpoint",
+        "ml-platform:storage:DataBucket",
+        "ml-platform:backup:RegionBackup",
+    }
