@@ -282,6 +282,21 @@ def test_autoscaling_args_report_every_problem():
     )
 
 
+def test_rollout_args_need_the_step_of_their_routing_and_only_that():
+    with pytest.raises(ValueError) as caught:
+        RolloutArgs(traffic_routing="CANARY", linear_step_percent=10)
+    assert str(caught.value) == (
+        "RolloutArgs: canary_size_percent: with traffic_routing CANARY (got None; expected a percentage of "
+        "capacity); linear_step_percent: with traffic_routing CANARY (got 10; expected None)"
+    )
+    with pytest.raises(ValueError) as caught:
+        RolloutArgs(strategy="big_bang", traffic_routing="SLOW")
+    assert str(caught.value) == (
+        "RolloutArgs: strategy: not a strategy (got 'big_bang'; expected 'blue_green' or 'rolling'); "
+        "traffic_routing: not a routing (got 'SLOW'; expected 'ALL_AT_ONCE', 'CANARY' or 'LINEAR')"
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # RegionalModelCopy
 

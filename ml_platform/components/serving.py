@@ -127,6 +127,26 @@ class RolloutArgs:
     maximum_execution_timeout_seconds: int = 3600
     rolling_batch_percent: int = 25
 
+    def __post_init__(self) -> None:
+        problems = []
+        if self.strategy not in ("blue_green", "rolling"):
+            problems.append(f"strategy: not a strategy (got {self.strategy!r}; expected 'blue_green' or 'rolling')")
+        if self.traffic_routing not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
+            problems.append(
+                f"traffic_routing: not a routing (got {self.traffic_routing!r}; expected 'ALL_AT_ONCE', 'CANARY' or "
+                "'LINEAR')"
+            )
+        # The step a routing shifts by must be given with it (TrafficRoutingConfig: CanarySize with
+        # CANARY, LinearStepSize with LINEAR), and only with it.
+        for routing, key in (("CANARY", "canary_size_percent"), ("LINEAR", "linear_step_percent")):
+            value = getattr(self, key)
+            if (self.traffic_routing == routing) != (value is not None):
+                expected = "a percentage of capacity" if self.traffic_routing == routing else "None"
+                routing_now = self.traffic_routing
+                problems.append(f"{key}: with traffic_routing {routing_now} (got {value!r}; expected {expected})")
+        if problems:
+            raise ValueError("RolloutArgs: " + "; ".join(problems))
+
 
 @dataclass(frozen=True)
 class DataCaptureArgs:
