@@ -120,6 +120,7 @@ def endpoint_args(
     repository_arn: pulumi.Input[str],
     region: str,
     account_id: pulumi.Input[str],
+    partition: pulumi.Input[str],
     standby: bool,
 ) -> ModelEndpointArgs:
     """One region's endpoint as its `serving` section (the role's capacity) describes it."""
@@ -146,6 +147,7 @@ def endpoint_args(
         repository_arn=repository_arn,
         region=region,
         account_id=account_id,
+        partition=partition,
         standby=standby,
     )
 

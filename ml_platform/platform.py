@@ -3,7 +3,8 @@
 `__main__.py` validates the config, makes the providers and calls `build`; everything here
 only wires components (no resources of its own) so the program reads top to bottom:
 foundation per region, replication, model lifecycle, backup, serving, front doors,
-observability. `build` returns the stack outputs.
+observability. `build` returns the stack outputs. The front doors' wiring and the mapping of
+config onto the edge components' Args live in `ml_platform/assembly_edge.py`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+# Re-exported: ops.failover_drill reads recovery_objectives from here.
+from ml_platform.assembly_edge import front_doors, recovery_objectives  # noqa: F401
 from ml_platform.assembly_serving import (
     alarm_thresholds,
     endpoint_args,
@@ -29,24 +32,13 @@ from ml_platform.assembly_serving import (
     versioned_name,
 )
 from ml_platform.components.alarms import (
-    INSUFFICIENT_DATA_HEALTH,
     ROLLBACK_ALARMS,
     VariantAlarms,
     VariantAlarmsArgs,
     health_check_alarm_specs,
-    stage_health_alarm_specs,
     variant_alarm_specs,
 )
 from ml_platform.components.backup import BackupVault, RegionBackup
-from ml_platform.components.frontdoor import (
-    HealthAlarm,
-    RegionalApi,
-    RegionalApiArgs,
-    RegionalFailover,
-    RegionalFailoverArgs,
-    WebAclArgs,
-    rto_rpo_seconds,
-)
 from ml_platform.components.image import ModelImage, ModelImageArgs, repository_name
 from ml_platform.components.keys import RegionKey, RegionKeyArgs
 from ml_platform.components.monitoring import (
@@ -155,12 +147,15 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
     group, the approval trigger, and the version `serving.model` names, read from the registry."""
     primary = sites["primary"]
     # The repository, its replication and the replica template come from the bootstrap program.
+    partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(provider=primary.opts.provider))
     image = ModelImage(
         "model-image",
         ModelImageArgs(
             repository_name=repository_name(PROJECT, stack),
             account_id=account,
             region=primary.region,
+            partition=partition.partition,
+            dns_suffix=partition.dns_suffix,
             build_context=Path("model_code") if config.image.build else None,
             uri=config.image.uri,
         ),
@@ -247,11 +242,10 @@ def serve(
         return {}, {}, {}
     if config.serving.platform == "kubernetes":
         # Imported here: only Kubernetes stacks need pulumi_kubernetes loaded.
-        import dataclasses
-
         import pulumi_kubernetes as k8s
 
-        from ml_platform.components.kubernetes_serving import KubernetesModelServer, KubernetesModelServerArgs
+        from ml_platform.assembly_edge import kubernetes_server_args, previous_artifact
+        from ml_platform.components.kubernetes_serving import KubernetesModelServer
 
         cluster, primary = config.kubernetes, sites["primary"]
         assert cluster is not None  # the config requires the section with this platform
@@ -260,24 +254,19 @@ def serve(
             kubeconfig=pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig is not None else None,
             context=cluster.context,
         )
-        rollback = {}
-        if "previous_model_data_url" in {f.name for f in dataclasses.fields(KubernetesModelServerArgs)}:
-            # The approved version before the served one: what a rollback returns to.
-            rollback["previous_model_data_url"] = (
-                pulumi.Output.from_input(served.previous.model_data_url) if served.previous else None
-            )
         server = KubernetesModelServer(
             "model-server",
-            KubernetesModelServerArgs(
-                config=cluster,
+            kubernetes_server_args(
+                cluster,
                 image_uri=served.version.image_uri,
                 model_data_url=pulumi.Output.from_input(served.version.model_data_url),
                 artifacts_bucket_arn=primary.storage.buckets["artifacts"].arn,
                 key_arn=primary.key.arn,
                 region=primary.region,
+                # The approved version before the served one: what a rollback returns to.
+                previous_model_data_url=previous_artifact(served.previous),
                 environment=config.serving.environment,
                 labels={"environment": config.environment},
-                **rollback,
             ),
             opts=pulumi.ResourceOptions(providers=[primary.opts.provider, provider]),
         )
@@ -344,116 +333,13 @@ def serve(
                 ),
                 region=site.region,
                 account_id=account,
+                partition=partition,
                 rollback_alarm_names=[alarms.alarms[key].name for key in ROLLBACK_ALARMS],
                 standby=not primary,
             ),
             opts=site.opts,
         )
     return endpoints, health, {}
-
-
-def front_doors(
-    config: StackConfig,
-    sites: dict[str, Site],
-    endpoints: dict[str, ModelEndpoint],
-    health: dict[str, VariantAlarms],
-    account: Any,
-) -> dict[str, Any]:
-    """Regional APIs and, with failover configured, Route 53 failover between them. A region
-    without an endpoint (no model version to serve yet) gets no front door: nothing would
-    answer behind it, and its absent failover record leaves the name to the other region."""
-    api_config = config.api
-    if api_config is None:
-        return {}
-    # The endpoint's name (`build`'s endpoint_name): the API and its alarms carry it.
-    api_name = f"{PROJECT}-{pulumi.get_stack()}"
-    web_acl = WebAclArgs(
-        rate_limit_per_ip=api_config.waf_rate_limit_per_ip,
-        rate_window_seconds=api_config.waf_rate_window_seconds,
-        common_rule_set=api_config.waf_common_rule_set,
-    )
-    apis = {
-        role: RegionalApi(
-            f"api-{role}",
-            RegionalApiArgs(
-                api_name=api_name,
-                endpoint_name=endpoint.endpoint_name,
-                endpoint_arn=endpoint.endpoint.arn,
-                region=sites[role].region,
-                account_id=account,
-                key_arn=sites[role].key.arn,
-                stage_name=api_config.stage_name,
-                throttle_rate_limit=api_config.throttle_rate_limit,
-                throttle_burst_limit=api_config.throttle_burst_limit,
-                access_log_retention_days=api_config.access_log_retention_days or 30,
-                web_acl=web_acl,
-            ),
-            opts=sites[role].opts,
-        )
-        for role, endpoint in endpoints.items()
-        if endpoint is not None
-    }
-    outputs: dict[str, Any] = {"api_invoke_urls": {role: api.invoke_url for role, api in apis.items()}}
-    failover = config.failover
-    if failover is None or not apis:
-        return outputs
-    validation_record_fqdn = None
-    for role, api in apis.items():
-        stage_alarms = VariantAlarms(
-            f"api-health-{role}",
-            VariantAlarmsArgs(
-                specs=stage_health_alarm_specs(
-                    name_prefix=f"{api_name}-{role}",
-                    api_name=api_name,
-                    stage_name=api_config.stage_name,
-                    max_5xx_per_minute=failover.unhealthy_api_5xx_per_minute,
-                    max_integration_latency_ms=failover.unhealthy_api_integration_latency_ms,
-                    evaluation_periods=config.alarms.evaluation_periods,
-                    datapoints_to_alarm=config.alarms.datapoints_to_alarm,
-                ),
-                topic_arn=sites[role].alerts.topic_arn,
-            ),
-            opts=sites[role].opts,
-        )
-        specs = [*health[role].specs, *stage_alarms.specs] if role in health else stage_alarms.specs
-        door = RegionalFailover(
-            f"failover-{role}",
-            RegionalFailoverArgs(
-                role=role.upper(),
-                hosted_zone_id=failover.hosted_zone_id,
-                domain_name=failover.domain_name,
-                dns_ttl_seconds=failover.dns_ttl_seconds,
-                api=api,
-                stage_name=api_config.stage_name,
-                region=sites[role].region,
-                health_alarms=[
-                    HealthAlarm(spec.name, INSUFFICIENT_DATA_HEALTH[spec.treat_missing_data]) for spec in specs
-                ],
-                health_check_interval_seconds=failover.health_check_interval_seconds,
-                health_check_failure_threshold=failover.health_check_failure_threshold,
-                # The first region with a front door owns the ACM validation record.
-                validation_record_fqdn=validation_record_fqdn,
-            ),
-            opts=sites[role].opts,
-        )
-        validation_record_fqdn = door.validation_record_fqdn
-    outputs["recovery_objectives"] = recovery_objectives(config)
-    return outputs
-
-
-def recovery_objectives(config: StackConfig) -> dict[str, Any]:
-    """RTO and RPO of a region failover as the stack's failover config makes them (the stack
-    output `recovery_objectives`; `ops.failover_drill` measures against it)."""
-    failover = config.failover
-    assert failover is not None  # only stacks with failover have recovery objectives
-    return rto_rpo_seconds(
-        alarm_period_seconds=60,
-        datapoints_to_alarm=config.alarms.datapoints_to_alarm,
-        health_check_interval_seconds=failover.health_check_interval_seconds,
-        health_check_failure_threshold=failover.health_check_failure_threshold,
-        dns_ttl_seconds=failover.dns_ttl_seconds,
-        replication_time_control=config.storage.replication_time_control,
-    )
 
 
 def retrain(

@@ -52,7 +52,7 @@ def test_rto_and_rpo_follow_from_the_settings():
 
 
 def test_invoke_uri_and_policy():
-    assert invoke_uri("us-west-2", "ml-platform-prod") == (
+    assert invoke_uri("aws", "us-west-2", "ml-platform-prod") == (
         "arn:aws:apigateway:us-west-2:runtime.sagemaker:path/endpoints/ml-platform-prod/invocations"
     )
     assert invoke_policy("arn:aws:sagemaker:us-west-2:1:endpoint/e")["Statement"] == [
@@ -69,7 +69,14 @@ def test_invoke_uri_and_policy():
             "Resource": "arn:aws:sagemaker:us-west-2:1:endpoint/e",
         },
     ]
-    assert describe_uri("us-west-2") == "arn:aws:apigateway:us-west-2:api.sagemaker:action/DescribeEndpoint"
+    assert describe_uri("aws", "us-west-2") == "arn:aws:apigateway:us-west-2:api.sagemaker:action/DescribeEndpoint"
+    # The partition is the account's, never assumed: China and GovCloud regions name their own.
+    assert invoke_uri("aws-cn", "cn-north-1", "e") == (
+        "arn:aws-cn:apigateway:cn-north-1:runtime.sagemaker:path/endpoints/e/invocations"
+    )
+    assert describe_uri("aws-us-gov", "us-gov-west-1") == (
+        "arn:aws-us-gov:apigateway:us-gov-west-1:api.sagemaker:action/DescribeEndpoint"
+    )
 
 
 def test_ping_speaks_sagemakers_own_protocol():
@@ -190,7 +197,7 @@ def test_regional_api_fronts_its_own_endpoint(stack, role, region):
     integration = prod.one("aws:apigateway/integration:Integration", f"api-{role}-invocations")
     assert integration.region == region
     assert integration.inputs["type"] == "AWS"
-    assert integration.inputs["uri"] == invoke_uri(region, "ml-platform-prod")
+    assert integration.inputs["uri"] == invoke_uri("aws", region, "ml-platform-prod")
     assert integration.inputs["integrationHttpMethod"] == "POST"
     invoke_role = prod.one("aws:iam/role:Role", f"api-{role}-invoke")
     assert integration.inputs["credentials"] == invoke_role.outputs["arn"]

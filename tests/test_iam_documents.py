@@ -11,6 +11,7 @@ from ml_platform.components.iam import (
     put_metric_data,
     sagemaker_job_output_key,
     service_trust_policy,
+    write_logs,
 )
 from ml_platform.components.monitoring import PUBLISHERS
 from tests.iam_lint import findings
@@ -111,3 +112,18 @@ def test_prod_keys_let_every_publisher_use_them_for_the_encrypted_topic(stack):
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
         }
+
+
+def test_log_writing_is_scoped_to_the_named_groups_in_the_accounts_partition():
+    groups = ["/aws/sagemaker/TrainingJobs", "/aws/sagemaker/Endpoints/e"]
+    assert write_logs("cn-north-1", "123456789012", groups, partition="aws-cn") == {
+        "Sid": "WriteLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+        "Resource": [
+            "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:*",
+            "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/sagemaker/Endpoints/e:*",
+        ],
+    }
+    # Callers that do not pass one get the commercial partition, as before.
+    assert write_logs("us-east-1", "1", ["/g"])["Resource"] == ["arn:aws:logs:us-east-1:1:log-group:/g:*"]

@@ -99,3 +99,37 @@ def test_protection_applies_to_the_key_not_the_alias():
     assert (key.protect, key.retain_on_delete) == (True, True)
     assert (alias.protect, alias.retain_on_delete) == (False, False)
     assert decoded(key.inputs["policy"]) == key_policy("111122223333", "aws", ("cloudwatch.amazonaws.com",))
+
+
+def test_logs_may_use_the_key_only_when_a_logs_region_is_given_and_only_in_the_partition_given():
+    def program():
+        RegionKey(
+            "data",
+            RegionKeyArgs(
+                alias_name="alias/team-data",
+                account_id="111122223333",
+                partition="aws-cn",
+                logs_region="cn-north-1",
+            ),
+            opts=in_region("cn-north-1"),
+        )
+
+    run = run_component(program)
+    component = run.one("ml-platform:keys:RegionKey", "data")
+    assert sorted((r.type, r.name) for r in run.children(component)) == [
+        ("aws:kms/alias:Alias", "data"),
+        ("aws:kms/key:Key", "data"),
+    ]
+    policy = decoded(run.one("aws:kms/key:Key", "data").inputs["policy"])
+    assert policy == key_policy("111122223333", "aws-cn", (), "cn-north-1")
+    assert [s["Sid"] for s in policy["Statement"]] == [
+        "AccountAdministersKeyThroughIam",
+        "LogsEncryptThisAccountsLogGroups",
+    ]
+    assert policy["Statement"][0]["Principal"] == {"AWS": "arn:aws-cn:iam::111122223333:root"}
+    assert policy["Statement"][1]["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:aws-cn:logs:cn-north-1:111122223333:log-group:*"}
+    }
+    # Defaults: rotation yearly, a 30-day deletion window, no protection.
+    key = run.one("aws:kms/key:Key", "data")
+    assert (key.inputs["rotationPeriodInDays"], key.inputs["deletionWindowInDays"], key.protect) == (365, 30, False)

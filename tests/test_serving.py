@@ -249,6 +249,7 @@ def test_model_role_policy_valid_and_scoped():
         repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
         region="us-east-1",
         account_id="123456789012",
+        partition="aws",
         vpc=False,
     )
     by_sid = {s["Sid"]: s for s in policy["Statement"]}

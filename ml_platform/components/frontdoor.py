@@ -27,7 +27,6 @@ one account) is owned by one of them only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -35,213 +34,59 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ml_platform.components.iam import allow, document, trust_json
+from ml_platform.components.frontdoor_routes import (
+    ACCESS_LOG_FORMAT,
+    DESCRIBE_ENDPOINT_TARGET,
+    INVOKE_INTEGRATION,
+    INVOKE_RESPONSES,
+    INVOKE_ROUTE,
+    NOT_SERVING_STATUSES,
+    PING_INTEGRATION,
+    PING_RESPONSES,
+    PING_ROUTE,
+    SAGEMAKER_API_SUBDOMAIN,
+    SAGEMAKER_JSON_CONTENT_TYPE,
+    SERVING_STATUSES,
+    describe_uri,
+    invoke_policy,
+    invoke_uri,
+    ping_request_template,
+    ping_status_template,
+    push_to_cloudwatch_logs_policy_arn,
+    routes_digest,
+    rto_rpo_seconds,
+    web_acl_rules,
+)
+from ml_platform.components.iam import trust_json
 
-ACCESS_LOG_FORMAT = {
-    "requestId": "$context.requestId",
-    "ip": "$context.identity.sourceIp",
-    "caller": "$context.identity.caller",
-    "user": "$context.identity.user",
-    "requestTime": "$context.requestTime",
-    "httpMethod": "$context.httpMethod",
-    "resourcePath": "$context.resourcePath",
-    "status": "$context.status",
-    "protocol": "$context.protocol",
-    "responseLength": "$context.responseLength",
-    "integrationLatency": "$context.integrationLatency",
-    "integrationStatus": "$context.integration.status",
-}
-
-
-# The two routes, as data: declared from these, and hashed into the deployment trigger so any
-# change to them redeploys the stage.
-INVOKE_ROUTE = {
-    "path_part": "invocations",
-    "http_method": "POST",
-    "authorization": "AWS_IAM",
-    "request_parameters": {"method.request.header.Content-Type": False, "method.request.header.Accept": False},
-}
-INVOKE_INTEGRATION = {
-    "type": "AWS",
-    "integration_http_method": "POST",
-    "passthrough_behavior": "WHEN_NO_MATCH",
-    "request_parameters": {
-        "integration.request.header.Content-Type": "method.request.header.Content-Type",
-        "integration.request.header.Accept": "method.request.header.Accept",
-    },
-    "timeout_milliseconds": 29000,
-}
-INVOKE_RESPONSES = [
-    {"status_code": "200"},
-    {"status_code": "400", "selection_pattern": "4\\d{2}"},
-    {"status_code": "502", "selection_pattern": "5\\d{2}"},
+__all__ = [
+    "ACCESS_LOG_FORMAT",
+    "DESCRIBE_ENDPOINT_TARGET",
+    "INVOKE_INTEGRATION",
+    "INVOKE_RESPONSES",
+    "INVOKE_ROUTE",
+    "NOT_SERVING_STATUSES",
+    "PING_INTEGRATION",
+    "PING_RESPONSES",
+    "PING_ROUTE",
+    "SAGEMAKER_API_SUBDOMAIN",
+    "SAGEMAKER_JSON_CONTENT_TYPE",
+    "SERVING_STATUSES",
+    "HealthAlarm",
+    "RegionalApi",
+    "RegionalApiArgs",
+    "RegionalFailover",
+    "RegionalFailoverArgs",
+    "WebAclArgs",
+    "describe_uri",
+    "invoke_policy",
+    "invoke_uri",
+    "ping_request_template",
+    "ping_status_template",
+    "routes_digest",
+    "rto_rpo_seconds",
+    "web_acl_rules",
 ]
-PING_ROUTE = {"path_part": "ping", "http_method": "GET", "authorization": "NONE"}
-
-# SageMaker's control-plane API speaks the AWS JSON 1.1 protocol at `api.sagemaker.<region>`
-# with target prefix `SageMaker` (botocore's sagemaker service model: endpointPrefix,
-# jsonVersion, targetPrefix); an API Gateway AWS integration calls it with these headers.
-# https://docs.aws.amazon.com/apigateway/latest/api/API_Integration.html (uri:
-# arn:aws:apigateway:{region}:{subdomain.service}:action/{service_api})
-SAGEMAKER_API_SUBDOMAIN = "api.sagemaker"
-DESCRIBE_ENDPOINT_TARGET = "SageMaker.DescribeEndpoint"
-SAGEMAKER_JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
-
-# Endpoint statuses in which the endpoint answers invocations. "Updating" (a blue/green or
-# rolling deployment), "SystemUpdating", "RollingBack" and "UpdateRollbackFailed" serve on the
-# fleet in place; "Creating", "Deleting", "OutOfService" and "Failed" do not.
-# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeEndpoint.html#sagemaker-DescribeEndpoint-response-EndpointStatus
-SERVING_STATUSES = ("InService", "Updating", "SystemUpdating", "RollingBack", "UpdateRollbackFailed")
-NOT_SERVING_STATUSES = ("Creating", "Deleting", "OutOfService", "Failed")
-
-PING_INTEGRATION = {
-    "type": "AWS",
-    "integration_http_method": "POST",
-    "passthrough_behavior": "NEVER",
-    "request_parameters": {
-        "integration.request.header.X-Amz-Target": f"'{DESCRIBE_ENDPOINT_TARGET}'",
-        "integration.request.header.Content-Type": f"'{SAGEMAKER_JSON_CONTENT_TYPE}'",
-    },
-    # Route 53 counts an HTTPS check failed unless the answer comes within 2 s of connecting:
-    # a slower DescribeEndpoint is a failed check either way, so give up before that.
-    # https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/dns-failover-determining-health-of-endpoints.html
-    "timeout_milliseconds": 2000,
-}
-
-
-def ping_status_template() -> str:
-    """Mapping template of DescribeEndpoint's 200 answer: 200 while the endpoint serves, else
-    503 through `$context.responseOverride.status`.
-    https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-override-request-response-parameters.html"""
-    serving = " || ".join(f'$status == "{status}"' for status in SERVING_STATUSES)
-    return (
-        "#set($status = $input.path('$.EndpointStatus'))\n"
-        f"#if({serving})\n"
-        '{"status": "ok", "endpoint_status": "$status"}\n'
-        "#else\n"
-        "#set($context.responseOverride.status = 503)\n"
-        '{"status": "unavailable", "endpoint_status": "$status"}\n'
-        "#end"
-    )
-
-
-PING_RESPONSES = [
-    {"status_code": "200", "response_templates": {"application/json": ping_status_template()}},
-    # DescribeEndpoint refused (the endpoint does not exist: ValidationException; throttled;
-    # denied) or failed: the region cannot vouch for its endpoint.
-    {
-        "status_code": "503",
-        "selection_pattern": "[45]\\d{2}",
-        "response_templates": {"application/json": '{"status": "unavailable", "endpoint_status": "unknown"}'},
-    },
-]
-
-
-def ping_request_template(endpoint_name: str) -> dict[str, str]:
-    return {"application/json": json.dumps({"EndpointName": endpoint_name})}
-
-
-def routes_digest(stage_name: str) -> str:
-    """A digest of everything the routes and stage are declared from (the endpoint URI and
-    role are left out: they change only with replacements that redeploy anyway)."""
-    routes = [INVOKE_ROUTE, INVOKE_INTEGRATION, INVOKE_RESPONSES, PING_ROUTE, PING_INTEGRATION, PING_RESPONSES]
-    return hashlib.sha256(json.dumps([routes, stage_name], sort_keys=True).encode()).hexdigest()
-
-
-def invoke_uri(region: str, endpoint_name: str) -> str:
-    """API Gateway's URI for SageMaker runtime `InvokeEndpoint` on `endpoint_name`."""
-    return f"arn:aws:apigateway:{region}:runtime.sagemaker:path/endpoints/{endpoint_name}/invocations"
-
-
-def describe_uri(region: str) -> str:
-    """API Gateway's URI for SageMaker `DescribeEndpoint` in `region`."""
-    return f"arn:aws:apigateway:{region}:{SAGEMAKER_API_SUBDOMAIN}:action/DescribeEndpoint"
-
-
-def invoke_policy(endpoint_arn: str) -> dict[str, Any]:
-    """Invoke this endpoint (`/invocations`) and read its status (`/ping`), nothing else."""
-    return document(
-        allow("InvokeThisEndpoint", ["sagemaker:InvokeEndpoint"], endpoint_arn),
-        allow("DescribeThisEndpoint", ["sagemaker:DescribeEndpoint"], endpoint_arn),
-    )
-
-
-def web_acl_rules(
-    *, rate_limit_per_ip: int, rate_window_seconds: int, common_rule_set: bool, metric_prefix: str
-) -> list[dict[str, Any]]:
-    """The web ACL's rules: a per-IP rate limit first (a flood of `/ping` or `/invocations`
-    from one address is blocked at the edge of the region, before it spends the stage's
-    throttle and fails the region over), then AWS's common rule set. Its
-    `SizeRestrictions_BODY` (bodies over 8 KB) only counts: inference payloads may be larger.
-    https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-statement-type-rate-based.html
-    https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html"""
-
-    def visibility(name: str) -> dict[str, Any]:
-        return {
-            "cloudwatch_metrics_enabled": True,
-            "metric_name": f"{metric_prefix}-{name}",
-            "sampled_requests_enabled": True,
-        }
-
-    rules: list[dict[str, Any]] = [
-        {
-            "name": "rate-per-ip",
-            "priority": 0,
-            "action": {"block": {}},
-            "statement": {
-                "rate_based_statement": {
-                    "limit": rate_limit_per_ip,
-                    "aggregate_key_type": "IP",
-                    "evaluation_window_sec": rate_window_seconds,
-                }
-            },
-            "visibility_config": visibility("rate-per-ip"),
-        }
-    ]
-    if common_rule_set:
-        rules.append(
-            {
-                "name": "aws-common",
-                "priority": 1,
-                "override_action": {"none": {}},
-                "statement": {
-                    "managed_rule_group_statement": {
-                        "vendor_name": "AWS",
-                        "name": "AWSManagedRulesCommonRuleSet",
-                        "rule_action_overrides": [{"name": "SizeRestrictions_BODY", "action_to_use": {"count": {}}}],
-                    }
-                },
-                "visibility_config": visibility("aws-common"),
-            }
-        )
-    return rules
-
-
-def rto_rpo_seconds(
-    *,
-    alarm_period_seconds: int,
-    datapoints_to_alarm: int,
-    health_check_interval_seconds: int,
-    health_check_failure_threshold: int,
-    dns_ttl_seconds: int,
-    replication_time_control: bool,
-) -> dict[str, int]:
-    """Worst-case recovery time and data loss implied by the settings.
-
-    RTO: the slower detector (alarm: period x datapoints; HTTPS check: interval x failure
-    threshold) plus the DNS TTL before resolvers follow the new record. RPO: S3 replication
-    of models and datasets; Replication Time Control guarantees 15 minutes (99.99% of
-    objects), without it S3 gives no bound and 15 minutes is the typical figure.
-    """
-    detection = max(
-        alarm_period_seconds * datapoints_to_alarm, health_check_interval_seconds * health_check_failure_threshold
-    )
-    return {
-        "detection_seconds": detection,
-        "rto_seconds": detection + dns_ttl_seconds,
-        "rpo_seconds": 15 * 60,
-        "rpo_guaranteed": replication_time_control,
-    }
 
 
 @dataclass(frozen=True)
@@ -257,10 +102,15 @@ class WebAclArgs:
 class RegionalApiArgs:
     """Inputs of `RegionalApi`.
 
-    endpoint_name / endpoint_arn: the region's SageMaker endpoint.
-    region / account_id: where the API runs.
-    key_arn: the region key, for the access log.
-    stage_name, throttle_rate_limit, throttle_burst_limit, access_log_retention_days: from config.
+    endpoint_name / endpoint_arn: the region's SageMaker endpoint (it may belong to another
+        program: the API only invokes and describes it).
+    region / account_id / partition / dns_suffix: where the API runs (`aws` and `amazonaws.com`,
+        `aws-cn` and `amazonaws.com.cn`, ...: the program reads both with `aws.get_partition`).
+    key_arn: a KMS key CloudWatch Logs may use in `region`, for the access log.
+    stage_name: the stage; the invoke URL is `https://<host>/<stage_name>/invocations`.
+    throttle_rate_limit_per_second / throttle_burst_limit: the stage's throttle, requests per
+        second across the stage and its burst in requests.
+    access_log_retention_days: how long the access log keeps entries.
     web_acl: the WAFv2 web ACL associated with the stage; None declares none.
     api_name: the REST API's name (API Gateway does not require it unique); it is the
         `ApiName` dimension of the stage's metrics, so alarms can name it before the API exists.
@@ -271,9 +121,11 @@ class RegionalApiArgs:
     endpoint_arn: pulumi.Input[str]
     region: str
     account_id: pulumi.Input[str]
+    partition: pulumi.Input[str]
+    dns_suffix: pulumi.Input[str]
     key_arn: pulumi.Input[str]
     stage_name: str
-    throttle_rate_limit: float
+    throttle_rate_limit_per_second: float
     throttle_burst_limit: int
     access_log_retention_days: int
     web_acl: WebAclArgs | None = None
@@ -302,7 +154,7 @@ class RegionalApi(pulumi.ComponentResource):
         logs_attachment = aws.iam.RolePolicyAttachment(
             f"{name}-logs",
             role=logs_role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+            policy_arn=pulumi.Output.from_input(args.partition).apply(push_to_cloudwatch_logs_policy_arn),
             opts=child,
         )
         account = aws.apigateway.Account(
@@ -320,12 +172,14 @@ class RegionalApi(pulumi.ComponentResource):
         )
         invoke_integration = {
             **INVOKE_INTEGRATION,
-            "uri": pulumi.Output.from_input(args.endpoint_name).apply(lambda e: invoke_uri(args.region, e)),
+            "uri": pulumi.Output.all(partition=args.partition, endpoint_name=args.endpoint_name).apply(
+                lambda v: invoke_uri(v["partition"], args.region, v["endpoint_name"])
+            ),
             "credentials": invoke_role.arn,
         }
         ping_integration = {
             **PING_INTEGRATION,
-            "uri": describe_uri(args.region),
+            "uri": pulumi.Output.from_input(args.partition).apply(lambda p: describe_uri(p, args.region)),
             "credentials": invoke_role.arn,
             "request_templates": pulumi.Output.from_input(args.endpoint_name).apply(ping_request_template),
         }
@@ -388,14 +242,16 @@ class RegionalApi(pulumi.ComponentResource):
             stage_name=self.stage.stage_name,
             method_path="*/*",
             settings={
-                "throttling_rate_limit": args.throttle_rate_limit,
+                "throttling_rate_limit": args.throttle_rate_limit_per_second,
                 "throttling_burst_limit": args.throttle_burst_limit,
                 "metrics_enabled": True,
                 "logging_level": "ERROR",
             },
             opts=child,
         )
-        self.host = pulumi.Output.concat(self.api.id, f".execute-api.{args.region}.amazonaws.com")
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-call-api.html
+        # (`https://{restapi_id}.execute-api.{region}.amazonaws.com/{stage_name}/`).
+        self.host = pulumi.Output.concat(self.api.id, ".execute-api.", args.region, ".", args.dns_suffix)
         self.invoke_url = pulumi.Output.concat("https://", self.host, f"/{args.stage_name}/invocations")
         self.register_outputs({"invoke_url": self.invoke_url})
 
@@ -457,7 +313,9 @@ class RegionalFailoverArgs:
 
     role: `PRIMARY` or `SECONDARY`.
     hosted_zone_id / domain_name / dns_ttl_seconds: the failover name.
-    api: this region's `RegionalApi`; stage_name: its stage.
+    rest_api_id / api_host / stage_name: this region's API (`RegionalApi.api.id`, `.host`, its
+        stage): the custom domain maps to the stage, and the HTTPS check calls
+        `https://<api_host>/<stage_name>/ping`.
     region: where the API and its health alarms live.
     health_alarms: Route 53-compatible alarms of this region's endpoint and stage.
     health_check_interval_seconds / health_check_failure_threshold: the HTTPS /ping check.
@@ -471,7 +329,8 @@ class RegionalFailoverArgs:
     hosted_zone_id: str
     domain_name: str
     dns_ttl_seconds: int
-    api: RegionalApi
+    rest_api_id: pulumi.Input[str]
+    api_host: pulumi.Input[str]
     stage_name: str
     region: str
     health_alarms: list[HealthAlarm]
@@ -520,12 +379,12 @@ class RegionalFailover(pulumi.ComponentResource):
             opts=child,
         )
         aws.apigateway.BasePathMapping(
-            name, rest_api=args.api.api.id, stage_name=args.stage_name, domain_name=domain.domain_name, opts=child
+            name, rest_api=args.rest_api_id, stage_name=args.stage_name, domain_name=domain.domain_name, opts=child
         )
         ping_check = aws.route53.HealthCheck(
             f"{name}-ping",
             type="HTTPS",
-            fqdn=args.api.host,
+            fqdn=args.api_host,
             port=443,
             resource_path=f"/{args.stage_name}/ping",
             request_interval=args.health_check_interval_seconds,

@@ -48,7 +48,7 @@ def service_trust_policy(service: str, account_id: str) -> dict[str, Any]:
 
 def trust_json(service: str, account_id: Any) -> Any:
     """`service_trust_policy` as the JSON text an `aws.iam.Role` takes, once the account is known."""
-    import pulumi
+    import pulumi  # here, so the pure builders above import without the Pulumi SDK
 
     return pulumi.Output.from_input(account_id).apply(
         lambda account: json.dumps(service_trust_policy(service, account))
@@ -126,12 +126,14 @@ def pull_image(repository_arn: str) -> list[dict[str, Any]]:
     ]
 
 
-def write_logs(region: str, account_id: str, log_groups: list[str]) -> dict[str, Any]:
-    """Write to the named SageMaker log groups (e.g. `/aws/sagemaker/TrainingJobs`)."""
+def write_logs(region: str, account_id: str, log_groups: list[str], partition: str = "aws") -> dict[str, Any]:
+    """Write to the named SageMaker log groups (e.g. `/aws/sagemaker/TrainingJobs`) of this
+    account in `region`. `partition`: the account's partition (`aws`, `aws-cn`, `aws-us-gov`);
+    callers with the fetched partition at hand pass it."""
     return allow(
         "WriteLogs",
         ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        [f"arn:aws:logs:{region}:{account_id}:log-group:{group}:*" for group in log_groups],
+        [f"arn:{partition}:logs:{region}:{account_id}:log-group:{group}:*" for group in log_groups],
     )
 
 

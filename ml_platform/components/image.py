@@ -78,6 +78,8 @@ class ModelImageArgs:
     repository_name: the bootstrap's repository, `ml-platform/<stack>/model`.
     account_id: the registry's account.
     region: the repository's region (the stack's primary region).
+    partition / dns_suffix: the account's partition and its DNS suffix (`aws` and `amazonaws.com`;
+        the program reads both with `aws.get_partition`), for the repository's ARN and URL.
     build_context: build `model_code/` from this directory and push it; None to use `uri`.
     uri: a digest-pinned image (used when `build_context` is None).
     """
@@ -85,6 +87,8 @@ class ModelImageArgs:
     repository_name: str
     account_id: pulumi.Input[str]
     region: str
+    partition: pulumi.Input[str]
+    dns_suffix: pulumi.Input[str]
     build_context: Path | None = None
     uri: str | None = None
 
@@ -104,15 +108,14 @@ class ModelImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelImageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:image:ModelImage", name, None, opts)
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self))
         account = pulumi.Output.from_input(args.account_id)
         self.repository = RepositoryRef(
             name=args.repository_name,
             arn=pulumi.Output.concat(
-                "arn:", partition.partition, ":ecr:", args.region, ":", account, ":repository/", args.repository_name
+                "arn:", args.partition, ":ecr:", args.region, ":", account, ":repository/", args.repository_name
             ),
             repository_url=pulumi.Output.concat(
-                account, ".dkr.ecr.", args.region, ".", partition.dns_suffix, "/", args.repository_name
+                account, ".dkr.ecr.", args.region, ".", args.dns_suffix, "/", args.repository_name
             ),
             registry_id=account,
         )

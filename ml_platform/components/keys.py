@@ -120,8 +120,10 @@ class RegionKey(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: RegionKeyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:keys:RegionKey", name, None, opts)
-        policy = pulumi.Output.all(args.account_id, args.partition).apply(
-            lambda ids: json.dumps(key_policy(ids[0], ids[1], args.service_principals, args.logs_region))
+        policy = pulumi.Output.all(account_id=args.account_id, partition=args.partition).apply(
+            lambda ids: json.dumps(
+                key_policy(**ids, service_principals=args.service_principals, logs_region=args.logs_region)
+            )
         )
         self.key = aws.kms.Key(
             name,

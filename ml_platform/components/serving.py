@@ -287,6 +287,7 @@ def model_role_policy(
     repository_arn: str,
     region: str,
     account_id: str,
+    partition: str,
     vpc: bool,
 ) -> dict[str, Any]:
     """The model's execution role: read model artifacts, write data capture for this endpoint,
@@ -296,7 +297,7 @@ def model_role_policy(
         allow("WriteDataCapture", ["s3:PutObject"], f"{capture_bucket_arn}/{CAPTURE_PREFIX}/{endpoint_name}/*"),
         use_key(key_arn),
         *pull_image(repository_arn),
-        write_logs(region, account_id, [f"/aws/sagemaker/Endpoints/{endpoint_name}"]),
+        write_logs(region, account_id, [f"/aws/sagemaker/Endpoints/{endpoint_name}"], partition=partition),
     ]
     if vpc:
         statements.append(attach_to_vpc(region))
@@ -349,7 +350,7 @@ class ModelEndpointArgs:
     capture_bucket_name / capture_bucket_arn: where capture is written.
     key_arn: the region key (volumes, capture).
     repository_arn: the ECR repository the image is pulled from.
-    region / account_id: for log and key scoping.
+    region / account_id / partition: for log and key scoping (`partition`: `aws`, `aws-cn`, ...).
     standby: a warm standby in another region (tagged `serving-role=standby`).
     """
 
@@ -365,6 +366,7 @@ class ModelEndpointArgs:
     repository_arn: pulumi.Input[str]
     region: str
     account_id: pulumi.Input[str]
+    partition: pulumi.Input[str]
     instance: InstanceVariantArgs | None = None
     serverless: ServerlessVariantArgs | None = None
     autoscaling: AutoscalingArgs | None = None
@@ -425,6 +427,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                 key_arn=args.key_arn,
                 repository_arn=args.repository_arn,
                 account_id=args.account_id,
+                partition=args.partition,
             ).apply(
                 lambda v: json.dumps(
                     model_role_policy(

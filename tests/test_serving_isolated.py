@@ -56,6 +56,7 @@ def endpoint_args(**changes) -> ModelEndpointArgs:
         "repository_arn": REPOSITORY,
         "region": REGION,
         "account_id": ACCOUNT,
+        "partition": "aws",
         **changes,
     }
     return ModelEndpointArgs(**args)
@@ -188,6 +189,7 @@ def test_an_instance_endpoint_with_capture_vpc_and_autoscaling_declares_every_ch
         repository_arn=REPOSITORY,
         region=REGION,
         account_id=ACCOUNT,
+        partition="aws",
         vpc=True,
     )
 
@@ -219,6 +221,7 @@ def test_a_serverless_standby_scales_provisioned_concurrency_and_is_tagged_stand
             autoscaling=AutoscalingArgs(min_capacity=1, max_capacity=4, provisioned_concurrency_target=0.6),
             network_isolation=False,
             standby=True,
+            partition="aws-us-gov",
             model=ServedVersion(3, None, IMAGE, "s3://art/models/run-3/model.tar.gz"),
         )
     )
@@ -239,6 +242,9 @@ def test_a_serverless_standby_scales_provisioned_concurrency_and_is_tagged_stand
         ("scoring-provisioned-concurrency", 0.6)
     ]
     assert run.one("aws:sagemaker/model:Model", "scoring-v3").inputs["enableNetworkIsolation"] is False
+    policy = decoded(run.one("aws:iam/rolePolicy:RolePolicy", "scoring").inputs["policy"])
+    (logs,) = [s for s in policy["Statement"] if s["Sid"] == "WriteLogs"]
+    assert logs["Resource"] == [f"arn:aws-us-gov:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/scoring:*"]
 
 
 def test_a_model_waits_for_what_puts_its_artifact_and_image_in_place():
