@@ -19,6 +19,19 @@ import pulumi_aws as aws
 # Re-exported: offline.failover_drill reads recovery_objectives from here.
 from ml_platform.assembly_edge import front_doors, recovery_objectives  # noqa: F401
 from ml_platform.assembly_pipelines import retraining_args
+from ml_platform.assembly_serving import (
+    alarm_thresholds,
+    endpoint_args,
+    endpoint_outputs,
+    model_version_output,
+    region_backup_args,
+    served_in,
+    serving_by_role,
+    storage_args,
+    vault_args,
+    versioned_arn,
+    versioned_name,
+)
 from ml_platform.components.alarms import (
     ROLLBACK_ALARMS,
     VariantAlarms,
@@ -26,7 +39,7 @@ from ml_platform.components.alarms import (
     health_check_alarm_specs,
     variant_alarm_specs,
 )
-from ml_platform.components.backup import BackupVault, RegionBackup, RegionBackupArgs
+from ml_platform.components.backup import BackupVault, RegionBackup
 from ml_platform.components.image import ModelImage, ModelImageArgs, repository_name
 from ml_platform.components.keys import RegionKey, RegionKeyArgs
 from ml_platform.components.monitoring import (
@@ -40,16 +53,10 @@ from ml_platform.components.monitoring import (
 )
 from ml_platform.components.retraining import Retraining
 from ml_platform.components.served_model import ServedModel, resolve_served
-from ml_platform.components.serving import (
-    ModelEndpoint,
-    ModelEndpointArgs,
-    RegionalModelCopy,
-    RegionalModelCopyArgs,
-    ServedVersion,
-)
-from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage, StorageArgs
+from ml_platform.components.serving import ModelEndpoint
+from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage
 from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry, ModelRegistryArgs
-from ml_platform.config import PROJECT, ServingConfig, StackConfig
+from ml_platform.config import PROJECT, StackConfig
 
 
 @dataclass
@@ -92,14 +99,13 @@ def foundation(
             ),
             opts=opts,
         )
-        storage = Storage(
-            role, StorageArgs(key_arn=key.arn, config=config.storage, protect=config.protect_stateful), opts=opts
-        )
+        storage = Storage(role, storage_args(config.storage, key.arn, config.protect_stateful), opts=opts)
         alerts = Alerts(
             f"alerts-{role}",
             AlertsArgs(
                 key_arn=key.arn,
                 account_id=account,
+                partition=partition,
                 emails=tuple(config.notifications.emails),
                 webhooks=tuple(config.notifications.webhooks),
             ),
@@ -115,11 +121,13 @@ def replicate(config: StackConfig, sites: dict[str, Site], account: Any) -> None
         return
     primary, secondary = sites["primary"], sites["secondary"]
     for cls in ("datasets", "artifacts"):
+        source, replica = primary.storage.buckets[cls], secondary.storage.buckets[cls]
         BucketReplication(
             f"{cls}-replication",
             BucketReplicationArgs(
-                source=primary.storage.buckets[cls],
-                replica=secondary.storage.buckets[cls],
+                source_bucket_name=versioned_name(source),
+                source_bucket_arn=versioned_arn(source),
+                replica_bucket_arn=versioned_arn(replica),
                 source_key_arn=primary.key.arn,
                 replica_key_arn=secondary.key.arn,
                 source_region=primary.region,
@@ -183,22 +191,16 @@ def serving_instance_types(config: StackConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys(types))
 
 
-def versioned_arn(bucket: Any) -> pulumi.Output[str]:
-    """The bucket's ARN, resolved only once its versioning is configured: AWS Backup of S3
-    needs versioning on ("You must activate S3 Versioning on your S3 bucket",
-    https://docs.aws.amazon.com/aws-backup/latest/devguide/s3-backups.html), so whatever selects
-    the bucket by this ARN depends on the versioning resource."""
-    return pulumi.Output.all(bucket.arn, bucket.versioning.id).apply(lambda values: values[0])
-
-
-def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[str, Any]:
+def backup(config: StackConfig, sites: dict[str, Site], account: Any, partition: Any) -> dict[str, Any]:
     """A locked vault and a plan per region; each region copies to the other's vault.
     Returns the outputs the restore drill needs."""
     if config.backup is None:
         return {}
     vaults = {
         role: BackupVault(
-            f"vault-{role}", config.backup, site.key.arn, site.alerts.topic_arn, config.protect_stateful, opts=site.opts
+            f"vault-{role}",
+            vault_args(config.backup, site.key.arn, site.alerts.topic_arn, config.protect_stateful),
+            opts=site.opts,
         )
         for role, site in sites.items()
     }
@@ -207,79 +209,26 @@ def backup(config: StackConfig, sites: dict[str, Site], account: Any) -> dict[st
         other = next((r for r in sites if r != role), None)
         plans[role] = RegionBackup(
             f"backup-{role}",
-            vaults[role],
-            RegionBackupArgs(
-                config=config.backup,
-                key_arn=site.key.arn,
-                topic_arn=site.alerts.topic_arn,
+            region_backup_args(
+                config.backup,
+                vault_name=vaults[role].vault_name,
+                vault_arn=vaults[role].arn,
                 bucket_arns=[versioned_arn(bucket) for bucket in site.storage.buckets.values()],
                 restore_test_arns=[versioned_arn(site.storage.buckets["artifacts"])],
                 account_id=account,
+                partition=partition,
                 copy_vault_arn=vaults[other].arn if other else None,
-                protect=config.protect_stateful,
             ),
             opts=site.opts,
         )
     return {
         "backup_vaults": {role: vault.vault_name for role, vault in vaults.items()},
-        "backup_role_arns": {role: plan.role.arn for role, plan in plans.items()},
+        "backup_role_arns": {role: plan.role_arn for role, plan in plans.items()},
     }
 
 
-def serving_by_role(config: StackConfig) -> dict[str, ServingConfig]:
-    """The primary serves as configured; the warm standby is the same with its own capacity
-    and rollout (ALL_AT_ONCE on fewer than 2 instances: `StandbyConfig.rollout_for`)."""
-    serving = config.serving
-    roles = {"primary": serving}
-    if config.standby is not None:
-        standby = config.standby
-        instance = (
-            serving.instance.model_copy(
-                update={
-                    "instance_type": standby.instance_type or serving.instance.instance_type,
-                    "initial_instance_count": standby.initial_instance_count,
-                }
-            )
-            if serving.instance
-            else None
-        )
-        roles["secondary"] = serving.model_copy(
-            update={
-                "instance": instance,
-                "autoscaling": standby.autoscaling,
-                "rollout": standby.rollout_for(serving.rollout),
-            }
-        )
-    return roles
-
-
-def served_in(role: str, site: Site, lifecycle: Lifecycle) -> ServedVersion:
-    """The served version as the endpoint in `site` uses it: in the primary, the registered image
-    and artifact; elsewhere, the region's own copy of both (see RegionalModelCopy)."""
-    version = lifecycle.served.version
-    assert version is not None
-    if role == "primary":
-        return ServedVersion(version.version, version.arn, version.image_uri, version.model_data_url)
-    copy = RegionalModelCopy(
-        f"model-{role}",
-        RegionalModelCopyArgs(
-            version=version.version,
-            model_data_url=version.model_data_url,
-            image_uri=version.image_uri,
-            bucket_name=site.storage.buckets["artifacts"].bucket_name,
-            key_arn=site.key.arn,
-            region=site.region,
-        ),
-        opts=site.opts,
-    )
-    # No package ARN here: it names the registry's (primary) region; the version number says it all.
-    return ServedVersion(
-        version.version, None, copy.image_uri, copy.model_data_url, ready=(copy.copy, copy.image_check)
-    )
-
-
 def serve(
-    config: StackConfig, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any
+    config: StackConfig, endpoint_name: str, sites: dict[str, Site], lifecycle: Lifecycle, account: Any, partition: Any
 ) -> tuple[dict[str, ModelEndpoint], dict[str, VariantAlarms], dict[str, Any]]:
     """Per serving region: alarms (and Route 53 health alarms), and the endpoint serving the
     resolved model version. The secondary serves the version from its own copies (artifact
@@ -337,7 +286,7 @@ def serve(
                 specs=variant_alarm_specs(
                     endpoint_name=endpoint_name,
                     variant_name=role_serving.variant_name,
-                    thresholds=config.alarms,
+                    thresholds=alarm_thresholds(config.alarms),
                     vcpus=role_serving.instance.vcpu_count if role_serving.instance else None,
                 ),
                 topic_arn=site.alerts.topic_arn,
@@ -352,7 +301,8 @@ def serve(
                     specs=health_check_alarm_specs(
                         endpoint_name=endpoint_name,
                         variant_name=role_serving.variant_name,
-                        thresholds=config.alarms,
+                        evaluation_periods=config.alarms.evaluation_periods,
+                        datapoints_to_alarm=config.alarms.datapoints_to_alarm,
                         max_5xx_per_minute=config.failover.unhealthy_5xx_per_minute,
                         max_average_latency_ms=config.failover.unhealthy_average_latency_ms,
                     ),
@@ -363,22 +313,31 @@ def serve(
         primary = role == "primary"
         endpoints[role] = ModelEndpoint(
             f"endpoint-{role}",
-            ModelEndpointArgs(
-                config=role_serving,
+            endpoint_args(
+                role_serving,
                 endpoint_name=endpoint_name,
-                model=served_in(role, site, lifecycle),
+                model=served_in(
+                    role,
+                    served.version,
+                    bucket_name=buckets["artifacts"].bucket_name,
+                    key_arn=site.key.arn,
+                    region=site.region,
+                    opts=site.opts,
+                ),
                 artifacts_bucket_arn=buckets["artifacts"].arn,
-                capture_bucket=(buckets["capture"].bucket_name, buckets["capture"].arn),
+                capture_bucket_name=buckets["capture"].bucket_name,
+                capture_bucket_arn=buckets["capture"].arn,
                 key_arn=site.key.arn,
                 # The secondary pulls from the replica repository of the same name in its region.
                 repository_arn=image.repository.arn
                 if primary
                 else pulumi.Output.concat(
-                    f"arn:aws:ecr:{site.region}:", account, ":repository/", image.repository.name
+                    "arn:", partition, f":ecr:{site.region}:", account, ":repository/", image.repository.name
                 ),
                 region=site.region,
                 account_id=account,
-                rollback_alarms=[alarms.alarms[key] for key in ROLLBACK_ALARMS],
+                partition=partition,
+                rollback_alarm_names=[alarms.alarms[key].name for key in ROLLBACK_ALARMS],
                 standby=not primary,
             ),
             opts=site.opts,
@@ -466,22 +425,6 @@ def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site], ser
         )
 
 
-def endpoint_outputs(endpoints: dict[str, ModelEndpoint]) -> dict[str, Any]:
-    """What `ops verify` checks per region."""
-    outputs = {}
-    for role, endpoint in endpoints.items():
-        scaling = endpoint.config.autoscaling
-        outputs[role] = {
-            "region": endpoint.region,
-            "endpoint_name": endpoint.endpoint_name,
-            "endpoint_config_name": endpoint.endpoint_config.name,
-            "variant_name": endpoint.config.variant_name,
-            "min_capacity": scaling.min_capacity if scaling else None,
-            "max_capacity": scaling.max_capacity if scaling else None,
-        }
-    return outputs
-
-
 def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -> dict[str, Any]:
     """Declare the whole stack; returns its outputs."""
     on_primary = pulumi.InvokeOutputOptions(provider=providers["primary"])
@@ -492,8 +435,8 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     sites = foundation(config, stack, providers, account, partition)
     replicate(config, sites, account)
     lifecycle = model_lifecycle(config, stack, sites, account)
-    backups = backup(config, sites, account)
-    endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account)
+    backups = backup(config, sites, account, partition)
+    endpoints, health, cluster = serve(config, endpoint_name, sites, lifecycle, account, partition)
     doors = front_doors(config, sites, endpoints, health, account)
     pipelines = retrain(config, stack, endpoint_name, sites, lifecycle, account, partition)
     observe(config, endpoint_name, sites, serving=bool(endpoints))
@@ -519,21 +462,3 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
         # The primary artifact of the served version (the restore drill checks it).
         outputs["model_data_url"] = lifecycle.served.version.model_data_url
     return outputs
-
-
-def model_version_output(served: ServedModel) -> dict[str, Any]:
-    """What is served: `model_version` stack output (None fields before the first approval)."""
-    v = served.version
-    return {
-        "selector": served.selector,
-        "group": served.group_name,
-        "version": v.version if v else None,
-        "model_package_arn": v.arn if v else None,
-        "image_uri": v.image_uri if v else None,
-        "model_data_url": v.model_data_url if v else None,
-        "baseline_url": v.baseline_url if v else None,
-        "dataset_version": v.dataset_version if v else None,
-        "dataset_uri": v.dataset_uri if v else None,
-        "metrics": dict(v.metrics) if v else {},
-        "previous_version": served.previous.version if served.previous else None,
-    }

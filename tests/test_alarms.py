@@ -8,6 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ml_platform.assembly_serving import alarm_thresholds
 from ml_platform.components.alarms import unhealthy_rule, variant_alarm_specs
 from ml_platform.components.monitoring import topic_policy
 from ml_platform.config import AlarmsConfig
@@ -19,7 +20,10 @@ def specs(**thresholds):
     return {
         s.key: s
         for s in variant_alarm_specs(
-            endpoint_name="ml-platform-prod", variant_name="primary", thresholds=AlarmsConfig(**thresholds), vcpus=4
+            endpoint_name="ml-platform-prod",
+            variant_name="primary",
+            thresholds=alarm_thresholds(AlarmsConfig(**thresholds)),
+            vcpus=4,
         )
     }
 
@@ -93,7 +97,10 @@ def test_no_traffic_alarm_only_when_configured_and_breaching_on_silence():
 
 def test_serverless_variants_have_no_instance_alarms():
     keys = [
-        s.key for s in variant_alarm_specs(endpoint_name="e", variant_name="v", thresholds=AlarmsConfig(), vcpus=None)
+        s.key
+        for s in variant_alarm_specs(
+            endpoint_name="e", variant_name="v", thresholds=alarm_thresholds(AlarmsConfig()), vcpus=None
+        )
     ]
     assert keys == ["error_5xx_rate", "error_4xx_rate", "model_latency_p99", "overhead_latency_p99"]
 
@@ -197,7 +204,7 @@ def test_topic_is_encrypted_and_only_this_accounts_services_publish(stack):
         key = prod.one("aws:kms/key:Key", f"key-{role}").outputs["arn"]
         assert topic.region == region and topic.inputs["kmsMasterKeyId"] == key
         policy = prod.one("aws:sns/topicPolicy:TopicPolicy", f"alerts-{role}")
-        assert json.loads(policy.inputs["policy"]) == topic_policy(topic.outputs["arn"], "123456789012")
+        assert json.loads(policy.inputs["policy"]) == topic_policy(topic.outputs["arn"], "123456789012", "aws")
         email = prod.one("aws:sns/topicSubscription:TopicSubscription", f"alerts-{role}-email-0")
         assert email.inputs == {
             "topic": topic.outputs["arn"],
@@ -227,7 +234,9 @@ def test_webhook_subscriptions_keep_the_url_secret():
     run = run_component(
         lambda: Alerts(
             "alerts",
-            AlertsArgs(key_arn="arn:k", account_id="123456789012", webhooks=("https://hooks.example.com/x",)),
+            AlertsArgs(
+                key_arn="arn:k", account_id="123456789012", partition="aws", webhooks=("https://hooks.example.com/x",)
+            ),
             opts=in_region("eu-west-1"),
         )
     )
@@ -248,7 +257,8 @@ def test_health_alarms_never_read_missing_data_as_healthy():
     endpoint = health_check_alarm_specs(
         endpoint_name="e",
         variant_name="v",
-        thresholds=AlarmsConfig(model_latency_p99_ms=400, evaluation_periods=4, datapoints_to_alarm=2),
+        evaluation_periods=4,
+        datapoints_to_alarm=2,
         max_5xx_per_minute=7,
         max_average_latency_ms=120,
     )

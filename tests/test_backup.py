@@ -6,6 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from ml_platform.assembly_serving import backup_rules_args
 from ml_platform.components.backup import BACKUP_ROLE_POLICIES, VAULT_EVENTS, plan_rules
 from ml_platform.config import BackupConfig
 from tests.aws_shapes import request
@@ -58,7 +59,7 @@ def test_prod_needs_backup_locked_in_compliance_mode():
 
 
 def test_plan_rules_exact_with_copies():
-    config = BackupConfig.model_validate(PROD)
+    config = backup_rules_args(BackupConfig.model_validate(PROD))
     assert plan_rules(config, "vault-a", "arn:aws:backup:us-west-2:123456789012:backup-vault:vault-b") == [
         {
             "rule_name": "daily",
@@ -102,7 +103,7 @@ def test_plan_rules_exact_with_copies():
 
 
 def test_plan_without_a_second_region_has_no_copy_actions():
-    rules = plan_rules(BackupConfig.model_validate({"vault_lock": LOCK}), "v", None)
+    rules = plan_rules(backup_rules_args(BackupConfig.model_validate({"vault_lock": LOCK})), "v", None)
     assert all("copy_actions" not in rule for rule in rules)
 
 
@@ -127,7 +128,9 @@ def api_names(value):
 
 
 def test_plan_is_a_valid_create_backup_plan_request_that_moto_accepts():
-    rules = plan_rules(BackupConfig.model_validate(PROD), "vault-a", "arn:aws:backup:us-west-2:1:backup-vault:b")
+    rules = plan_rules(
+        backup_rules_args(BackupConfig.model_validate(PROD)), "vault-a", "arn:aws:backup:us-west-2:1:backup-vault:b"
+    )
     params = request(
         "backup", "CreateBackupPlan", {"backup_plan": {"backup_plan_name": "p", "rules": api_names(rules)}}
     )

@@ -10,6 +10,7 @@ import yaml
 from moto import mock_aws
 from moto.iam.policy_validation import IAMPolicyDocumentValidator
 
+from ml_platform.assembly_serving import autoscaling_args, rollout_args
 from ml_platform.components.alarms import ROLLBACK_ALARMS
 from ml_platform.components.serving import deployment_config, model_role_policy, scaling_policies
 from ml_platform.config import AutoscalingConfig, RolloutConfig, ServingConfig
@@ -174,7 +175,7 @@ def test_safety_factor_lies_in_zero_to_one():
 
 
 def test_canary_deployment_config():
-    rollout = RolloutConfig(traffic_routing="CANARY", canary_size_percent=25, wait_interval_seconds=600)
+    rollout = rollout_args(RolloutConfig(traffic_routing="CANARY", canary_size_percent=25, wait_interval_seconds=600))
     assert deployment_config(rollout, ["a-5xx", "a-latency"]) == {
         "auto_rollback_configuration": {"alarms": [{"alarm_name": "a-5xx"}, {"alarm_name": "a-latency"}]},
         "blue_green_update_policy": {
@@ -190,13 +191,13 @@ def test_canary_deployment_config():
 
 
 def test_linear_and_rolling_deployment_configs():
-    linear = deployment_config(RolloutConfig(traffic_routing="LINEAR", linear_step_percent=20), ["x"])
+    linear = deployment_config(rollout_args(RolloutConfig(traffic_routing="LINEAR", linear_step_percent=20)), ["x"])
     assert linear["blue_green_update_policy"]["traffic_routing_configuration"] == {
         "type": "LINEAR",
         "wait_interval_in_seconds": 300,
         "linear_step_size": {"type": "CAPACITY_PERCENT", "value": 20},
     }
-    rolling = deployment_config(RolloutConfig(strategy="rolling", rolling_batch_percent=30), ["x"])
+    rolling = deployment_config(rollout_args(RolloutConfig(strategy="rolling", rolling_batch_percent=30)), ["x"])
     assert rolling == {
         "auto_rollback_configuration": {"alarms": [{"alarm_name": "x"}]},
         "rolling_update_policy": {
@@ -209,7 +210,7 @@ def test_linear_and_rolling_deployment_configs():
 
 
 def test_deployment_config_is_a_valid_update_endpoint_request():
-    rollout = RolloutConfig(traffic_routing="CANARY", canary_size_percent=25)
+    rollout = rollout_args(RolloutConfig(traffic_routing="CANARY", canary_size_percent=25))
     params = request(
         "sagemaker",
         "UpdateEndpoint",
@@ -221,7 +222,8 @@ def test_deployment_config_is_a_valid_update_endpoint_request():
 def test_scaling_target_is_rps_times_sixty_times_safety_factor():
     scaling = AutoscalingConfig(min_capacity=2, max_capacity=8, max_requests_per_second_per_instance=120)
     assert scaling.invocations_per_instance_target == 3600
-    assert scaling_policies(scaling, serverless=False) == [
+    assert autoscaling_args(scaling).invocations_per_instance_target == 3600
+    assert scaling_policies(autoscaling_args(scaling), serverless=False) == [
         (
             "invocations",
             {
@@ -233,7 +235,7 @@ def test_scaling_target_is_rps_times_sixty_times_safety_factor():
         )
     ]
     serverless = AutoscalingConfig(min_capacity=1, max_capacity=4, provisioned_concurrency_target=0.6)
-    assert scaling_policies(serverless, serverless=True)[0][1]["predefined_metric_specification"] == {
+    assert scaling_policies(autoscaling_args(serverless), serverless=True)[0][1]["predefined_metric_specification"] == {
         "predefined_metric_type": "SageMakerVariantProvisionedConcurrencyUtilization"
     }
 
@@ -247,6 +249,7 @@ def test_model_role_policy_valid_and_scoped():
         repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
         region="us-east-1",
         account_id="123456789012",
+        partition="aws",
         vpc=False,
     )
     by_sid = {s["Sid"]: s for s in policy["Statement"]}

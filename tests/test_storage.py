@@ -10,6 +10,7 @@ import pytest
 from moto import mock_aws
 from moto.iam.policy_validation import BaseIAMPolicyValidator, IAMPolicyDocumentValidator
 
+from ml_platform.assembly_serving import lifecycle_tier_args
 from ml_platform.components.storage import (
     access_log_bucket_policy,
     access_log_lifecycle_rules,
@@ -35,7 +36,7 @@ REPLICA_KEY = "arn:aws:kms:us-west-2:123456789012:key/66666666-7777-8888-9999-00
 
 
 def test_datasets_default_lifecycle():
-    assert lifecycle_rules(DEFAULTS.datasets) == [
+    assert lifecycle_rules(lifecycle_tier_args(DEFAULTS.datasets)) == [
         {
             "id": "tiers",
             "status": "Enabled",
@@ -52,7 +53,7 @@ def test_datasets_default_lifecycle():
 
 
 def test_capture_default_lifecycle_tiers_down_to_deep_archive_and_expires():
-    (rule,) = lifecycle_rules(DEFAULTS.capture)
+    (rule,) = lifecycle_rules(lifecycle_tier_args(DEFAULTS.capture))
     assert rule["transitions"] == [
         {"days": 30, "storage_class": "STANDARD_IA"},
         {"days": 90, "storage_class": "GLACIER"},
@@ -64,7 +65,7 @@ def test_capture_default_lifecycle_tiers_down_to_deep_archive_and_expires():
 
 
 def test_artifacts_default_lifecycle_keeps_models_instant():
-    (rule,) = lifecycle_rules(DEFAULTS.artifacts)
+    (rule,) = lifecycle_rules(lifecycle_tier_args(DEFAULTS.artifacts))
     assert rule["transitions"] == [
         {"days": 30, "storage_class": "STANDARD_IA"},
         {"days": 90, "storage_class": "GLACIER_IR"},
@@ -76,6 +77,7 @@ def test_intelligent_tiering_mode_drops_default_tiers_and_adds_archive_tiers():
     tiers = StorageConfig.model_validate(
         {"capture": {"mode": "intelligent_tiering", "archive_access_days": 90, "deep_archive_access_days": 180}}
     ).capture
+    tiers = lifecycle_tier_args(tiers)
     (rule,) = lifecycle_rules(tiers)
     assert rule["transitions"] == [{"days": 0, "storage_class": "INTELLIGENT_TIERING"}]
     assert rule["expiration"] == {"days": 730}
@@ -98,7 +100,7 @@ def test_stack_keys_lay_over_class_defaults():
 
 @pytest.mark.parametrize("cls", ["datasets", "artifacts", "capture"])
 def test_lifecycle_is_a_valid_s3_request_and_moto_accepts_it(cls):
-    tiers = getattr(DEFAULTS, cls)
+    tiers = lifecycle_tier_args(getattr(DEFAULTS, cls))
     params = request(
         "s3",
         "PutBucketLifecycleConfiguration",

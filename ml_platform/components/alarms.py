@@ -13,8 +13,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from ml_platform.config import AlarmsConfig
-
 NAMESPACE_INVOCATIONS = "AWS/SageMaker"
 NAMESPACE_INSTANCE = "/aws/sagemaker/Endpoints"
 
@@ -22,6 +20,40 @@ NAMESPACE_INSTANCE = "/aws/sagemaker/Endpoints"
 ROLLBACK_ALARMS = ("error_5xx_rate", "model_latency_p99")
 # Keys of the alarms that make the endpoint "unhealthy" (paging, and DNS failover).
 UNHEALTHY_ALARMS = ("error_5xx_rate", "model_latency_p99")
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """Thresholds of a variant's alarms, in the units people think in (the specs convert:
+    SageMaker reports latencies in microseconds, CPU summed over vCPUs).
+
+    model_latency_p99_ms / overhead_latency_p99_ms: p99 ModelLatency / OverheadLatency (ms).
+    error_5xx_percent / error_4xx_percent: errors as a share of invocations.
+    cpu_percent (per vCPU) / memory_percent / disk_percent: instance utilization.
+    period_seconds: the metric period (60 or 300).
+    evaluation_periods / datapoints_to_alarm: M-of-N: `datapoints_to_alarm` breaching periods
+        out of the last `evaluation_periods` raise the alarm.
+    no_traffic_minutes: alarm when no invocation arrives for this long; None declares no such alarm.
+    """
+
+    model_latency_p99_ms: float
+    overhead_latency_p99_ms: float
+    error_5xx_percent: float
+    error_4xx_percent: float
+    cpu_percent: float
+    memory_percent: float
+    disk_percent: float
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    no_traffic_minutes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(
+                f"AlarmThresholds: datapoints_to_alarm: cannot exceed evaluation_periods (got "
+                f"{self.datapoints_to_alarm}; expected <= {self.evaluation_periods})"
+            )
 
 
 @dataclass(frozen=True)
@@ -60,7 +92,7 @@ def _expression(query_id: str, expression: str, label: str) -> dict[str, Any]:
 
 
 def variant_alarm_specs(
-    *, endpoint_name: str, variant_name: str, thresholds: AlarmsConfig, vcpus: int | None
+    *, endpoint_name: str, variant_name: str, thresholds: AlarmThresholds, vcpus: int | None
 ) -> list[AlarmSpec]:
     """The alarms of one variant. `vcpus` None means a serverless variant (no instance metrics)."""
     dims = {"EndpointName": endpoint_name, "VariantName": variant_name}
@@ -208,7 +240,8 @@ def health_check_alarm_specs(
     *,
     endpoint_name: str,
     variant_name: str,
-    thresholds: AlarmsConfig,
+    evaluation_periods: int,
+    datapoints_to_alarm: int,
     max_5xx_per_minute: int,
     max_average_latency_ms: float,
 ) -> list[AlarmSpec]:
@@ -223,7 +256,7 @@ def health_check_alarm_specs(
     goes to INSUFFICIENT_DATA, never OK, and the health check keeps its last state); liveness is
     the `/ping` check, which asks SageMaker for the endpoint's status, and the stage alarms."""
     dims = {"EndpointName": endpoint_name, "VariantName": variant_name}
-    n, m = thresholds.evaluation_periods, thresholds.datapoints_to_alarm
+    n, m = evaluation_periods, datapoints_to_alarm
 
     def metric(name: str, statistic: str, unit: str | None = None) -> dict[str, Any]:
         found = {"namespace": NAMESPACE_INVOCATIONS, "metric_name": name, "statistic": statistic, "dimensions": dims}

@@ -23,16 +23,16 @@ PUBLISHERS = (
 )
 
 
-def topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
+def topic_policy(topic_arn: str, account_id: str, partition: str) -> dict[str, Any]:
     """CloudWatch, EventBridge, AWS Backup and Budgets may publish, for this account only;
-    the account itself manages the topic."""
+    the account itself manages the topic. `partition`: the account's (`aws`, `aws-cn`, ...)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "AccountManagesTopic",
                 "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
                 "Action": [
                     "sns:GetTopicAttributes",
                     "sns:ListSubscriptionsByTopic",
@@ -71,13 +71,14 @@ class AlertsArgs:
 
     key_arn: the region key; the topic is encrypted with it (its policy must let the
         publishing services use it: see `PUBLISHERS`).
-    account_id: the account whose services may publish.
-    emails: email subscribers (each confirms by mail once).
-    webhooks: HTTPS endpoints; kept as secrets in state.
+    account_id / partition: the account whose services may publish, and its partition (`aws`).
+    emails: email subscribers (each confirms by mail once); none by default.
+    webhooks: HTTPS endpoints; kept as secrets in state; none by default.
     """
 
     key_arn: pulumi.Input[str]
     account_id: pulumi.Input[str]
+    partition: pulumi.Input[str]
     emails: tuple[str, ...] = ()
     webhooks: tuple[str, ...] = ()
 
@@ -94,7 +95,9 @@ class Alerts(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             name,
             arn=self.topic.arn,
-            policy=pulumi.Output.all(self.topic.arn, args.account_id).apply(lambda a: json.dumps(topic_policy(*a))),
+            policy=pulumi.Output.all(
+                topic_arn=self.topic.arn, account_id=args.account_id, partition=args.partition
+            ).apply(lambda v: json.dumps(topic_policy(v["topic_arn"], v["account_id"], v["partition"]))),
             opts=child,
         )
         for index, email in enumerate(args.emails):
@@ -115,7 +118,14 @@ class Alerts(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class CostBudgetArgs:
-    """Inputs of `CostBudget`: the monthly limit, alert thresholds and who hears."""
+    """Inputs of `CostBudget`.
+
+    project / environment: the cost-allocation tag values whose spend the budget counts.
+    monthly_limit_usd: the monthly limit (USD, unblended cost).
+    topic_arn: the alerts topic that hears.
+    actual_alert_percent / forecast_alert_percent: alert when actual / forecast spend passes
+        this share of the limit (80% actual, 100% forecast by default).
+    """
 
     project: str
     environment: str
@@ -162,6 +172,15 @@ class CostBudget(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class EndpointDashboardArgs:
+    """Inputs of `EndpointDashboard`.
+
+    endpoint_name / variant_name: the variant charted; the dashboard is named after the endpoint
+        (dashboard names are unique per account and region, as endpoint names are).
+    region: the region of the endpoint's metrics.
+    drift_namespace: the CloudWatch namespace the drift job publishes `DRIFT_FEATURE_METRIC` to.
+    period_seconds: the period of the invocation, latency and error widgets.
+    """
+
     endpoint_name: str
     variant_name: str
     region: str

@@ -151,8 +151,9 @@ def seed_example(client: Any, region: str, group_name: str) -> None:
     if group_name in existing:
         return
     client.create_model_package_group(ModelPackageGroupName=group_name)
-    # The stack's repository naming: `ml-platform-<stack>` group, `ml-platform/<stack>/model` repository.
-    stack_path = group_name.replace("ml-platform-", "ml-platform/", 1)
+    # The stack's repository naming: `<project>-<stack>` group, `<project>/<stack>/model` repository.
+    project = pulumi.get_project()
+    stack_path = group_name.replace(f"{project}-", f"{project}/", 1)
     repository = f"{EXAMPLE_ACCOUNT}.dkr.ecr.{region}.amazonaws.com/{stack_path}"
     for number, (status, accuracy, dataset) in enumerate(EXAMPLE_VERSIONS, start=1):
         run = f"s3://{example_artifacts_bucket()}/models/example-execution-{number}"

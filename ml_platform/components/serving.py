@@ -10,22 +10,156 @@ name is fixed too: blue/green deployments and the scalable target both key on it
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 
 from ml_platform.components.iam import allow, attach_to_vpc, document, pull_image, trust_json, use_key, write_logs
-from ml_platform.config import AutoscalingConfig, DataCaptureConfig, RolloutConfig, ServingConfig
 
 CAPTURE_PREFIX = "datacapture"
+
+# ---------------------------------------------------------------------------------------------
+# Args of the endpoint's parts, in SageMaker's and Application Auto Scaling's terms
+
+
+@dataclass(frozen=True)
+class InstanceVariantArgs:
+    """An instance-backed production variant: `initial_instance_count` x `instance_type`."""
+
+    instance_type: str
+    initial_instance_count: int
+
+
+@dataclass(frozen=True)
+class ServerlessVariantArgs:
+    """A serverless variant (ProductionVariantServerlessConfig): memory per concurrent
+    invocation, maximum concurrency, and warm provisioned concurrency (None: none)."""
+
+    memory_size_mb: int
+    max_concurrency: int
+    provisioned_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class VpcArgs:
+    """Run the model's network interfaces in these subnets and security groups."""
+
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class ScheduledScalingArgs:
+    """A scheduled capacity change (`cron(...)`, `rate(...)` or `at(...)` in `timezone`),
+    named `<endpoint>-<name>`."""
+
+    name: str
+    schedule: str
+    min_capacity: int
+    max_capacity: int
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class AutoscalingArgs:
+    """Application Auto Scaling of the variant.
+
+    min_capacity / max_capacity: instances (serverless: provisioned concurrency).
+    max_requests_per_second_per_instance x safety_factor: the load one instance is kept at; the
+        target-tracking target is that x 60 invocations per instance per minute.
+    scale_in_cooldown_seconds / scale_out_cooldown_seconds: wait after a scaling activity.
+    concurrency_target: a second policy on concurrent requests per model copy (high-resolution
+        metric); None declares none.
+    provisioned_concurrency_target: serverless, the provisioned-concurrency utilization target.
+    schedules: scheduled capacity changes; none by default.
+    """
+
+    min_capacity: int
+    max_capacity: int
+    max_requests_per_second_per_instance: float = 50
+    safety_factor: float = 0.5
+    scale_in_cooldown_seconds: int = 300
+    scale_out_cooldown_seconds: int = 60
+    concurrency_target: float | None = None
+    provisioned_concurrency_target: float = 0.7
+    schedules: Sequence[ScheduledScalingArgs] = ()
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 1 <= self.min_capacity <= self.max_capacity:
+            problems.append(
+                f"capacity: expected 1 <= min_capacity <= max_capacity (got {self.min_capacity} and "
+                f"{self.max_capacity})"
+            )
+        if not 0 < self.safety_factor <= 1:
+            problems.append(f"safety_factor: out of range (got {self.safety_factor}; expected > 0 and <= 1)")
+        if problems:
+            raise ValueError("AutoscalingArgs: " + "; ".join(problems))
+
+    @property
+    def invocations_per_instance_target(self) -> float:
+        """SageMakerVariantInvocationsPerInstance target: rps x 60 x safety factor, per minute."""
+        return round(self.max_requests_per_second_per_instance * 60 * self.safety_factor, 2)
+
+
+@dataclass(frozen=True)
+class RolloutArgs:
+    """How a new endpoint configuration reaches traffic (the endpoint's DeploymentConfig).
+
+    strategy: `blue_green` (a new fleet, traffic shifted per `traffic_routing`) or `rolling`
+        (batches of `rolling_batch_percent` of capacity; instance variants only).
+    traffic_routing: ALL_AT_ONCE, CANARY (`canary_size_percent` first) or LINEAR
+        (`linear_step_percent` per step).
+    wait_interval_seconds: bake time after each shift or batch.
+    termination_wait_seconds: blue/green, how long the old fleet is kept after the full shift.
+    maximum_execution_timeout_seconds: the whole rollout's limit.
+    """
+
+    strategy: Literal["blue_green", "rolling"] = "blue_green"
+    traffic_routing: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "ALL_AT_ONCE"
+    canary_size_percent: int | None = None
+    linear_step_percent: int | None = None
+    wait_interval_seconds: int = 300
+    termination_wait_seconds: int = 600
+    maximum_execution_timeout_seconds: int = 3600
+    rolling_batch_percent: int = 25
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.strategy not in ("blue_green", "rolling"):
+            problems.append(f"strategy: not a strategy (got {self.strategy!r}; expected 'blue_green' or 'rolling')")
+        if self.traffic_routing not in ("ALL_AT_ONCE", "CANARY", "LINEAR"):
+            problems.append(
+                f"traffic_routing: not a routing (got {self.traffic_routing!r}; expected 'ALL_AT_ONCE', 'CANARY' or "
+                "'LINEAR')"
+            )
+        # The step a routing shifts by must be given with it (TrafficRoutingConfig: CanarySize with
+        # CANARY, LinearStepSize with LINEAR), and only with it.
+        for routing, key in (("CANARY", "canary_size_percent"), ("LINEAR", "linear_step_percent")):
+            value = getattr(self, key)
+            if (self.traffic_routing == routing) != (value is not None):
+                expected = "a percentage of capacity" if self.traffic_routing == routing else "None"
+                routing_now = self.traffic_routing
+                problems.append(f"{key}: with traffic_routing {routing_now} (got {value!r}; expected {expected})")
+        if problems:
+            raise ValueError("RolloutArgs: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class DataCaptureArgs:
+    """Capture of requests and responses to the capture bucket: the share captured (percent)."""
+
+    sampling_percent: int = 100
+
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders
 
 
-def deployment_config(rollout: RolloutConfig, rollback_alarm_names: list[str]) -> dict[str, Any]:
+def deployment_config(rollout: RolloutArgs, rollback_alarm_names: list[str]) -> dict[str, Any]:
     """`Endpoint.deployment_config`: the update policy and the alarms that roll it back."""
     config: dict[str, Any] = {
         "auto_rollback_configuration": {"alarms": [{"alarm_name": name} for name in rollback_alarm_names]}
@@ -55,16 +189,21 @@ def deployment_config(rollout: RolloutConfig, rollback_alarm_names: list[str]) -
     return config
 
 
-def production_variant(config: ServingConfig, model_name: str) -> dict[str, Any]:
-    variant: dict[str, Any] = {"variant_name": config.variant_name, "model_name": model_name}
-    if config.instance is not None:
+def production_variant(
+    variant_name: str,
+    model_name: str,
+    instance: InstanceVariantArgs | None,
+    serverless: ServerlessVariantArgs | None,
+) -> dict[str, Any]:
+    """The endpoint configuration's one production variant: instances, or serverless."""
+    variant: dict[str, Any] = {"variant_name": variant_name, "model_name": model_name}
+    if instance is not None:
         variant.update(
-            instance_type=config.instance.instance_type,
-            initial_instance_count=config.instance.initial_instance_count,
+            instance_type=instance.instance_type,
+            initial_instance_count=instance.initial_instance_count,
             initial_variant_weight=1,
         )
-    else:
-        serverless = config.serverless
+    elif serverless is not None:
         variant["serverless_config"] = {
             "memory_size_in_mb": serverless.memory_size_mb,
             "max_concurrency": serverless.max_concurrency,
@@ -74,10 +213,10 @@ def production_variant(config: ServingConfig, model_name: str) -> dict[str, Any]
     return variant
 
 
-def data_capture_config(capture: DataCaptureConfig, capture_bucket: str, key_arn: str) -> dict[str, Any]:
+def data_capture_config(capture: DataCaptureArgs, capture_bucket: str, key_arn: str) -> dict[str, Any]:
     """Capture requests and responses to `s3://<capture>/datacapture/<endpoint>/<variant>/...`."""
     return {
-        "enable_capture": capture.enabled,
+        "enable_capture": True,
         "initial_sampling_percentage": capture.sampling_percent,
         "destination_s3_uri": f"s3://{capture_bucket}/{CAPTURE_PREFIX}",
         "kms_key_id": key_arn,
@@ -93,7 +232,7 @@ def scalable_resource_id(endpoint_name: str, variant_name: str) -> str:
     return f"endpoint/{endpoint_name}/variant/{variant_name}"
 
 
-def scaling_policies(scaling: AutoscalingConfig, serverless: bool) -> list[tuple[str, dict[str, Any]]]:
+def scaling_policies(scaling: AutoscalingArgs, serverless: bool) -> list[tuple[str, dict[str, Any]]]:
     """(suffix, target-tracking configuration) per policy."""
     cooldowns = {
         "scale_in_cooldown": scaling.scale_in_cooldown_seconds,
@@ -148,6 +287,7 @@ def model_role_policy(
     repository_arn: str,
     region: str,
     account_id: str,
+    partition: str,
     vpc: bool,
 ) -> dict[str, Any]:
     """The model's execution role: read model artifacts, write data capture for this endpoint,
@@ -157,7 +297,7 @@ def model_role_policy(
         allow("WriteDataCapture", ["s3:PutObject"], f"{capture_bucket_arn}/{CAPTURE_PREFIX}/{endpoint_name}/*"),
         use_key(key_arn),
         *pull_image(repository_arn),
-        write_logs(region, account_id, [f"/aws/sagemaker/Endpoints/{endpoint_name}"]),
+        write_logs(region, account_id, [f"/aws/sagemaker/Endpoints/{endpoint_name}"], partition=partition),
     ]
     if vpc:
         statements.append(attach_to_vpc(region))
@@ -194,30 +334,52 @@ class ServedVersion:
 class ModelEndpointArgs:
     """Inputs of `ModelEndpoint`.
 
-    config: the stack's serving section (its role's capacity).
     endpoint_name: the endpoint's fixed name (alarms and scaling refer to it).
+    variant_name: the production variant's fixed name (blue/green and scaling key on it).
     model: the served model version, in this region.
-    artifacts_bucket_arn / capture_bucket: where model data is read and capture is written
-        (capture as (name, ARN)).
+    instance / serverless: the variant's kind; set exactly one.
+    rollout: how an update reaches traffic; rollback_alarm_names: the alarms whose ALARM state
+        rolls it back (pass the alarm resources' `name` outputs: the endpoint then waits for
+        them, and SageMaker checks they exist).
+    autoscaling: Application Auto Scaling of the variant; None keeps the capacity fixed.
+    data_capture: capture to `s3://<capture_bucket_name>/datacapture/`; None captures nothing.
+    container_environment: environment variables of the serving container.
+    network_isolation: no outbound network from the model container.
+    vpc: run the model in these subnets; None runs it outside any VPC.
+    artifacts_bucket_arn: where model data is read (`models/*`).
+    capture_bucket_name / capture_bucket_arn: where capture is written.
     key_arn: the region key (volumes, capture).
     repository_arn: the ECR repository the image is pulled from.
-    region / account_id: for log and key scoping.
-    rollback_alarms: alarms whose ALARM state rolls a deployment back; the endpoint waits
-        for them, since SageMaker checks they exist.
-    standby: a warm standby in the secondary region (tagged `serving-role=standby`).
+    region / account_id / partition: for log and key scoping (`partition`: `aws`, `aws-cn`, ...).
+    standby: a warm standby in another region (tagged `serving-role=standby`).
     """
 
-    config: ServingConfig
     endpoint_name: str
+    variant_name: str
     model: ServedVersion
+    rollout: RolloutArgs
+    rollback_alarm_names: Sequence[pulumi.Input[str]]
     artifacts_bucket_arn: pulumi.Input[str]
-    capture_bucket: tuple[pulumi.Input[str], pulumi.Input[str]]
+    capture_bucket_name: pulumi.Input[str]
+    capture_bucket_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
     repository_arn: pulumi.Input[str]
     region: str
     account_id: pulumi.Input[str]
-    rollback_alarms: list[aws.cloudwatch.MetricAlarm]
+    partition: pulumi.Input[str]
+    instance: InstanceVariantArgs | None = None
+    serverless: ServerlessVariantArgs | None = None
+    autoscaling: AutoscalingArgs | None = None
+    data_capture: DataCaptureArgs | None = None
+    container_environment: Mapping[str, str] = field(default_factory=dict)
+    network_isolation: bool = True
+    vpc: VpcArgs | None = None
     standby: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.instance is None) == (self.serverless is None):
+            got = "both" if self.instance is not None else "neither"
+            raise ValueError(f"ModelEndpointArgs: set exactly one of instance and serverless (got {got})")
 
 
 # Tag telling policy and operators a warm standby (capacity kept low on purpose) from the
@@ -232,7 +394,8 @@ class ModelEndpoint(pulumi.ComponentResource):
     """Model, endpoint configuration, endpoint and autoscaling of one region."""
 
     endpoint_name: pulumi.Output[str]
-    config: ServingConfig
+    variant_name: str
+    autoscaling: AutoscalingArgs | None
     region: str
 
     def __init__(self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None):
@@ -245,9 +408,9 @@ class ModelEndpoint(pulumi.ComponentResource):
         # API_DeleteModel.html). RUNBOOK.md "After an automatic rollback" removes them once the
         # endpoint no longer uses them.
         retained = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
-        config = self.config = args.config
+        self.variant_name = args.variant_name
+        self.autoscaling = args.autoscaling
         self.region = args.region
-        capture_name, capture_arn = args.capture_bucket
 
         self.role = aws.iam.Role(
             name,
@@ -259,18 +422,16 @@ class ModelEndpoint(pulumi.ComponentResource):
             name,
             role=self.role.id,
             policy=pulumi.Output.all(
-                args.artifacts_bucket_arn, capture_arn, args.key_arn, args.repository_arn, args.account_id
+                artifacts_bucket_arn=args.artifacts_bucket_arn,
+                capture_bucket_arn=args.capture_bucket_arn,
+                key_arn=args.key_arn,
+                repository_arn=args.repository_arn,
+                account_id=args.account_id,
+                partition=args.partition,
             ).apply(
-                lambda a: json.dumps(
+                lambda v: json.dumps(
                     model_role_policy(
-                        artifacts_bucket_arn=a[0],
-                        capture_bucket_arn=a[1],
-                        endpoint_name=args.endpoint_name,
-                        key_arn=a[2],
-                        repository_arn=a[3],
-                        region=args.region,
-                        account_id=a[4],
-                        vpc=config.vpc is not None,
+                        **v, endpoint_name=args.endpoint_name, region=args.region, vpc=args.vpc is not None
                     )
                 )
             ),
@@ -282,8 +443,8 @@ class ModelEndpoint(pulumi.ComponentResource):
             "model_data_url": served.model_data_url,
             "mode": "SingleModel",
         }
-        if config.environment:
-            container["environment"] = dict(config.environment)
+        if args.container_environment:
+            container["environment"] = dict(args.container_environment)
         version_tags = {MODEL_VERSION_TAG: str(served.version)}
         if served.package_arn:
             version_tags[MODEL_PACKAGE_TAG] = served.package_arn
@@ -295,23 +456,28 @@ class ModelEndpoint(pulumi.ComponentResource):
             versioned,
             execution_role_arn=self.role.arn,
             primary_container=container,
-            enable_network_isolation=config.network_isolation,
+            enable_network_isolation=args.network_isolation,
             vpc_config=(
-                {"subnets": config.vpc.subnet_ids, "security_group_ids": config.vpc.security_group_ids}
-                if config.vpc
+                {"subnets": list(args.vpc.subnet_ids), "security_group_ids": list(args.vpc.security_group_ids)}
+                if args.vpc
                 else None
             ),
             tags=version_tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy, *served.ready], retain_on_delete=True),
         )
+        capture = args.data_capture
         self.endpoint_config = aws.sagemaker.EndpointConfiguration(
             versioned,
-            production_variants=[self.model.name.apply(lambda model: production_variant(config, model))],
-            data_capture_config=(
-                pulumi.Output.all(capture_name, args.key_arn).apply(
-                    lambda a: data_capture_config(config.data_capture, a[0], a[1])
+            production_variants=[
+                self.model.name.apply(
+                    lambda model: production_variant(args.variant_name, model, args.instance, args.serverless)
                 )
-                if config.data_capture.enabled
+            ],
+            data_capture_config=(
+                pulumi.Output.all(bucket=args.capture_bucket_name, key_arn=args.key_arn).apply(
+                    lambda v: data_capture_config(capture, v["bucket"], v["key_arn"])
+                )
+                if capture is not None
                 else None
             ),
             kms_key_arn=args.key_arn,
@@ -326,25 +492,25 @@ class ModelEndpoint(pulumi.ComponentResource):
             name=args.endpoint_name,
             endpoint_config_name=self.endpoint_config.name,
             tags={SERVING_ROLE_TAG: "standby" if args.standby else "active"},
-            deployment_config=pulumi.Output.all(*[alarm.name for alarm in args.rollback_alarms]).apply(
-                lambda names: deployment_config(config.rollout, list(names))
+            deployment_config=pulumi.Output.all(*args.rollback_alarm_names).apply(
+                lambda names: deployment_config(args.rollout, list(names))
             ),
             opts=child,
         )
         self.endpoint_name = self.endpoint.name
-        if config.autoscaling is not None:
-            self._autoscale(name, args.endpoint_name, config)
+        if args.autoscaling is not None:
+            self._autoscale(name, args, args.autoscaling)
         self.register_outputs({"endpoint_name": self.endpoint_name, "endpoint_config_name": self.endpoint_config.name})
 
-    def _autoscale(self, name: str, endpoint_name: str, config: ServingConfig) -> None:
-        scaling = config.autoscaling
-        serverless = config.serverless is not None
+    def _autoscale(self, name: str, args: ModelEndpointArgs, scaling: AutoscalingArgs) -> None:
+        endpoint_name = args.endpoint_name
+        serverless = args.serverless is not None
         dimension = (
             "sagemaker:variant:DesiredProvisionedConcurrency"
             if serverless
             else "sagemaker:variant:DesiredInstanceCount"
         )
-        resource_id = scalable_resource_id(endpoint_name, config.variant_name)
+        resource_id = scalable_resource_id(endpoint_name, args.variant_name)
         target = aws.appautoscaling.Target(
             name,
             service_namespace="sagemaker",
@@ -380,81 +546,3 @@ class ModelEndpoint(pulumi.ComponentResource):
                 },
                 opts=after_target,
             )
-
-
-# ---------------------------------------------------------------------------------------------
-# The served version's own copy in another region
-
-
-def split_s3_url(url: str) -> tuple[str, str]:
-    """`s3://bucket/key` -> (bucket, key); ValueError naming the value otherwise."""
-    bucket, _, key = url.removeprefix("s3://").partition("/")
-    if not url.startswith("s3://") or not bucket or not key or key.endswith("/"):
-        raise ValueError(f"model data URL: not an S3 object URL (got {url!r}; expected s3://<bucket>/<key>)")
-    return bucket, key
-
-
-@dataclass(frozen=True)
-class RegionalModelCopyArgs:
-    """Inputs of `RegionalModelCopy` (declared with the target region's provider).
-
-    version: the model version (names the copy). model_data_url: the version's artifact in the
-    primary region. image_uri: the version's image in the primary repository (by digest).
-    bucket_name / key_arn: the target region's artifacts bucket and key. region: the target region.
-    image_timeout_seconds: how long to wait for ECR replication to bring the digest.
-    """
-
-    version: int
-    model_data_url: str
-    image_uri: str
-    bucket_name: pulumi.Input[str]
-    key_arn: pulumi.Input[str]
-    region: str
-    image_timeout_seconds: int = 600
-
-
-class RegionalModelCopy(pulumi.ComponentResource):
-    """The version's artifact copied into this region's artifacts bucket (synchronously:
-    CopyObject during `pulumi up`, not replication's eventual copy), and the image digest checked
-    present in this region's replica repository. SageMaker reads a Model's artifact only from
-    a bucket in the Model's region ("the S3 bucket ... must be in the same AWS Region as the
-    model", https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ContainerDefinition.html,
-    ModelDataUrl), and a model package only in its own region.
-
-    The copy keeps the source key, so the standby's model role reads `models/*` as in the primary.
-    `retain_on_delete`: the provider deletes *every version* of the key when an ObjectCopy is
-    destroyed (internal/service/s3/object_copy.go, resourceObjectCopyDelete ->
-    DeleteAllObjectVersions), and artifacts replication writes the same key; a deploy of another
-    version must never remove an artifact. `bucket`, `key` and `source` force replacement
-    (ForceNew in the same file), so another version is another copy.
-    """
-
-    def __init__(self, name: str, args: RegionalModelCopyArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("ml-platform:serving:RegionalModelCopy", name, None, opts)
-        from ml_platform.components.image import image_in_region
-        from ml_platform.components.image_check import ImageReplicaCheck, ImageReplicaCheckArgs
-
-        source_bucket, key = split_s3_url(args.model_data_url)
-        self.copy = aws.s3.ObjectCopy(
-            f"{name}-v{args.version}",
-            bucket=args.bucket_name,
-            key=key,
-            source=f"{source_bucket}/{key}",
-            server_side_encryption="aws:kms",
-            kms_key_id=args.key_arn,
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
-        )
-        self.image_uri = image_in_region(args.image_uri, args.region)
-        repository = self.image_uri.split("/", 1)[1].split("@", 1)[0]
-        self.image_check = ImageReplicaCheck(
-            f"{name}-image-v{args.version}",
-            ImageReplicaCheckArgs(
-                region=args.region,
-                repository=repository,
-                digest=self.image_uri.rpartition("@")[2],
-                timeout_seconds=args.image_timeout_seconds,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.model_data_url = pulumi.Output.concat("s3://", self.copy.bucket, "/", self.copy.key)
-        self.register_outputs({"model_data_url": self.model_data_url, "image_uri": self.image_uri})

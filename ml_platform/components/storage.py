@@ -20,20 +20,82 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/logging-with-S3.html
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 
 from ml_platform.components.iam import allow, document, kms_via_s3, trust_json
-from ml_platform.config import BUCKET_CLASSES, LifecycleTiers, StorageConfig
+
+# S3 storage classes and Intelligent-Tiering access tiers this module writes
+# (https://docs.aws.amazon.com/AmazonS3/latest/API/API_Transition.html, StorageClass;
+# API_Tiering.html, AccessTier).
+STANDARD_IA = "STANDARD_IA"
+GLACIER_IR = "GLACIER_IR"
+GLACIER = "GLACIER"
+DEEP_ARCHIVE = "DEEP_ARCHIVE"
+INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
+ARCHIVE_ACCESS = "ARCHIVE_ACCESS"
+DEEP_ARCHIVE_ACCESS = "DEEP_ARCHIVE_ACCESS"
+
+# ---------------------------------------------------------------------------------------------
+# Args of the lifecycle builders
+
+
+@dataclass(frozen=True)
+class NoncurrentVersionArgs:
+    """What happens to an object version once a newer one replaces it; None leaves a step out.
+
+    standard_ia_days / glacier_days: days after becoming noncurrent to move to STANDARD_IA /
+        GLACIER_IR. expiration_days: days after becoming noncurrent to delete the version.
+    keep_newest: noncurrent versions always kept, whatever their age (NewerNoncurrentVersions).
+    """
+
+    standard_ia_days: int | None = None
+    glacier_days: int | None = None
+    expiration_days: int | None = None
+    keep_newest: int | None = None
+
+
+@dataclass(frozen=True)
+class LifecycleTierArgs:
+    """The lifecycle of one bucket, in S3's terms; None leaves a transition or expiry out.
+
+    mode: `tiered` (fixed-age transitions) or `intelligent_tiering` (INTELLIGENT_TIERING on
+        day 0; S3 tiers objects by access, optionally into the archive tiers below).
+    standard_ia_days / glacier_days / deep_archive_days: days to STANDARD_IA, to
+        `glacier_storage_class` (GLACIER_IR or GLACIER) and to DEEP_ARCHIVE (tiered mode).
+    expiration_days: days until current objects expire; None keeps them (and removes only
+        expired delete markers).
+    archive_access_days / deep_archive_access_days: Intelligent-Tiering archive tiers.
+    noncurrent: noncurrent-version transitions and expiry.
+    abort_incomplete_multipart_upload_days: days before incomplete uploads are aborted.
+    transition_default_minimum_object_size: objects smaller than this are not transitioned.
+    """
+
+    mode: Literal["tiered", "intelligent_tiering"] = "tiered"
+    standard_ia_days: int | None = None
+    glacier_days: int | None = None
+    glacier_storage_class: Literal["GLACIER_IR", "GLACIER"] = GLACIER_IR
+    deep_archive_days: int | None = None
+    expiration_days: int | None = None
+    archive_access_days: int | None = None
+    deep_archive_access_days: int | None = None
+    noncurrent: NoncurrentVersionArgs = field(default_factory=NoncurrentVersionArgs)
+    abort_incomplete_multipart_upload_days: int = 7
+    transition_default_minimum_object_size: Literal["all_storage_classes_128K", "varies_by_storage_class"] = (
+        "all_storage_classes_128K"
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # Pure builders
 
 
-def lifecycle_rules(tiers: LifecycleTiers) -> list[dict[str, Any]]:
+def lifecycle_rules(tiers: LifecycleTierArgs) -> list[dict[str, Any]]:
     """The bucket's lifecycle rules, as `BucketLifecycleConfiguration` rule inputs."""
     rule: dict[str, Any] = {
         "id": "tiers",
@@ -42,12 +104,12 @@ def lifecycle_rules(tiers: LifecycleTiers) -> list[dict[str, Any]]:
         "abort_incomplete_multipart_upload": {"days_after_initiation": tiers.abort_incomplete_multipart_upload_days},
     }
     if tiers.mode == "intelligent_tiering":
-        transitions = [(0, "INTELLIGENT_TIERING")]
+        transitions = [(0, INTELLIGENT_TIERING)]
     else:
         transitions = [
-            (tiers.standard_ia_days, "STANDARD_IA"),
+            (tiers.standard_ia_days, STANDARD_IA),
             (tiers.glacier_days, tiers.glacier_storage_class),
-            (tiers.deep_archive_days, "DEEP_ARCHIVE"),
+            (tiers.deep_archive_days, DEEP_ARCHIVE),
         ]
     rule["transitions"] = [{"days": days, "storage_class": cls} for days, cls in transitions if days is not None]
     # A delete marker with no versions behind it is clutter; remove it when nothing else expires.
@@ -58,7 +120,7 @@ def lifecycle_rules(tiers: LifecycleTiers) -> list[dict[str, Any]]:
     keep = {"newer_noncurrent_versions": noncurrent.keep_newest} if noncurrent.keep_newest else {}
     rule["noncurrent_version_transitions"] = [
         {"noncurrent_days": days, "storage_class": cls, **keep}
-        for days, cls in ((noncurrent.standard_ia_days, "STANDARD_IA"), (noncurrent.glacier_days, "GLACIER_IR"))
+        for days, cls in ((noncurrent.standard_ia_days, STANDARD_IA), (noncurrent.glacier_days, GLACIER_IR))
         if days is not None
     ]
     if noncurrent.expiration_days is not None:
@@ -66,13 +128,13 @@ def lifecycle_rules(tiers: LifecycleTiers) -> list[dict[str, Any]]:
     return [{k: v for k, v in rule.items() if v != []}]
 
 
-def intelligent_tiering_tierings(tiers: LifecycleTiers) -> list[dict[str, Any]]:
+def intelligent_tiering_tierings(tiers: LifecycleTierArgs) -> list[dict[str, Any]]:
     """Opt-in archive tiers of Intelligent-Tiering (empty when none is configured)."""
     return [
         {"access_tier": tier, "days": days}
         for days, tier in (
-            (tiers.archive_access_days, "ARCHIVE_ACCESS"),
-            (tiers.deep_archive_access_days, "DEEP_ARCHIVE_ACCESS"),
+            (tiers.archive_access_days, ARCHIVE_ACCESS),
+            (tiers.deep_archive_access_days, DEEP_ARCHIVE_ACCESS),
         )
         if days is not None
     ]
@@ -185,8 +247,8 @@ def access_log_lifecycle_rules(expiration_days: int) -> list[dict[str, Any]]:
             "status": "Enabled",
             "filter": {},
             "transitions": [
-                {"days": 30, "storage_class": "STANDARD_IA"},
-                {"days": 90, "storage_class": "GLACIER_IR"},
+                {"days": 30, "storage_class": STANDARD_IA},
+                {"days": 90, "storage_class": GLACIER_IR},
             ],
             "expiration": {"days": expiration_days},
             "noncurrent_version_expiration": {"noncurrent_days": 30},
@@ -236,12 +298,12 @@ class DataBucketArgs:
     """Inputs of `DataBucket`.
 
     key_arn: the region's KMS key; default encryption and the bucket policy use it.
-    tiers: lifecycle of this bucket's class.
+    tiers: the bucket's lifecycle.
     protect: `protect` and `retain_on_delete` on the bucket (its settings are recreatable).
     """
 
     key_arn: pulumi.Input[str]
-    tiers: LifecycleTiers
+    tiers: LifecycleTierArgs
     protect: bool = False
 
 
@@ -305,7 +367,9 @@ class DataBucket(pulumi.ComponentResource):
             aws.s3.BucketIntelligentTieringConfiguration(
                 name, bucket=bucket_id, name="archive", status="Enabled", tierings=tierings, opts=child
             )
-        policy = pulumi.Output.all(self.bucket.arn, args.key_arn).apply(lambda a: json.dumps(bucket_policy(a[0], a[1])))
+        policy = pulumi.Output.all(bucket_arn=self.bucket.arn, key_arn=args.key_arn).apply(
+            lambda v: json.dumps(bucket_policy(v["bucket_arn"], v["key_arn"]))
+        )
         aws.s3.BucketPolicy(
             name,
             bucket=bucket_id,
@@ -358,9 +422,9 @@ class AccessLogBucket(pulumi.ComponentResource):
             rules=access_log_lifecycle_rules(args.expiration_days),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.versioning]),
         )
-        policy = pulumi.Output.all(self.bucket.arn, args.account_id, *args.source_bucket_arns).apply(
-            lambda a: json.dumps(access_log_bucket_policy(a[0], list(a[2:]), a[1]))
-        )
+        policy = pulumi.Output.all(
+            bucket_arn=self.bucket.arn, account_id=args.account_id, sources=pulumi.Output.all(*args.source_bucket_arns)
+        ).apply(lambda v: json.dumps(access_log_bucket_policy(v["bucket_arn"], list(v["sources"]), v["account_id"])))
         self.policy = aws.s3.BucketPolicy(
             name, bucket=bucket_id, policy=policy, opts=pulumi.ResourceOptions(parent=self, depends_on=[access_block])
         )
@@ -369,25 +433,49 @@ class AccessLogBucket(pulumi.ComponentResource):
         self.register_outputs({"arn": self.arn, "bucket_name": self.bucket_name})
 
 
+BUCKET_CLASS_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+
+
 @dataclass(frozen=True)
 class StorageArgs:
-    """Inputs of `Storage`: the region key, the lifecycle config, and protection.
+    """Inputs of `Storage`.
 
+    key_arn: the region's KMS key; every data bucket is encrypted with it.
+    buckets: one data bucket per entry, bucket class -> its lifecycle, in this order (e.g.
+        `datasets`, `artifacts`, `capture`). The class names the bucket's logical name and its
+        access-log prefix `<class>/`: lower-case letters, digits and hyphens.
+    protect: `protect` and `retain_on_delete` on every bucket.
     account_id: the account (the access log bucket admits logs only on its behalf); None reads
         it from the provider's credentials.
-    access_log_expiration_days: how long the region's S3 server access logs are kept.
+    access_log_expiration_days: how long the region's S3 server access logs are kept (> 90).
     """
 
     key_arn: pulumi.Input[str]
-    config: StorageConfig
+    buckets: Mapping[str, LifecycleTierArgs]
     protect: bool = False
     account_id: pulumi.Input[str] | None = None
     access_log_expiration_days: int = 365
 
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.buckets:
+            problems.append("buckets: at least one bucket class is needed (got none)")
+        bad = [cls for cls in self.buckets if not BUCKET_CLASS_PATTERN.match(cls)]
+        if bad:
+            problems.append(f"buckets: bucket classes must match {BUCKET_CLASS_PATTERN.pattern} (got {bad!r})")
+        if self.access_log_expiration_days <= 90:
+            problems.append(
+                "access_log_expiration_days: must be above 90, after the log tiers "
+                f"(got {self.access_log_expiration_days})"
+            )
+        if problems:
+            raise ValueError("StorageArgs: " + "; ".join(problems))
+
 
 class Storage(pulumi.ComponentResource):
-    """The datasets, artifacts and capture buckets of one region, each logging its requests
-    (S3 server access logs) into the region's access log bucket under `<class>/`."""
+    """The data buckets of one region (one per bucket class: datasets, artifacts and capture in
+    this program), each logging its requests (S3 server access logs) into the region's access
+    log bucket under `<class>/`."""
 
     buckets: dict[str, DataBucket]
 
@@ -396,10 +484,10 @@ class Storage(pulumi.ComponentResource):
         self.buckets = {
             cls: DataBucket(
                 f"{cls}-{name}",
-                DataBucketArgs(key_arn=args.key_arn, tiers=getattr(args.config, cls), protect=args.protect),
+                DataBucketArgs(key_arn=args.key_arn, tiers=tiers, protect=args.protect),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for cls in BUCKET_CLASSES
+            for cls, tiers in args.buckets.items()
         }
         account_id = args.account_id
         if account_id is None:
@@ -437,15 +525,18 @@ class Storage(pulumi.ComponentResource):
 class BucketReplicationArgs:
     """Inputs of `BucketReplication` (declared in the source bucket's region).
 
-    source / replica: the two buckets; both must be versioned (DataBucket always is).
+    source_bucket_name / source_bucket_arn / replica_bucket_arn: the two buckets. Both must be
+        versioned before replication is configured (S3 refuses it otherwise): pass ARNs that
+        resolve once versioning is on (`versioned_arn`), so the configuration waits for it.
     source_key_arn / replica_key_arn: the keys of the two regions.
     source_region / replica_region: where each bucket and key live.
     account_id: the account that owns both; the role trusts S3 only on its behalf.
     time_control: S3 Replication Time Control with replication metrics.
     """
 
-    source: DataBucket
-    replica: DataBucket
+    source_bucket_name: pulumi.Input[str]
+    source_bucket_arn: pulumi.Input[str]
+    replica_bucket_arn: pulumi.Input[str]
     source_key_arn: pulumi.Input[str]
     replica_key_arn: pulumi.Input[str]
     source_region: str
@@ -466,22 +557,35 @@ class BucketReplication(pulumi.ComponentResource):
             assume_role_policy=trust_json("s3.amazonaws.com", args.account_id),
             opts=child,
         )
-        policy = pulumi.Output.all(args.source.arn, args.replica.arn, args.source_key_arn, args.replica_key_arn).apply(
-            lambda a: json.dumps(replication_policy(a[0], a[1], a[2], a[3], args.source_region, args.replica_region))
+        policy = pulumi.Output.all(
+            source=args.source_bucket_arn,
+            replica=args.replica_bucket_arn,
+            source_key=args.source_key_arn,
+            replica_key=args.replica_key_arn,
+        ).apply(
+            lambda v: json.dumps(
+                replication_policy(
+                    source_bucket_arn=v["source"],
+                    replica_bucket_arn=v["replica"],
+                    source_key_arn=v["source_key"],
+                    replica_key_arn=v["replica_key"],
+                    source_region=args.source_region,
+                    replica_region=args.replica_region,
+                )
+            )
         )
         role_policy = aws.iam.RolePolicy(name, role=self.role.id, policy=policy, opts=child)
         self.configuration = aws.s3.BucketReplicationConfig(
             name,
-            bucket=args.source.bucket.id,
+            bucket=args.source_bucket_name,
             role=self.role.arn,
             rules=[
-                pulumi.Output.all(args.replica.arn, args.replica_key_arn).apply(
-                    lambda a: replication_rule(a[0], a[1], args.time_control)
+                pulumi.Output.all(replica=args.replica_bucket_arn, replica_key=args.replica_key_arn).apply(
+                    lambda v: replication_rule(v["replica"], v["replica_key"], args.time_control)
                 )
             ],
-            # Replication needs versioning on both sides and a role that can already act.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[args.source.versioning, args.replica.versioning, role_policy]
-            ),
+            # Replication needs versioning on both sides (the bucket ARNs above resolve only once it
+            # is on) and a role that can already act.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
         self.register_outputs({"role_arn": self.role.arn})
