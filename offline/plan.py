@@ -251,7 +251,7 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 def load_config(stack: str, root: Path = ROOT) -> StackConfig:
     config, secret_keys = read_stack_config(stack_file(stack, root))
-    return validate_stack_config(project_values(config), secret_keys)
+    return validate_stack_config(project_values(config), secret_keys, stack=stack)
 
 
 def _by_type_and_name(resource: Registration) -> tuple[str, str, str]:

@@ -58,7 +58,14 @@ from ml_platform.config.serving import (
     ServingConfig,
     estimate_rollout,
 )
-from ml_platform.config.stack import PROJECT, StackConfig, check_secrets, parse_stack_config, validate_stack_config
+from ml_platform.config.stack import (
+    PROJECT,
+    StackConfig,
+    check_secrets,
+    check_stack_name,
+    parse_stack_config,
+    validate_stack_config,
+)
 from ml_platform.config.storage import BUCKET_CLASSES, LifecycleTiers, NoncurrentVersions, StorageConfig
 from ml_platform.config.training import DatasetConfig, TrainingConfig, VpcConfig
 
@@ -109,6 +116,7 @@ __all__ = [
     "_section_type",
     "alarm_window_problem",
     "check_secrets",
+    "check_stack_name",
     "describe_errors",
     "estimate_rollout",
     "load_stack_config",

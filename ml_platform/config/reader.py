@@ -63,7 +63,7 @@ def load_stack_config(project: str | None = None) -> StackConfig:
         values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
         secret_keys = {key for key in values if runtime_config.is_config_secret(key)}
         secret_keys |= set(runtime_config.get_config_secret_keys_env())
-        return validate_stack_config(read_project_config(project), secret_keys, project)
+        return validate_stack_config(read_project_config(project), secret_keys, project, pulumi.get_stack())
     except StackConfigError as exc:
         listing = "\n".join(f"  - {line}" for line in exc.lines)
         raise pulumi.RunError(f"stack config has {len(exc.lines)} problem(s):\n{listing}") from None

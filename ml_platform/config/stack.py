@@ -8,6 +8,7 @@ config is `reader.py`'s job.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from ml_platform.config.alarms import AlarmsConfig, MonitoringConfig, NotificationsConfig
 from ml_platform.config.backup import BackupConfig
-from ml_platform.config.errors import StackConfigError, describe_errors
+from ml_platform.config.errors import StackConfigError, describe_errors, problem
 from ml_platform.config.failover import (
     DEFAULT_ACCESS_LOG_RETENTION_DAYS,
     NON_PROD_ACCESS_LOG_RETENTION_DAYS,
@@ -264,9 +265,28 @@ def check_secrets(config: StackConfig, secret_keys: Iterable[str], project: str 
         raise StackConfigError(lines)
 
 
-def validate_stack_config(values: Mapping[str, Any], secret_keys: Iterable[str], project: str = PROJECT) -> StackConfig:
-    """Validate namespace-stripped values, then the keys that must be secrets. Raises
-    StackConfigError; the program and the offline plan both come through here."""
+def check_stack_name(project: str, stack: str) -> None:
+    """`<project>-<stack>` names the endpoint, the Model Registry group and the pipelines, so it
+    must be a SageMaker entity name: botocore's `EndpointName` / `ModelPackageGroupName` shapes
+    (CreateEndpoint, CreateModelPackageGroup) allow 1-63 letters, digits and hyphens, starting and
+    ending with a letter or digit. Pulumi allows `_` and `.` in stack names, so this is checked
+    here, before anything is declared, not by SageMaker mid-`pulumi up`. Raises StackConfigError."""
+    name = f"{project}-{stack}"
+    if len(name) > 63 or not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name):
+        expected = (
+            f"letters, digits and hyphens, at most {62 - len(project)} characters, so that "
+            f"`{project}-<stack>` is a SageMaker endpoint name (1-63 characters)"
+        )
+        raise StackConfigError([f"stack name: {problem('not usable in SageMaker names', stack, expected)}"])
+
+
+def validate_stack_config(
+    values: Mapping[str, Any], secret_keys: Iterable[str], project: str = PROJECT, stack: str | None = None
+) -> StackConfig:
+    """Validate the stack's name (when given), the namespace-stripped values, then the keys that
+    must be secrets. Raises StackConfigError; the program and the offline plan both come through here."""
+    if stack is not None:
+        check_stack_name(project, stack)
     config = parse_stack_config(values)
     check_secrets(config, secret_keys, project)
     return config
