@@ -9,7 +9,7 @@ TRAINER ?= softmax
 
 MODEL_DIR := build/model
 
-.PHONY: test plan lint train serve bench-serve drift bench-drift bench-resume clean
+.PHONY: test plan lint reference train serve bench-serve drift bench-drift bench-resume clean
 
 $(STAMP): requirements.txt requirements-dev.txt model_code/requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes=
 	$(VENV)/bin/zizmor --offline --persona=pedantic --no-progress .github/workflows
 	$(VENV)/bin/hadolint model_code/Dockerfile
+
+## reference: regenerate the README's config tables and schema/pulumi-stack.schema.json from the config models
+reference: $(STAMP)
+	$(PY) -m ml_platform.config.reference
 
 ## train: train the demo model locally into build/model/ from the bundled dataset (no cloud);
 ##        TRAINER=gbt for XGBoost boosted trees (model.onnx), default softmax (model.npz)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_platform.components.rollout import ENDPOINT_WAITER_SECONDS
+from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS
 from ml_platform.config import PROJECT, StackConfig, estimate_rollout
 
 

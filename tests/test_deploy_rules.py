@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ml_platform.components.rollout import ENDPOINT_WAITER_SECONDS, rollout_estimate, traffic_steps
+from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS, rollout_estimate, traffic_steps
 from ml_platform.config import (
     ALARM_WINDOW_MAX_SECONDS,
     RolloutConfig,

@@ -486,7 +486,7 @@ class ModelEndpoint(pulumi.ComponentResource):
         )
         # No custom_timeouts: the provider's endpoint resource declares no Timeouts block and waits
         # a fixed 60 minutes for InService; config rules keep the rollout within it
-        # (ml_platform/components/rollout.py). Model and EndpointConfiguration have no waiters either.
+        # (ml_platform/endpoint_timing.py). Model and EndpointConfiguration have no waiters either.
         self.endpoint = aws.sagemaker.Endpoint(
             name,
             name=args.endpoint_name,

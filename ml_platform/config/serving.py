@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ml_platform.components.rollout import ENDPOINT_WAITER_SECONDS, RolloutEstimate, rollout_estimate
+from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS, RolloutEstimate, rollout_estimate
 from ml_platform.config.rules import (
     ConfigRuleError,
     Section,
@@ -70,7 +70,7 @@ def scheduled_minimum_problems(schedules: Iterable[Any]) -> list[tuple[str, str]
 
 def rollout_time_problem(rollout: Any, instance_count: int, where: str) -> tuple[str, str] | None:
     """The problem with a rollout that can outlast the provider's fixed endpoint wait, or
-    SageMaker's own `maximum_execution_timeout_seconds`, if any (see ml_platform/components/rollout.py)."""
+    SageMaker's own `maximum_execution_timeout_seconds`, if any (see ml_platform/endpoint_timing.py)."""
     estimate = estimate_rollout(rollout, instance_count).total_seconds
     if estimate > ENDPOINT_WAITER_SECONDS:
         return (
@@ -97,7 +97,7 @@ def rollout_time_problem(rollout: Any, instance_count: int, where: str) -> tuple
 
 
 def estimate_rollout(rollout: Any, instance_count: int) -> RolloutEstimate:
-    """`ml_platform.components.rollout.rollout_estimate` for a RolloutConfig and the variant's instance count."""
+    """`ml_platform.endpoint_timing.rollout_estimate` for a RolloutConfig and the variant's instance count."""
     step = rollout.canary_size_percent if rollout.traffic_routing == "CANARY" else rollout.linear_step_percent
     return rollout_estimate(
         strategy=rollout.strategy,

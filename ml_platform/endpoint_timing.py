@@ -1,6 +1,7 @@
 """How long an endpoint update takes, against how long `pulumi up` waits for it.
 
-Pure functions of plain numbers (config.py builds its rules on them, `offline.plan` prints them).
+Pure functions of plain numbers, below both the config and the components: the config builds its
+rules on them, `offline.plan` prints them.
 
 What the provider waits for (terraform-provider-aws, which pulumi-aws bridges,
 `internal/service/sagemaker/endpoint.go` and `wait.go`): after CreateEndpoint and after
