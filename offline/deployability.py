@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS
 from ml_platform.config import PROJECT, StackConfig, estimate_rollout
+from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS
 
 
 def rollout_estimates(config: StackConfig) -> list[dict[str, Any]]:

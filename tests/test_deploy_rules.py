@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS, rollout_estimate, traffic_steps
 from ml_platform.config import (
     ALARM_WINDOW_MAX_SECONDS,
     RolloutConfig,
@@ -16,6 +15,7 @@ from ml_platform.config import (
     estimate_rollout,
     parse_stack_config,
 )
+from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS, rollout_estimate, traffic_steps
 from offline.deployability import rollout_estimates
 from offline.plan import load_config, plan_document, render_text
 

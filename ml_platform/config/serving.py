@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS, RolloutEstimate, rollout_estimate
 from ml_platform.config.rules import (
     ConfigRuleError,
     Section,
@@ -20,6 +19,7 @@ from ml_platform.config.rules import (
     rule,
 )
 from ml_platform.config.training import VpcConfig
+from ml_platform.endpoint_timing import ENDPOINT_WAITER_SECONDS, RolloutEstimate, rollout_estimate
 
 
 def count_within_bounds(count: int, scaling: Any) -> str | None:
