@@ -77,7 +77,7 @@ def test_setuptools_builds_the_metadata_offline(tmp_path: Path):
     assert built.returncode == 0, built.stderr
     info = tmp_path / "ml_platform.egg-info"
     metadata = Parser().parsestr((info / "PKG-INFO").read_text())
-    assert (metadata["Name"], metadata["Version"], metadata["Requires-Python"]) == ("ml-platform", "0.1.0", ">=3.11")
+    assert (metadata["Name"], metadata["Version"], metadata["Requires-Python"]) == ("ml-platform", "0.3.0", ">=3.11")
     # egg_info writes the requirements to requires.txt: the plain ones, then one [section] per extra.
     requires = (info / "requires.txt").read_text().split("\n\n")
     assert requires[0].split() == PYPROJECT["project"]["dependencies"]
