@@ -40,7 +40,7 @@ from ml_platform.config import PROJECT, ApiConfig, KubernetesConfig, StackConfig
 
 if TYPE_CHECKING:
     from ml_platform.components.serving import ModelEndpoint
-    from ml_platform.platform import Site
+    from ml_platform.site import Site
 
 
 def kubernetes_server_args(

@@ -9,15 +9,13 @@ config onto the edge components' Args live in `ml_platform/assembly_edge.py`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-# Re-exported: offline.failover_drill reads recovery_objectives from here.
-from ml_platform.assembly_edge import front_doors, recovery_objectives  # noqa: F401
+from ml_platform.assembly_edge import front_doors
 from ml_platform.assembly_pipelines import retraining_args
 from ml_platform.assembly_serving import (
     alarm_thresholds,
@@ -57,25 +55,7 @@ from ml_platform.components.serving import ModelEndpoint
 from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage
 from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry, ModelRegistryArgs
 from ml_platform.config import PROJECT, StackConfig
-
-
-@dataclass
-class Site:
-    """One region of the stack and what every component there builds on."""
-
-    role: str
-    region: str
-    opts: pulumi.ResourceOptions
-    key: RegionKey
-    storage: Storage
-    alerts: Alerts
-
-
-@dataclass
-class Lifecycle:
-    image: ModelImage
-    registry: ModelRegistry
-    served: ServedModel
+from ml_platform.site import Lifecycle, Site
 
 
 def foundation(

@@ -14,7 +14,7 @@ def rollout_estimates(config: StackConfig) -> list[dict[str, Any]]:
     """Per SageMaker endpoint (instance variants): the phases of one update and their total."""
     if config.serving.platform != "sagemaker":
         return []
-    from ml_platform.platform import serving_by_role
+    from ml_platform.assembly_serving import serving_by_role
 
     regions = config.regions.by_role()
     found = []

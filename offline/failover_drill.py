@@ -49,9 +49,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import quote
 
+from ml_platform.assembly_edge import recovery_objectives
 from ml_platform.components.frontdoor import SERVING_STATUSES
 from ml_platform.config import PROJECT, StackConfigError
-from ml_platform.platform import recovery_objectives
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 SERVICE = "execute-api"

@@ -131,7 +131,7 @@ def declared_endpoints(config: StackConfig) -> list[Declared]:
     """Per serving region, the variant the program declares (see platform.serving_by_role)."""
     if config.serving.platform != "sagemaker":
         return []
-    from ml_platform.platform import serving_by_role
+    from ml_platform.assembly_serving import serving_by_role
 
     regions = config.regions.by_role()
     found = []

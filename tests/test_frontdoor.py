@@ -424,8 +424,8 @@ def test_one_region_owns_the_acm_validation_record(stack):
 
 
 def test_a_region_without_an_endpoint_gets_no_front_door():
+    from ml_platform.assembly_edge import front_doors
     from ml_platform.config import parse_stack_config
-    from ml_platform.platform import front_doors
     from offline.engine import run_under_mocks
     from tests.test_config import VALID
 
