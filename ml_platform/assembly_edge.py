@@ -36,7 +36,7 @@ from ml_platform.components.kubernetes_args import (
     PodAutoscaling,
     PodMonitorArgs,
 )
-from ml_platform.config import PROJECT, ApiConfig, KubernetesConfig, StackConfig
+from ml_platform.config import ApiConfig, KubernetesConfig, StackConfig
 
 if TYPE_CHECKING:
     from ml_platform.components.serving import ModelEndpoint
@@ -98,7 +98,7 @@ def kubernetes_server_args(
         else PodMonitorArgs(labels=dict(monitor.labels), interval_seconds=monitor.interval_seconds),
         environment=dict(environment or {}),
         labels=dict(labels or {}),
-        part_of=PROJECT,
+        part_of=pulumi.get_project(),
     )
 
 
@@ -155,7 +155,7 @@ def front_doors(
     if api_config is None:
         return {}
     # The endpoint's name (`build`'s endpoint_name): the API and its alarms carry it.
-    api_name = f"{PROJECT}-{pulumi.get_stack()}"
+    api_name = f"{pulumi.get_project()}-{pulumi.get_stack()}"
     apis = {
         role: regional_api(role, sites[role], endpoint, api_config, api_name, account)
         for role, endpoint in endpoints.items()

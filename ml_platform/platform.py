@@ -54,7 +54,7 @@ from ml_platform.components.served_model import ServedModel, resolve_served
 from ml_platform.components.serving import ModelEndpoint
 from ml_platform.components.storage import BucketReplication, BucketReplicationArgs, Storage
 from ml_platform.components.training import DeployTrigger, DeployTriggerArgs, ModelRegistry, ModelRegistryArgs
-from ml_platform.config import PROJECT, StackConfig
+from ml_platform.config import StackConfig
 from ml_platform.site import Lifecycle, Site
 
 
@@ -68,7 +68,7 @@ def foundation(
         key = RegionKey(
             f"key-{role}",
             RegionKeyArgs(
-                alias_name=f"alias/{PROJECT}-{stack}",
+                alias_name=f"alias/{pulumi.get_project()}-{stack}",
                 account_id=account,
                 partition=partition,
                 # The alerts topic is encrypted with this key; its publishers must be able to use it.
@@ -120,7 +120,7 @@ def replicate(config: StackConfig, sites: dict[str, Site], account: Any) -> None
 
 
 def registry_group_name(stack: str) -> str:
-    return f"{PROJECT}-{stack}"
+    return f"{pulumi.get_project()}-{stack}"
 
 
 def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], account: Any) -> Lifecycle:
@@ -132,7 +132,7 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
     image = ModelImage(
         "model-image",
         ModelImageArgs(
-            repository_name=repository_name(PROJECT, stack),
+            repository_name=repository_name(pulumi.get_project(), stack),
             account_id=account,
             region=primary.region,
             partition=partition.partition,
@@ -144,7 +144,7 @@ def model_lifecycle(config: StackConfig, stack: str, sites: dict[str, Site], acc
     )
     group_name = registry_group_name(stack)
     registry = ModelRegistry(
-        "model-registry", ModelRegistryArgs(group_name, f"Models of {PROJECT} {stack}"), opts=primary.opts
+        "model-registry", ModelRegistryArgs(group_name, f"Models of {pulumi.get_project()} {stack}"), opts=primary.opts
     )
     if config.deploy_trigger is not None:
         DeployTrigger(
@@ -343,7 +343,7 @@ def retrain(
         "retraining",
         retraining_args(
             config,
-            name_prefix=f"{PROJECT}-{stack}",
+            name_prefix=f"{pulumi.get_project()}-{stack}",
             endpoint_name=endpoint_name,
             buckets=primary.storage.buckets,
             image_uri=lifecycle.image.image_uri,
@@ -394,7 +394,7 @@ def observe(config: StackConfig, endpoint_name: str, sites: dict[str, Site], ser
         CostBudget(
             "budget",
             CostBudgetArgs(
-                project=PROJECT,
+                project=pulumi.get_project(),
                 environment=config.environment,
                 monthly_limit_usd=budget.monthly_limit_usd,
                 topic_arn=primary.alerts.topic_arn,
@@ -410,7 +410,7 @@ def build(config: StackConfig, stack: str, providers: dict[str, aws.Provider]) -
     on_primary = pulumi.InvokeOutputOptions(provider=providers["primary"])
     account = aws.get_caller_identity_output(opts=on_primary).account_id
     partition = aws.get_partition_output(opts=on_primary).partition
-    endpoint_name = f"{PROJECT}-{stack}"
+    endpoint_name = f"{pulumi.get_project()}-{stack}"
 
     sites = foundation(config, stack, providers, account, partition)
     replicate(config, sites, account)

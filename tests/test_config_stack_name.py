@@ -32,3 +32,16 @@ def test_the_stack_name_is_checked_before_the_values():
 
 def test_the_offline_plan_checks_the_committed_stacks_names():
     assert load_config("prod").environment == "prod"
+
+
+def test_the_offline_default_project_is_the_name_in_pulumi_yaml():
+    """The program reads its project from `pulumi.get_project()`; the mock engine and the offline
+    plan, which have no CLI to ask, use `PROJECT`, which must be the name Pulumi.yaml declares."""
+    from pathlib import Path
+
+    import yaml
+
+    from ml_platform.config import PROJECT
+
+    declared = yaml.safe_load((Path(__file__).resolve().parent.parent / "Pulumi.yaml").read_text())["name"]
+    assert declared == PROJECT == "ml-platform"
