@@ -56,7 +56,6 @@ from typing import Any
 
 import numpy as np
 
-from model_code.drift.capture import Counts, Event, Schema, decode_event, parse_json_predictions, parse_prediction_rows
 from model_code.drift.cli import (
     add_common_arguments,
     aws_client,
@@ -66,7 +65,10 @@ from model_code.drift.cli import (
     parse_job_arguments,
 )
 from model_code.drift.cloudwatch import publish, quality_metric_data
+from model_code.drift.events import Event, decode_event
 from model_code.drift.job import capture_files, default_report
+from model_code.drift.predictions import parse_json_predictions, parse_prediction_rows
+from model_code.drift.schema import Counts, Schema
 from model_code.drift.storage import Location, Storage, load_baseline
 from model_code.drift.window import Window, hour_prefix, now_utc
 from model_code.exit_codes import EXIT_OK, EXIT_USAGE

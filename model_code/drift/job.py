@@ -51,7 +51,7 @@ from datetime import datetime
 from typing import Any
 
 from model_code.drift import sharding
-from model_code.drift.capture import Counts, Schema, decode_block
+from model_code.drift.capture import decode_block
 from model_code.drift.cli import (
     add_common_arguments,
     aws_client,
@@ -64,6 +64,7 @@ from model_code.drift.cli import (
 )
 from model_code.drift.cloudwatch import drift_metric_data, publish
 from model_code.drift.report_html import render_html
+from model_code.drift.schema import Counts, Schema
 from model_code.drift.stats import DEFAULT_FALSE_ALARM_RATE, DEFAULT_MIN_RECORDS, FeatureDrift, PredictionDrift
 from model_code.drift.storage import Location, Storage, load_baseline
 from model_code.drift.window import Window, hour_prefix, now_utc

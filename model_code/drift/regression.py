@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from model_code.drift.capture import Schema, decode_event, parse_csv_rows, parse_json_rows
+from model_code.drift.events import decode_event
 from model_code.drift.job import Measurement
+from model_code.drift.rows import parse_csv_rows, parse_json_rows
+from model_code.drift.schema import Schema
 from model_code.drift.stats import FeatureDrift, compare
 from model_code.failure import UserError
 
