@@ -9,7 +9,7 @@
 | `rows.py` | feature rows, bulk-parsed by numpy where exact, else cell by cell |
 | `predictions.py` | predicted classes and probabilities from CSV and JSON outputs |
 | `stats.py` | PSI, Jensen-Shannon distance and the streaming accumulators behind them |
-| `calibration.py` | the critical PSI of a feature at a window's size |
+| `calibration.py` | dev tool: measured false-alarm and detection rates (the README's calibration table) |
 | `measurement.py` | one pass over the captured lines: counts and histograms that add up across instances |
 | `regression.py` | the same for a regression model's predicted values |
 | `sharding.py` | several Processing instances: the plan, partial results and their merge |
