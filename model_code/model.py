@@ -21,58 +21,41 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from model_code.atomic import write_atomic
+from model_code.model_interface import (
+    CLASSIFICATION,
+    REGRESSION,
+    ModelFormatError,
+    TabularModel,
+    feature_rows,
+    label_of,
+)
+from model_code.onnx_model import METADATA_FILE, ONNX_FILE, load_onnx_model
 from model_code.softmax_regression import softmax
+
+# The interface's names stay importable from here, where callers have always found them.
+__all__ = [
+    "CLASSIFICATION",
+    "MODEL_FILE",
+    "REGRESSION",
+    "Model",
+    "ModelFormatError",
+    "TabularModel",
+    "feature_rows",
+    "has_model",
+    "label_of",
+    "load_model",
+    "load_npz_model",
+    "save_model",
+]
 
 MODEL_FILE = "model.npz"
 FORMAT_VERSION = 1
 _NUMERIC = ("mean", "scale", "weights", "bias")
 _TEXT = ("feature_names", "label_name", "classes")
-
-
-CLASSIFICATION = "classification"
-REGRESSION = "regression"
-
-
-class ModelFormatError(ValueError):
-    """The model file is missing, unreadable, unsafe or inconsistent."""
-
-
-class TabularModel(Protocol):
-    """What serve, evaluate, baseline, drift, quality and fetch-model use of a model, and nothing more."""
-
-    feature_names: tuple[str, ...]
-    label_name: str
-    task: str  # CLASSIFICATION or REGRESSION
-    classes: tuple[str, ...]  # classification: the probability columns' class names; regression: ()
-    accepts_missing: bool  # True: NaN in a feature is a missing value the model handles
-
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        """Classification: probabilities (n, len(classes)); regression: values (n,)."""
-        ...
-
-
-def label_of(model: TabularModel, output: np.ndarray) -> np.ndarray:
-    """Class names of the most probable class per row (the first on a tie)."""
-    return np.asarray(model.classes)[output.argmax(axis=1)]
-
-
-def feature_rows(rows: np.ndarray, feature_names: tuple[str, ...], dtype: type) -> np.ndarray:
-    """`rows` as a 2-D `dtype` array with one column per feature (a 1-D row is one row), or
-    ValueError naming the shape expected and the one received."""
-    x = np.asarray(rows, dtype=dtype)
-    if x.ndim == 1:
-        x = x.reshape(1, -1)
-    if x.ndim != 2 or x.shape[1] != len(feature_names):
-        raise ValueError(
-            f"rows must have shape (n, {len(feature_names)}), one column per feature "
-            f"in model.feature_names order; got shape {np.shape(rows)}"
-        )
-    return x
 
 
 @dataclass(frozen=True)
@@ -124,8 +107,6 @@ def save_model(model: Model, model_dir: Path) -> Path:
 
 def load_model(model_dir: Path) -> TabularModel:
     """The model in `model_dir`: model.onnx (with model.json) if present, else model.npz."""
-    from model_code.onnx_model import METADATA_FILE, ONNX_FILE, load_onnx_model
-
     if (Path(model_dir) / ONNX_FILE).exists() or (Path(model_dir) / METADATA_FILE).exists():
         return load_onnx_model(Path(model_dir))
     return load_npz_model(model_dir)
@@ -133,8 +114,6 @@ def load_model(model_dir: Path) -> TabularModel:
 
 def has_model(model_dir: Path) -> bool:
     """Whether `model_dir` holds a model file of any supported format."""
-    from model_code.onnx_model import ONNX_FILE
-
     return any((Path(model_dir) / name).is_file() for name in (MODEL_FILE, ONNX_FILE))
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from model_code.model import ModelFormatError, feature_rows
+from model_code.model_interface import ModelFormatError, feature_rows
 
 ONNX_FILE = "model.onnx"
 METADATA_FILE = "model.json"

@@ -21,20 +21,21 @@ from typing import Any
 
 import numpy as np
 
-from model_code.drift.capture import Event, Schema
+from model_code.drift.cli import aws_client
 from model_code.drift.cloudwatch import _datum, publish, quality_metric_data
+from model_code.drift.events import Event
 from model_code.drift.job import capture_files, default_report
 from model_code.drift.regression import prediction_value
+from model_code.drift.schema import Schema
 from model_code.drift.storage import Storage
 from model_code.drift.window import Window
 from model_code.exit_codes import EXIT_OK
 from model_code.metrics import regression_metrics
-from model_code.quality import (
+from model_code.quality_join import (
     FORMAT_VERSION,
     GROUND_TRUTH_PREFIX,
     REPORT_PREFIX,
     UsageError,
-    aws_client,
     join_predictions,
     read_labels,
 )

@@ -6,7 +6,8 @@ model.npz, metrics.json and baseline.json to /opt/ml/model.
 
 The `trainer` hyperparameter picks the model: `softmax` (this module's numpy softmax
 regression) or `gbt` (gradient-boosted trees, model_code/trainers/gbt.py). Both go through
-the same data checks, stratified split and report writers here.
+the same data checks and stratified split here, and the same report writers
+(model_code/trainers/prepared.py).
 """
 
 from __future__ import annotations
@@ -14,19 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from model_code.atomic import write_json_atomic
-from model_code.baseline import build_baseline
 from model_code.checkpoints import resume_latest, save_checkpoint
 from model_code.data import Table, read_channel
 from model_code.exit_codes import EXIT_OK, EXIT_USAGE
 from model_code.failure import UserError, run_command
 from model_code.hyperparameters import Hyperparameters, read_hyperparameters
-from model_code.metrics import log_loss, summary
+from model_code.metrics import log_loss
 from model_code.model import Model, save_model
 from model_code.paths import TRAIN_CHANNEL, OptMl
 from model_code.signals import StopRequest
@@ -38,6 +35,7 @@ from model_code.softmax_regression import (
     split_order,
 )
 from model_code.trainers.hosts import check_single_host
+from model_code.trainers.prepared import Prepared, write_reports
 
 NOT_FINGERPRINTED = (
     "checkpoint_every_epochs",
@@ -45,19 +43,6 @@ NOT_FINGERPRINTED = (
     "max_classes",
     "min_holdout_rows_per_class",
 )
-
-
-@dataclass(frozen=True)
-class Prepared:
-    classes: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    train_raw: np.ndarray
-    train_x: np.ndarray  # standardised
-    train_y: np.ndarray  # class index
-    holdout_raw: np.ndarray
-    holdout_x: np.ndarray
-    holdout_y: np.ndarray
 
 
 def main(argv: list[str]) -> int:
@@ -264,40 +249,3 @@ def write_outputs(paths: OptMl, table: Table, hp: Hyperparameters, data: Prepare
         f"done: holdout accuracy={metrics['holdout']['accuracy']:.4f} "
         f"log_loss={metrics['holdout']['log_loss']:.6f}; wrote {paths.model_dir}"
     )
-
-
-def write_reports(
-    paths: OptMl,
-    table: Table,
-    hp: Hyperparameters,
-    data: Prepared,
-    train_proba: np.ndarray,
-    holdout_proba: np.ndarray,
-    progress: dict[str, int],
-) -> dict[str, Any]:
-    """metrics.json and baseline.json of any trainer, from its class probabilities on the
-    training and holdout rows (columns in `data.classes` order); returns the metrics.
-    `progress` says how far training went (`{"epochs": 30}`, `{"rounds": 100}`)."""
-    metrics = {
-        "holdout": summary(data.holdout_y, holdout_proba),
-        "train": summary(data.train_y, train_proba),
-        **progress,
-        "rows": len(table.labels),
-        "features": len(table.feature_names),
-        "classes": list(data.classes),
-        "holdout_rows_per_class": dict(
-            zip(data.classes, np.bincount(data.holdout_y, minlength=len(data.classes)).tolist(), strict=True)
-        ),
-        "hyperparameters": hp.as_dict(),
-    }
-    write_json_atomic(paths.model_dir / "metrics.json", metrics)
-    baseline = build_baseline(
-        table.feature_names,
-        table.label_name,
-        data.classes,
-        data.train_raw,
-        data.train_y,
-        holdout_proba,
-    )
-    write_json_atomic(paths.model_dir / "baseline.json", baseline)
-    return metrics

@@ -51,7 +51,6 @@ from datetime import datetime
 from typing import Any
 
 from model_code.drift import sharding
-from model_code.drift.capture import Counts, Schema, decode_block
 from model_code.drift.cli import (
     add_common_arguments,
     aws_client,
@@ -63,12 +62,14 @@ from model_code.drift.cli import (
     whole_number,
 )
 from model_code.drift.cloudwatch import drift_metric_data, publish
+from model_code.drift.measurement import Measurement
+from model_code.drift.regression import measurement_for
 from model_code.drift.report_html import render_html
-from model_code.drift.stats import DEFAULT_FALSE_ALARM_RATE, DEFAULT_MIN_RECORDS, FeatureDrift, PredictionDrift
+from model_code.drift.stats import DEFAULT_FALSE_ALARM_RATE, DEFAULT_MIN_RECORDS
 from model_code.drift.storage import Location, Storage, load_baseline
 from model_code.drift.window import Window, hour_prefix, now_utc
 from model_code.exit_codes import EXIT_OK
-from model_code.failure import UserError, run_command
+from model_code.failure import run_command
 from model_code.paths import OptMl
 
 REPORT_PREFIX = "drift-reports"
@@ -193,63 +194,6 @@ class Decision:
     psi_threshold: float = DEFAULT_PSI_THRESHOLD
     false_alarm_rate: float = DEFAULT_FALSE_ALARM_RATE
     min_records: int = DEFAULT_MIN_RECORDS
-
-
-class Measurement:
-    """Counts and accumulated statistics of one pass over the captured lines."""
-
-    def __init__(self, baseline: dict[str, Any]):
-        self.schema = Schema(tuple(baseline["features"]), tuple(baseline["prediction"]["classes"]))
-        self.counts = Counts()
-        self.features = FeatureDrift(baseline["features"])
-        self.prediction = PredictionDrift(baseline["prediction"])
-        self.unreadable: list[dict[str, str]] = []
-
-    def add_block(self, block: bytes) -> None:
-        decoded = decode_block(block, self.schema, self.counts)
-        self.features.add(decoded.features)
-        self.prediction.add(decoded.predicted, decoded.probabilities)
-
-    def add_file(self, storage: Storage, file: Location) -> None:
-        """Every block of the file; a file that cannot be read is recorded, and the run goes on
-        (what it yielded before failing stays counted)."""
-        try:
-            for block in storage.blocks(file, on_long_line=self._long_line):
-                self.add_block(block)
-        except UserError as exc:
-            self.unreadable.append({"file": str(file), "error": str(exc)})
-
-    def _long_line(self) -> None:
-        self.counts.lines += 1
-        self.counts.skipped["line_too_long"] += 1
-
-    def state(self) -> dict[str, Any]:
-        """Everything a report is computed from, as plain integers: partial states add up exactly."""
-        return {
-            "counts": self.counts.as_dict(),
-            "unreadable_files": list(self.unreadable),
-            "features": self.features.state(),
-            "prediction": self.prediction.state(),
-        }
-
-    def merge_state(self, state: dict[str, Any]) -> None:
-        counts = state["counts"]
-        self.counts.lines += counts["lines"]
-        self.counts.records += counts["records"]
-        for reason, number in counts["skipped"].items():
-            self.counts.skipped[reason] += number
-        self.counts.predictions += counts["predictions"]
-        self.counts.predictions_skipped += counts["predictions_skipped"]
-        self.unreadable += state["unreadable_files"]
-        self.features.merge_state(state["features"])
-        self.prediction.merge_state(state["prediction"])
-
-
-def measurement_for(baseline: dict[str, Any]) -> Measurement:
-    """A classifier's Measurement, or a regression model's (model_code/drift/regression.py)."""
-    from model_code.drift.regression import measurement_for as for_task
-
-    return for_task(baseline)
 
 
 def measure(baseline: dict[str, Any], blocks: Iterable[bytes]) -> Measurement:

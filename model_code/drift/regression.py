@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from model_code.drift.capture import Schema, decode_event, parse_csv_rows, parse_json_rows
-from model_code.drift.job import Measurement
+from model_code.drift.events import decode_event
+from model_code.drift.measurement import Measurement
+from model_code.drift.rows import parse_csv_rows, parse_json_rows
+from model_code.drift.schema import Schema
 from model_code.drift.stats import FeatureDrift, compare
 from model_code.failure import UserError
 
@@ -90,7 +92,7 @@ class ValueDrift:
 
 
 class RegressionMeasurement(Measurement):
-    """The drift job's Measurement (model_code/drift/job.py) for a regression baseline: the same
+    """The drift job's Measurement (model_code/drift/measurement.py) for a regression baseline: the same
     features, counts, files and shard states; the predicted values instead of classes."""
 
     def __init__(self, baseline: dict[str, Any]):

@@ -32,7 +32,7 @@ from model_code.exit_codes import EXIT_OK
 from model_code.failure import UserError
 
 if TYPE_CHECKING:
-    from model_code.drift.job import Measurement
+    from model_code.drift.measurement import Measurement
     from model_code.drift.storage import Storage
 
 PARTIAL_KIND = "drift-partial"

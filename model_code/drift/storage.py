@@ -246,15 +246,16 @@ def whole_lines(
             if end < 0:
                 continue
             chunk, dropping = chunk[end + 1 :], False
-        data = rest + chunk if rest else chunk
-        cut = data.rfind(b"\n") + 1
+        cut = chunk.rfind(b"\n") + 1
         if cut == 0:
-            rest = data
+            rest += chunk
             if len(rest) > limit:
                 counted()
                 rest, dropping = b"", True
             continue
-        block, rest = data[:cut], data[cut:]
+        # One copy at most: the chunk itself when it is whole lines, else the joined bytes.
+        block = chunk if not rest and cut == len(chunk) else b"".join((rest, memoryview(chunk)[:cut]))
+        rest = chunk[cut:]
         if len(block) > limit:
             block = _without_long_lines(block, limit, counted)
         if block:

@@ -33,7 +33,6 @@ from model_code.hyperparameters import Hyperparameters
 from model_code.metrics import log_loss
 from model_code.paths import OptMl
 from model_code.signals import StopRequest
-from model_code.train import Prepared, write_reports
 from model_code.trainers.gbt_checkpoints import resume_latest_round, save_round
 from model_code.trainers.onnx_export import (
     INPUT_NAME,
@@ -42,6 +41,7 @@ from model_code.trainers.onnx_export import (
     check_export,
     opset_import,
 )
+from model_code.trainers.prepared import Prepared, write_reports
 
 ONNX_FILE = "model.onnx"
 METADATA_FILE = "model.json"

@@ -23,6 +23,10 @@ from tests.model_code.helpers import REPO_ROOT
 
 # Generous ceilings so a wedged server fails the test instead of hanging it; not timing checks.
 START_TIMEOUT_SECONDS = 30
+# The in-process app's payload limit (the `client` fixture, tests/model_code/conftest.py).
+APP_PAYLOAD_LIMIT = 300_000
+CSV = {"content-type": "text/csv"}
+JSON = {"content-type": "application/json"}
 STOP_TIMEOUT_SECONDS = 35
 
 
@@ -231,3 +235,11 @@ def worker_rss_bytes(pids: Sequence[int]) -> int:
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) * 1024
     return total
+
+
+def features(model: Model) -> str:
+    return ", ".join(model.feature_names)
+
+
+def error(code: str, message: str) -> dict:
+    return {"error": code, "message": message}

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from model_code.drift import capture
+from model_code.drift import rows as row_parsing
 from model_code.drift.capture import Counts, Schema, decode_block
 from model_code.drift.storage import whole_lines
 from model_code.drift.synthetic import capture_line
@@ -256,8 +257,8 @@ def test_bulk_and_row_by_row_parsing_agree_on_plain_numbers():
     formats = [repr, lambda v: f"{v:.6g}", lambda v: f"{v:.2e}"]
     rows = [",".join(formats[i % 3](float(v)) for i, v in enumerate(row)).encode() for row in values]
     counts = Counts()
-    bulk = capture.parse_csv_rows(rows, 3, counts)
-    one_by_one = np.array([capture.parse_csv_row(row, 3) for row in rows])
+    bulk = row_parsing.parse_csv_rows(rows, 3, counts)
+    one_by_one = np.array([row_parsing.parse_csv_row(row, 3) for row in rows])
     assert bulk.shape == (500, 3) and counts.skipped == Counts().skipped
     assert np.array_equal(bulk, one_by_one)
     assert all(not math.isnan(v) for v in bulk.ravel())
