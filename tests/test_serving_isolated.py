@@ -360,7 +360,6 @@ COMPONENTS = Path(__file__).resolve().parent.parent / "ml_platform" / "component
 OWN_MODULES = (
     "serving",
     "model_copy",
-    "rollout",
     "served_model",
     "model_versions",
     "alarms",
