@@ -384,7 +384,7 @@ def test_a_failed_cleanup_is_reported_and_fails_the_drill(aws, tmp_path):
         " version) and delete it by hand, e.g. S3 console > Empty, then Delete",
         "drill: FAILED",
     ]
-    assert world.buckets() == [SOURCE, SCRATCH]
+    assert world.buckets() == [SCRATCH, SOURCE]  # sorted by name
 
 
 def test_no_usable_recovery_point_fails_before_creating_anything(aws, tmp_path):
