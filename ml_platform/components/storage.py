@@ -475,8 +475,8 @@ class StorageArgs:
 def renamed_from(parent: pulumi.Resource, old_name: str, **extra) -> pulumi.ResourceOptions:
     """A child of `parent` formerly named `old_name`: the alias keeps its URN and state (never remove
     it while a stack may hold the old name). The engine carries it to the child's own children,
-    named `<its name>[-<purpose>]`, swapping that prefix for `old_name` (`inheritedChildAlias` in
-    pulumi/pkg/resource/deploy/step_generator.go; the SDK's `all_aliases` without alias specs)."""
+    named `<its name>[-<purpose>]`, swapping that prefix for `old_name` (`generateAliases` and
+    `inheritedChildAlias` in pulumi/pkg/resource/deploy/step_generator.go; CLI 3.272.0 here)."""
     return pulumi.ResourceOptions(parent=parent, aliases=[pulumi.Alias(name=old_name)], **extra)
 
 
