@@ -209,7 +209,7 @@ def test_every_bucket_is_selected_by_arn_plus_the_backup_tag(stack, name):
         buckets = [
             b
             for b in synthesis.of_type("aws:s3/bucket:Bucket")
-            if b.name.endswith(f"-{role}") and not b.name.startswith("access-logs-")
+            if b.name.startswith(f"{role}-") and not b.name.endswith("-access-logs")
         ]
         assert sorted(selection.inputs["resources"]) == sorted(b.outputs["arn"] for b in buckets)
         assert selection.inputs["selectionTags"] == [{"type": "STRINGEQUALS", "key": "backup", "value": "true"}]
@@ -243,7 +243,7 @@ def test_prod_restore_tests_restore_the_artifacts_bucket(stack):
             "name": f"backup_{role}_buckets",
             "restoreTestingPlanName": f"backup_{role}",
             "protectedResourceType": "S3",
-            "protectedResourceArns": [prod.one("aws:s3/bucket:Bucket", f"artifacts-{role}").outputs["arn"]],
+            "protectedResourceArns": [prod.one("aws:s3/bucket:Bucket", f"{role}-artifacts").outputs["arn"]],
             "iamRoleArn": prod.one("aws:iam/role:Role", f"backup-{role}").outputs["arn"],
             "validationWindowHours": 24,
         }

@@ -160,7 +160,7 @@ def test_standby_serves_the_same_model_from_secondary_replicas(stack):
     served = prod.outputs["model_version"]
     key = served["model_data_url"].removeprefix("s3://").partition("/")[2]
     digest = served["image_uri"].rpartition("@")[2]
-    replica = prod.one("aws:s3/bucket:Bucket", "artifacts-secondary").outputs["bucket"]
+    replica = prod.one("aws:s3/bucket:Bucket", "secondary-artifacts").outputs["bucket"]
     model = prod.one("aws:sagemaker/model:Model", "endpoint-secondary-v2")
     assert model.region == "us-west-2"
     assert model.inputs["primaryContainer"] == {

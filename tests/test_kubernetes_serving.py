@@ -256,10 +256,10 @@ def test_the_irsa_role_trusts_exactly_one_service_account():
 
 
 def test_the_pods_may_read_only_the_served_artifact():
-    bucket = "arn:aws:s3:::artifacts-primary-mock"
+    bucket = "arn:aws:s3:::primary-artifacts-mock"
     key = "arn:aws:kms:us-east-1:123456789012:key/k"
     policy = model_reader_policy(
-        "s3://artifacts-primary-mock/models/job-1/output/model.tar.gz", None, bucket, key, "us-east-1"
+        "s3://primary-artifacts-mock/models/job-1/output/model.tar.gz", None, bucket, key, "us-east-1"
     )
     assert policy == {
         "Version": "2012-10-17",
@@ -286,11 +286,11 @@ def test_the_pods_may_read_only_the_served_artifact():
 
 
 def test_during_a_rollout_the_pods_may_read_the_previous_and_the_new_version():
-    bucket = "arn:aws:s3:::artifacts-primary-mock"
+    bucket = "arn:aws:s3:::primary-artifacts-mock"
     key = "arn:aws:kms:us-east-1:123456789012:key/k"
     new, old = (
-        "s3://artifacts-primary-mock/models/v7/model.tar.gz",
-        "s3://artifacts-primary-mock/models/v6/model.tar.gz",
+        "s3://primary-artifacts-mock/models/v7/model.tar.gz",
+        "s3://primary-artifacts-mock/models/v6/model.tar.gz",
     )
     policy = model_reader_policy(new, old, bucket, key, "us-east-1")
     assert policy["Statement"][0] == {
@@ -308,12 +308,12 @@ def test_during_a_rollout_the_pods_may_read_the_previous_and_the_new_version():
 
 
 def test_an_artifact_outside_the_artifacts_bucket_is_refused():
-    bucket = "arn:aws:s3:::artifacts-primary-mock"
+    bucket = "arn:aws:s3:::primary-artifacts-mock"
     with pytest.raises(ValueError) as caught:
-        model_reader_policy("s3://artifacts-primary-mock/v7/model.tar.gz", "s3://elsewhere/v6.tar.gz", bucket, "k", "r")
+        model_reader_policy("s3://primary-artifacts-mock/v7/model.tar.gz", "s3://elsewhere/v6.tar.gz", bucket, "k", "r")
     assert str(caught.value) == (
         "previous_model_data_url: not an object in the artifacts bucket (got 's3://elsewhere/v6.tar.gz'; expected "
-        "s3://artifacts-primary-mock/<key>)"
+        "s3://primary-artifacts-mock/<key>)"
     )
 
 

@@ -106,7 +106,7 @@ def test_the_service_account_carries_the_irsa_role(k8s):
     }
     assert account["automountServiceAccountToken"] is False
     assert decoded(role.inputs["assumeRolePolicy"]) == irsa_trust_policy(OIDC, NAMESPACE, "model-server")
-    bucket = k8s.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["arn"]
+    bucket = k8s.one("aws:s3/bucket:Bucket", "primary-artifacts").outputs["arn"]
     key = k8s.one("aws:kms/key:Key", "key-primary").outputs["arn"]
     policy = k8s.one("aws:iam/rolePolicy:RolePolicy", "model-server")
     # No previous version is passed yet: the served artifact only.

@@ -212,15 +212,15 @@ def test_prod_plan_names_the_served_model_version_its_metrics_and_dataset(prod_t
     assert lines[start + 1 : start + 7] == [
         "  latest-approved: version 2 of ml-platform-prod",
         "  metrics    accuracy=0.9649",
-        "  dataset    v2 (s3://datasets-primary-mock/tabular/breast-cancer/v2/)",
-        "  artifact   s3://artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz",
+        "  dataset    v2 (s3://primary-datasets-mock/tabular/breast-cancer/v2/)",
+        "  artifact   s3://primary-artifacts-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz",
         "  image      123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "5e" * 32,
         "  rollback   version 1",
     ]
     settings = {(r["type"], r["name"]): r["settings"] for r in prod_json["resources"]}
     assert settings[("aws:s3/objectCopy:ObjectCopy", "model-secondary-v2")] == {
-        "copy": "artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz "
-        "-> artifacts-secondary-mock",
+        "copy": "primary-artifacts-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz "
+        "-> secondary-artifacts-mock",
         "retain_on_delete": True,
     }
     assert settings[("aws:sagemaker/model:Model", "endpoint-secondary-v2")]["version"] == "2"
@@ -264,7 +264,7 @@ def test_the_tree_lists_siblings_by_type_and_name_whatever_the_registration_orde
     reordered = Synthesis(stack="prod", resources=list(reversed(synthesis.resources)), outputs=synthesis.outputs)
     text, text_reordered = (render_text(plan_document(config, s)).splitlines()[:-1] for s in (synthesis, reordered))
     assert text == text_reordered
-    start = text.index("    ml-platform:storage:DataBucket  datasets-primary")
+    start = text.index("    ml-platform:storage:DataBucket  primary-datasets")
     assert [line.split()[0] for line in text[start + 1 : start + 8]] == [
         "aws:s3/bucket:Bucket",
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",

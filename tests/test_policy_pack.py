@@ -151,7 +151,7 @@ def test_compliant_resources_pass_and_the_environment_falls_back_to_the_provider
         if registration.custom and not registration.is_provider and registration.type.startswith("aws:"):
             assert list(analyze(prod, registration, environment=None)) == [], registration.name
     # No stack config: the provider's `environment` tag says prod, so an unprotected bucket fails.
-    bucket = prod.one("aws:s3/bucket:Bucket", "capture-primary")
+    bucket = prod.one("aws:s3/bucket:Bucket", "primary-capture")
     unprotected = mutated(prod, bucket.type, bucket.name, protect=False)
     diagnostics = analyze(unprotected, unprotected.one(bucket.type, bucket.name), environment=None)
     assert [d.policyName for d in diagnostics] == ["stateful-protected-in-prod"]
@@ -167,7 +167,7 @@ def test_values_unknown_in_preview_are_not_violations():
 
 def test_stack_policy_names_the_bucket_and_its_urn(stack):
     prod = stack("prod")
-    broken = mutated(prod, SSE, "datasets-primary", drop=True)
+    broken = mutated(prod, SSE, "primary-datasets", drop=True)
     resources = [
         proto.analyzer_pb2.AnalyzerResource(
             type=r.type,
@@ -183,12 +183,12 @@ def test_stack_policy_names_the_bucket_and_its_urn(stack):
     ]
     diagnostics = servicer("prod").AnalyzeStack(proto.analyzer_pb2.AnalyzeStackRequest(resources=resources), None)
     mandatory = [d for d in diagnostics.diagnostics if d.enforcementLevel == MANDATORY_LEVEL]
-    bucket = prod.one("aws:s3/bucket:Bucket", "datasets-primary")
+    bucket = prod.one("aws:s3/bucket:Bucket", "primary-datasets")
     assert [(d.policyName, d.urn, d.message.split("\n", 1)[1]) for d in mandatory] == [
         (
             "s3-buckets-hardened",
             bucket.urn,
-            "aws:s3/bucket:Bucket datasets-primary: no server-side encryption configuration with aws:kms",
+            "aws:s3/bucket:Bucket primary-datasets: no server-side encryption configuration with aws:kms",
         )
     ]
 

@@ -84,7 +84,7 @@ def test_every_rule_is_mandatory_except_the_marked_ones():
 
 
 def test_an_unknown_environment_gets_the_prod_rules(prod):
-    broken = mutated(prod, BUCKET, "datasets-primary", protect=False)
+    broken = mutated(prod, BUCKET, "primary-datasets", protect=False)
     assert [v.rule for v in evaluate(resources(broken), "qa") if v.level == MANDATORY] == ["stateful-protected-in-prod"]
 
 
@@ -175,7 +175,7 @@ def test_iam_attachment_of_administrator_access():
 def test_stateful_resources_protected_in_prod(prod, stack):
     assert [m for r in resources(prod) for m in policies.stateful_protected_in_prod(r, "prod")] == []
     assert [m for r in resources(stack("dev")) for m in policies.stateful_protected_in_prod(r, "dev")] == []
-    for type_, name in ((BUCKET, "datasets-secondary"), ("aws:kms/key:Key", "key-primary")):
+    for type_, name in ((BUCKET, "secondary-datasets"), ("aws:kms/key:Key", "key-primary")):
         broken = mutated(prod, type_, name, protect=False)
         assert [m for r in resources(broken) for m in policies.stateful_protected_in_prod(r, "prod")] == [
             f"{type_} {name}: stateful resource is not protected in prod (protect is false)"

@@ -32,69 +32,69 @@ def test_buckets_pass(prod):
 
 
 def test_bucket_without_its_encryption_configuration(prod):
-    broken = mutated(prod, SSE, "datasets-primary", drop=True)
+    broken = mutated(prod, SSE, "primary-datasets", drop=True)
     assert policies.s3_buckets_hardened(resources(broken), "prod") == [
-        "aws:s3/bucket:Bucket datasets-primary: no server-side encryption configuration with aws:kms"
+        "aws:s3/bucket:Bucket primary-datasets: no server-side encryption configuration with aws:kms"
     ]
 
 
 def test_bucket_encrypted_with_aes256(prod):
     rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
-    broken = mutated(prod, SSE, "capture-secondary", inputs={"rules": rules})
+    broken = mutated(prod, SSE, "secondary-capture", inputs={"rules": rules})
     assert policies.s3_buckets_hardened(resources(broken), "prod") == [
-        "aws:s3/bucket:Bucket capture-secondary: server-side encryption is not SSE-KMS "
+        "aws:s3/bucket:Bucket secondary-capture: server-side encryption is not SSE-KMS "
         "(got sseAlgorithm 'AES256'; expected 'aws:kms')"
     ]
 
 
 def test_bucket_on_the_aws_managed_key(prod):
     rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}, "bucketKeyEnabled": True}]
-    broken = mutated(prod, SSE, "artifacts-primary", inputs={"rules": rules})
+    broken = mutated(prod, SSE, "primary-artifacts", inputs={"rules": rules})
     assert policies.s3_buckets_hardened(resources(broken), "prod") == [
-        "aws:s3/bucket:Bucket artifacts-primary: SSE-KMS without kmsMasterKeyId uses the AWS-managed key "
+        "aws:s3/bucket:Bucket primary-artifacts: SSE-KMS without kmsMasterKeyId uses the AWS-managed key "
         "(expected the region's key)"
     ]
 
 
 def test_bucket_versioning_suspended_or_missing(prod):
     suspended = mutated(
-        prod, VERSIONING, "datasets-primary", inputs={"versioningConfiguration": {"status": "Suspended"}}
+        prod, VERSIONING, "primary-datasets", inputs={"versioningConfiguration": {"status": "Suspended"}}
     )
     assert policies.s3_buckets_hardened(resources(suspended), "prod") == [
-        "aws:s3/bucket:Bucket datasets-primary: versioning is not enabled (got status 'Suspended'; expected 'Enabled')"
+        "aws:s3/bucket:Bucket primary-datasets: versioning is not enabled (got status 'Suspended'; expected 'Enabled')"
     ]
-    missing = mutated(prod, VERSIONING, "datasets-primary", drop=True)
+    missing = mutated(prod, VERSIONING, "primary-datasets", drop=True)
     assert policies.s3_buckets_hardened(resources(missing), "prod") == [
-        "aws:s3/bucket:Bucket datasets-primary: versioning is not enabled (no aws:s3/bucketVersioning:BucketVersioning)"
+        "aws:s3/bucket:Bucket primary-datasets: versioning is not enabled (no aws:s3/bucketVersioning:BucketVersioning)"
     ]
 
 
 def test_bucket_public_access_block_partial_or_missing(prod):
     partial = mutated(
-        prod, BLOCK, "capture-primary", inputs={"blockPublicPolicy": False}, without=("restrictPublicBuckets",)
+        prod, BLOCK, "primary-capture", inputs={"blockPublicPolicy": False}, without=("restrictPublicBuckets",)
     )
     assert policies.s3_buckets_hardened(resources(partial), "prod") == [
-        "aws:s3/bucket:Bucket capture-primary: public-access block is not full "
+        "aws:s3/bucket:Bucket primary-capture: public-access block is not full "
         "(blockPublicPolicy, restrictPublicBuckets not true)"
     ]
-    missing = mutated(prod, BLOCK, "capture-primary", drop=True)
+    missing = mutated(prod, BLOCK, "primary-capture", drop=True)
     assert policies.s3_buckets_hardened(resources(missing), "prod") == [
-        "aws:s3/bucket:Bucket capture-primary: no public-access block "
+        "aws:s3/bucket:Bucket primary-capture: no public-access block "
         "(no aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock)"
     ]
 
 
 def test_bucket_without_lifecycle_rules(prod):
-    missing = mutated(prod, LIFECYCLE, "artifacts-secondary", drop=True)
+    missing = mutated(prod, LIFECYCLE, "secondary-artifacts", drop=True)
     assert policies.s3_buckets_hardened(resources(missing), "prod") == [
-        "aws:s3/bucket:Bucket artifacts-secondary: no lifecycle rules "
+        "aws:s3/bucket:Bucket secondary-artifacts: no lifecycle rules "
         "(no aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration)"
     ]
-    lifecycle = prod.one(LIFECYCLE, "artifacts-secondary")
+    lifecycle = prod.one(LIFECYCLE, "secondary-artifacts")
     disabled = [rule | {"status": "Disabled"} for rule in lifecycle.inputs["rules"]]
-    off = mutated(prod, LIFECYCLE, "artifacts-secondary", inputs={"rules": disabled})
+    off = mutated(prod, LIFECYCLE, "secondary-artifacts", inputs={"rules": disabled})
     assert policies.s3_buckets_hardened(resources(off), "prod") == [
-        "aws:s3/bucket:Bucket artifacts-secondary: lifecycle configuration has no enabled rule "
+        "aws:s3/bucket:Bucket secondary-artifacts: lifecycle configuration has no enabled rule "
         "(got statuses ['Disabled'])"
     ]
 
@@ -139,28 +139,28 @@ def test_access_log_target_passes_with_sse_s3_and_is_exempt_from_backup(prod):
     assert policies.prod_buckets_in_backup_selection(resources(prod), "prod") == []
     assert policies.buckets_have_access_records(resources(prod), "prod") == []
     assert sorted(b.name for b in policies.log_targets(resources(prod))) == [
-        "access-logs-primary",
-        "access-logs-secondary",
+        "primary-access-logs",
+        "secondary-access-logs",
     ]
 
 
 def test_access_log_target_on_sse_kms_loses_its_logs(prod):
     rules = [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": "k"}}]
-    broken = mutated(prod, SSE, "access-logs-primary", inputs={"rules": rules})
+    broken = mutated(prod, SSE, "primary-access-logs", inputs={"rules": rules})
     assert policies.s3_buckets_hardened(resources(broken), "prod") == [
-        "aws:s3/bucket:Bucket access-logs-primary: a server access log target must use SSE-S3, which S3 log "
+        "aws:s3/bucket:Bucket primary-access-logs: a server access log target must use SSE-S3, which S3 log "
         "delivery requires (got sseAlgorithm 'aws:kms'; expected 'AES256')"
     ]
 
 
 def test_bucket_without_an_access_record_or_logging_to_itself(prod):
-    unlogged = mutated(prod, LOGGING, "capture-secondary", drop=True)
+    unlogged = mutated(prod, LOGGING, "secondary-capture", drop=True)
     assert policies.buckets_have_access_records(resources(unlogged), "prod") == [
-        f"{BUCKET} capture-secondary: no access record of who read or changed it (no {LOGGING} names it)"
+        f"{BUCKET} secondary-capture: no access record of who read or changed it (no {LOGGING} names it)"
     ]
-    to_itself = mutated(prod, LOGGING, "datasets-primary", inputs={"targetBucket": "datasets-primary-mock"})
+    to_itself = mutated(prod, LOGGING, "primary-datasets", inputs={"targetBucket": "primary-datasets-mock"})
     assert policies.buckets_have_access_records(resources(to_itself), "prod") == [
-        f"{BUCKET} datasets-primary: logs its server access records to itself (expected another bucket)"
+        f"{BUCKET} primary-datasets: logs its server access records to itself (expected another bucket)"
     ]
 
 
@@ -195,11 +195,11 @@ def test_backup_vault_locked_in_prod_only(prod):
 def test_prod_buckets_in_a_backup_selection(prod):
     assert policies.prod_buckets_in_backup_selection(resources(prod), "prod") == []
     listed = prod.one(SELECTION, "backup-primary").inputs["resources"]
-    assert listed[0] == "arn:aws:s3:::datasets-primary-mock"
+    assert listed[0] == "arn:aws:s3:::primary-datasets-mock"
     partial = mutated(prod, SELECTION, "backup-primary", inputs={"resources": listed[1:]})
     assert policies.prod_buckets_in_backup_selection(resources(partial), "prod") == [
-        f"{BUCKET} datasets-primary: not in any backup selection in prod "
-        f"(no {SELECTION} lists arn:aws:s3:::datasets-primary-mock)"
+        f"{BUCKET} primary-datasets: not in any backup selection in prod "
+        f"(no {SELECTION} lists arn:aws:s3:::primary-datasets-mock)"
     ]
     assert policies.prod_buckets_in_backup_selection(resources(partial), "dev") == []
     wildcard = mutated(partial, SELECTION, "backup-primary", inputs={"resources": ["arn:aws:s3:::*"]})

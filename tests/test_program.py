@@ -82,13 +82,13 @@ def test_prod_protects_its_keys_and_dev_does_not(stack):
 def test_exports(stack):
     outputs = stack("prod").outputs
     keys = {k.name.removeprefix("key-"): k.outputs["arn"] for k in stack("prod").of_type("aws:kms/key:Key")}
-    artifact = "s3://artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz"
+    artifact = "s3://primary-artifacts-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz"
     assert outputs == {
         "environment": "prod",
         "regions": {"primary": "us-east-1", "secondary": "us-west-2"},
         "kms_key_arns": keys,
         "buckets": {
-            role: {cls: f"{cls}-{role}-mock" for cls in ("datasets", "artifacts", "capture")}
+            role: {cls: f"{role}-{cls}-mock" for cls in ("datasets", "artifacts", "capture")}
             for role in ("primary", "secondary")
         },
         "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:"
@@ -102,9 +102,9 @@ def test_exports(stack):
             "model_package_arn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/ml-platform-prod/2",
             "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "5e" * 32,
             "model_data_url": artifact,
-            "baseline_url": "s3://artifacts-primary-mock/models/example-execution-2/evaluation/baseline.json",
+            "baseline_url": "s3://primary-artifacts-mock/models/example-execution-2/evaluation/baseline.json",
             "dataset_version": "v2",
-            "dataset_uri": "s3://datasets-primary-mock/tabular/breast-cancer/v2/",
+            "dataset_uri": "s3://primary-datasets-mock/tabular/breast-cancer/v2/",
             "metrics": {"accuracy": 0.9649},
             "previous_version": 1,
         },

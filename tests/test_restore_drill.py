@@ -29,7 +29,7 @@ from moto.s3.models import s3_backends
 from ops.restore_drill import drill_target, main, scratch_bucket_name
 
 REGION = "us-east-1"
-SOURCE = "artifacts-primary-mock"
+SOURCE = "primary-artifacts-mock"
 VAULT = "vault-primary-mock"
 ROLE = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/backup-primary-role"
 SCRATCH = "ml-platform-drill-prod-20261128-150000-a1b2c3"
@@ -109,7 +109,7 @@ class World:
     def outputs(self, **changes) -> dict:
         outputs = {
             "regions": {"primary": REGION, "secondary": "us-west-2"},
-            "buckets": {"primary": {"datasets": "datasets-primary-mock", "artifacts": SOURCE, "capture": "c"}},
+            "buckets": {"primary": {"datasets": "primary-datasets-mock", "artifacts": SOURCE, "capture": "c"}},
             "backup_vaults": {"primary": VAULT, "secondary": "vault-secondary-mock"},
             "kms_key_arns": {"primary": self.key_arn},
             "model_data_url": f"s3://{SOURCE}/{CURRENT_MODEL}",
@@ -384,7 +384,7 @@ def test_a_failed_cleanup_is_reported_and_fails_the_drill(aws, tmp_path):
         " version) and delete it by hand, e.g. S3 console > Empty, then Delete",
         "drill: FAILED",
     ]
-    assert world.buckets() == [SOURCE, SCRATCH]
+    assert world.buckets() == [SCRATCH, SOURCE]  # sorted by name
 
 
 def test_no_usable_recovery_point_fails_before_creating_anything(aws, tmp_path):

@@ -124,8 +124,8 @@ def test_retraining_pipeline_trains_on_spot_and_registers_by_environment(stack, 
         "ChampionModelDataUrl": "latest-approved",
         "TrainingInstanceType": {"dev": "ml.m5.large", "prod": "ml.m5.xlarge"}[name],
     }
-    datasets = synthesis.one("aws:s3/bucket:Bucket", "datasets-primary").outputs["bucket"]
-    artifacts = synthesis.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["bucket"]
+    datasets = synthesis.one("aws:s3/bucket:Bucket", "primary-datasets").outputs["bucket"]
+    artifacts = synthesis.one("aws:s3/bucket:Bucket", "primary-artifacts").outputs["bucket"]
     resolve = steps["ResolveDataset"]["Arguments"]["AppSpecification"]["ContainerArguments"]
     assert resolve[resolve.index("--dataset-root") + 1] == f"s3://{datasets}/tabular/breast-cancer/"
     assert resolve[resolve.index("--holdout-root") + 1] == f"s3://{datasets}/tabular/breast-cancer-holdout/"
@@ -136,7 +136,7 @@ def test_the_no_champion_placeholder_exists_before_the_pipeline_runs(stack):
     prod = stack("prod")
     placeholder = prod.one("aws:s3/bucketObjectv2:BucketObjectv2", "retraining-no-champion")
     assert placeholder.region == "us-east-1"
-    assert placeholder.inputs["bucket"] == prod.one("aws:s3/bucket:Bucket", "artifacts-primary").outputs["bucket"]
+    assert placeholder.inputs["bucket"] == prod.one("aws:s3/bucket:Bucket", "primary-artifacts").outputs["bucket"]
     assert placeholder.inputs["key"] == "champion-none/README"
     assert placeholder.urn in prod.one("aws:sagemaker/pipeline:Pipeline", "retraining-retraining").depends_on
 
@@ -283,7 +283,7 @@ def test_monitoring_follows_the_served_version(stack):
     _, definition = pipeline(prod, "monitoring")
     assert definition["Parameters"][0]["DefaultValue"] == prod.outputs["model_version"]["baseline_url"]
     assert definition["Parameters"][0]["DefaultValue"] == (
-        "s3://artifacts-primary-mock/models/example-execution-2/evaluation/baseline.json"
+        "s3://primary-artifacts-mock/models/example-execution-2/evaluation/baseline.json"
     )
 
 

@@ -128,10 +128,10 @@ def test_replication_depends_on_versioning_of_both_buckets(graph):
             pairs.append((replication, graph.versioning_of(bucket_name(rule["destination"]["bucket"]))))
     # Each replication of prod (datasets, artifacts) against its source's and its replica's versioning.
     assert sorted((r.name, v.name) for r, v in pairs) == [
-        ("artifacts-replication", "artifacts-primary"),
-        ("artifacts-replication", "artifacts-secondary"),
-        ("datasets-replication", "datasets-primary"),
-        ("datasets-replication", "datasets-secondary"),
+        ("artifacts-replication", "primary-artifacts"),
+        ("artifacts-replication", "secondary-artifacts"),
+        ("datasets-replication", "primary-datasets"),
+        ("datasets-replication", "secondary-datasets"),
     ]
     assert missing(pairs, graph) == []
 

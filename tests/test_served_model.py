@@ -29,7 +29,7 @@ from tests.registry_fixtures import artifact_bytes
 
 REGION = "us-east-1"
 GROUP = "ml-platform-prod"
-BUCKET = "artifacts-primary-mock"  # the stack's primary artifacts bucket under the mock engine
+BUCKET = "primary-artifacts-mock"  # the stack's primary artifacts bucket under the mock engine
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/prod/model@sha256:" + "b" * 64
 PROD_SERVING = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["ml-platform:serving"]
 
@@ -108,9 +108,9 @@ def test_first_deploy_declares_everything_but_the_endpoint(registry):
     assert [p.name for p in synthesis.of_type("aws:sagemaker/pipeline:Pipeline")] == ["retraining-retraining"]
     assert [s.name for s in synthesis.of_type("aws:scheduler/schedule:Schedule")] == ["retraining-retraining"]
     assert sorted(r.name for r in synthesis.of_type("aws:s3/bucket:Bucket")) == [
-        f"{kind}-{role}"
-        for kind in ("access-logs", "artifacts", "capture", "datasets")
+        f"{role}-{kind}"
         for role in ("primary", "secondary")
+        for kind in ("access-logs", "artifacts", "capture", "datasets")
     ]
     assert synthesis.outputs["endpoints"] == {}
     # Unset (None) fields are left out of stack outputs by the engine.
@@ -130,7 +130,7 @@ def test_latest_approved_serves_the_newest_approved_version_in_both_regions(regi
     assert {m.name for m in models.values()} == {"endpoint-primary-v2", "endpoint-secondary-v2"}
     key = "models/execution-2/pipelines-2-Train/output/model.tar.gz"
     assert models["us-east-1"].inputs["primaryContainer"]["modelDataUrl"] == f"s3://{BUCKET}/{key}"
-    assert models["us-west-2"].inputs["primaryContainer"]["modelDataUrl"] == f"s3://artifacts-secondary-mock/{key}"
+    assert models["us-west-2"].inputs["primaryContainer"]["modelDataUrl"] == f"s3://secondary-artifacts-mock/{key}"
     assert models["us-west-2"].inputs["primaryContainer"]["image"] == IMAGE.replace("us-east-1", "us-west-2")
     assert served_artifact(synthesis, s3) == UPLOADED[2]
     assert synthesis.outputs["model_version"]["model_package_arn"] == v2
@@ -238,12 +238,12 @@ def test_the_rule_catches_a_model_reading_another_regions_artifact(stack):
     broken = Synthesis(synthesis.stack, [], synthesis.outputs)
     for r in synthesis.resources:
         if r.type == MODEL and r.region == "us-west-2":
-            container = {**r.inputs["primaryContainer"], "modelDataUrl": "s3://artifacts-primary-mock/models/x.tar.gz"}
+            container = {**r.inputs["primaryContainer"], "modelDataUrl": "s3://primary-artifacts-mock/models/x.tar.gz"}
             r = type(r)(**{**r.__dict__, "inputs": {**r.inputs, "primaryContainer": container}, "depends_on": ()})
         broken.resources.append(r)
     assert artifact_rule_violations(broken) == [
-        "endpoint-secondary-v2 in us-west-2 reads s3://artifacts-primary-mock in us-east-1",
-        "endpoint-secondary-v2 does not depend on the ObjectCopy of s3://artifacts-primary-mock/models/x.tar.gz",
+        "endpoint-secondary-v2 in us-west-2 reads s3://primary-artifacts-mock in us-east-1",
+        "endpoint-secondary-v2 does not depend on the ObjectCopy of s3://primary-artifacts-mock/models/x.tar.gz",
         "endpoint-secondary-v2 does not wait for sha256:" + "5e" * 32 + " in us-west-2",
     ]
 

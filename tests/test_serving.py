@@ -267,7 +267,7 @@ def test_prod_endpoint_configuration(stack):
     config = prod.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "endpoint-primary-v2")
     model = prod.one("aws:sagemaker/model:Model", "endpoint-primary-v2")
     key = prod.one("aws:kms/key:Key", "key-primary").outputs["arn"]
-    capture = prod.one("aws:s3/bucket:Bucket", "capture-primary").outputs["bucket"]
+    capture = prod.one("aws:s3/bucket:Bucket", "primary-capture").outputs["bucket"]
     assert config.inputs == {
         "productionVariants": [
             {
@@ -307,7 +307,7 @@ def test_prod_model_serves_the_resolved_version_by_digest(stack):
         "mode": "SingleModel",
     }
     assert served["model_data_url"] == (
-        "s3://artifacts-primary-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz"
+        "s3://primary-artifacts-mock/models/example-execution-2/pipelines-example2-Train/output/model.tar.gz"
     )
     assert model.inputs["tags"] == {"model-version": "2", "model-package-arn": served["model_package_arn"]}
     assert model.inputs["enableNetworkIsolation"] is True
@@ -401,7 +401,7 @@ def test_a_pinned_version_keeps_the_endpoint_and_variant_names(stack):
         assert [v["variantName"] for v in variants] == ["primary"]
     model = after.one("aws:sagemaker/model:Model", "endpoint-primary-v1")
     assert model.inputs["primaryContainer"]["modelDataUrl"] == (
-        "s3://artifacts-primary-mock/models/example-execution-1/pipelines-example1-Train/output/model.tar.gz"
+        "s3://primary-artifacts-mock/models/example-execution-1/pipelines-example1-Train/output/model.tar.gz"
     )
     assert sorted(m.name for m in after.of_type("aws:sagemaker/model:Model")) == [
         "endpoint-primary-v1",

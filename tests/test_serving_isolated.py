@@ -397,8 +397,7 @@ NAMED_AFTER_THEIR_COMPONENT = (
     "ml-platform:storage:DataBucket",
     "ml-platform:storage:AccessLogBucket",
     "ml-platform:storage:BucketReplication",
-    # Not yet `ml-platform:storage:Storage`: its buckets are `<class>-<region role>` (renaming
-    # them changes every bucket's URN; see CHANGES-h-serving.md).
+    "ml-platform:storage:Storage",
 )
 
 
@@ -416,5 +415,6 @@ def test_every_child_is_named_after_its_component(stack, name):
     assert {t for t in NAMED_AFTER_THEIR_COMPONENT if synthesis.of_type(t)} >= {
         "ml-platform:serving:ModelEndpoint",
         "ml-platform:storage:DataBucket",
+        "ml-platform:storage:Storage",
         "ml-platform:backup:RegionBackup",
     }

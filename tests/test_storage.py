@@ -266,7 +266,7 @@ def buckets_of(synthesis, region):
 
 
 def data_buckets(synthesis):
-    return [b for b in synthesis.of_type("aws:s3/bucket:Bucket") if not b.name.startswith("access-logs-")]
+    return [b for b in synthesis.of_type("aws:s3/bucket:Bucket") if not b.name.endswith("-access-logs")]
 
 
 def attached(synthesis, type_, bucket_name):
@@ -279,10 +279,10 @@ def attached(synthesis, type_, bucket_name):
 def test_dev_has_three_buckets_and_no_replication(stack):
     dev = stack("dev")
     assert buckets_of(dev, "us-east-1") == {
-        "datasets-primary",
-        "artifacts-primary",
-        "capture-primary",
-        "access-logs-primary",
+        "primary-datasets",
+        "primary-artifacts",
+        "primary-capture",
+        "primary-access-logs",
     }
     assert dev.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
     assert {(b.protect, b.retain_on_delete) for b in dev.of_type("aws:s3/bucket:Bucket")} == {(False, False)}
@@ -325,7 +325,7 @@ def test_every_bucket_is_encrypted_versioned_blocked_and_tiered(stack, name):
 
 def test_dev_capture_expiry_comes_from_the_stack_file(stack):
     lifecycle = attached(
-        stack("dev"), "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "capture-primary"
+        stack("dev"), "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "primary-capture"
     )
     assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 365}
 
@@ -333,10 +333,10 @@ def test_dev_capture_expiry_comes_from_the_stack_file(stack):
 def test_prod_replicates_datasets_and_artifacts_to_secondary_with_the_secondary_key(stack):
     prod = stack("prod")
     assert buckets_of(prod, "us-west-2") == {
-        "datasets-secondary",
-        "artifacts-secondary",
-        "capture-secondary",
-        "access-logs-secondary",
+        "secondary-datasets",
+        "secondary-artifacts",
+        "secondary-capture",
+        "secondary-access-logs",
     }
     secondary_key = prod.one("aws:kms/key:Key", "key-secondary").outputs["arn"]
     configs = {c.name: c for c in prod.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")}
@@ -344,8 +344,8 @@ def test_prod_replicates_datasets_and_artifacts_to_secondary_with_the_secondary_
     for cls in ("datasets", "artifacts"):
         config = configs[f"{cls}-replication"]
         assert config.region == "us-east-1"
-        assert config.inputs["bucket"] == prod.one("aws:s3/bucket:Bucket", f"{cls}-primary").outputs["bucket"]
-        replica_arn = prod.one("aws:s3/bucket:Bucket", f"{cls}-secondary").outputs["arn"]
+        assert config.inputs["bucket"] == prod.one("aws:s3/bucket:Bucket", f"primary-{cls}").outputs["bucket"]
+        replica_arn = prod.one("aws:s3/bucket:Bucket", f"secondary-{cls}").outputs["arn"]
         assert config.inputs["rules"] == [
             {
                 "id": "to-secondary",
@@ -366,7 +366,7 @@ def test_prod_replicates_datasets_and_artifacts_to_secondary_with_the_secondary_
         assert config.inputs["role"] == role.outputs["arn"]
         role_policy = json.loads(prod.one("aws:iam/rolePolicy:RolePolicy", f"{cls}-replication").inputs["policy"])
         assert role_policy == replication_policy(
-            prod.one("aws:s3/bucket:Bucket", f"{cls}-primary").outputs["arn"],
+            prod.one("aws:s3/bucket:Bucket", f"primary-{cls}").outputs["arn"],
             replica_arn,
             prod.one("aws:kms/key:Key", "key-primary").outputs["arn"],
             secondary_key,
@@ -434,7 +434,7 @@ def test_every_data_bucket_logs_its_requests_to_its_regions_sse_s3_log_bucket(st
     account = "123456789012"
     for region in {b.region for b in synthesis.of_type("aws:s3/bucket:Bucket")}:
         role = "primary" if region == "us-east-1" else "secondary"
-        log_bucket = synthesis.one("aws:s3/bucket:Bucket", f"access-logs-{role}")
+        log_bucket = synthesis.one("aws:s3/bucket:Bucket", f"{role}-access-logs")
         assert log_bucket.region == region
         assert (log_bucket.protect, log_bucket.retain_on_delete) == ((name == "prod"),) * 2
         sse = attached(
@@ -453,7 +453,7 @@ def test_every_data_bucket_logs_its_requests_to_its_regions_sse_s3_log_bucket(st
             synthesis, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", log_bucket.name
         )
         assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 365}
-        sources = [f"{cls}-{role}" for cls in ("datasets", "artifacts", "capture")]
+        sources = [f"{role}-{cls}" for cls in ("datasets", "artifacts", "capture")]
         policy = attached(synthesis, "aws:s3/bucketPolicy:BucketPolicy", log_bucket.name)
         assert json.loads(policy.inputs["policy"]) == access_log_bucket_policy(
             log_bucket.outputs["arn"],
@@ -466,7 +466,7 @@ def test_every_data_bucket_logs_its_requests_to_its_regions_sse_s3_log_bucket(st
             assert logging.region == region
             assert {k: v for k, v in logging.inputs.items() if k != "bucket"} == {
                 "targetBucket": target,
-                "targetPrefix": f"{source.split('-')[0]}/",
+                "targetPrefix": f"{source.removeprefix(f'{role}-')}/",
                 "targetObjectKeyFormat": {"partitionedPrefix": {"partitionDateSource": "EventTime"}},
             }
             assert policy.urn in logging.depends_on

@@ -128,27 +128,27 @@ def test_storage_declares_one_logged_bucket_per_class_and_the_region_log_bucket(
         )
     )
     assert children(run, "ml-platform:storage:Storage", "eu") == {
-        ("ml-platform:storage:DataBucket", "raw-eu"),
-        ("ml-platform:storage:DataBucket", "models-eu"),
-        ("ml-platform:storage:AccessLogBucket", "access-logs-eu"),
-        ("aws:s3/bucketLogging:BucketLogging", "raw-eu"),
-        ("aws:s3/bucketLogging:BucketLogging", "models-eu"),
+        ("ml-platform:storage:DataBucket", "eu-raw"),
+        ("ml-platform:storage:DataBucket", "eu-models"),
+        ("ml-platform:storage:AccessLogBucket", "eu-access-logs"),
+        ("aws:s3/bucketLogging:BucketLogging", "eu-raw"),
+        ("aws:s3/bucketLogging:BucketLogging", "eu-models"),
     }
-    logs = run.one("aws:s3/bucket:Bucket", "access-logs-eu")
-    log_policy = run.one("aws:s3/bucketPolicy:BucketPolicy", "access-logs-eu")
-    sources = [run.one("aws:s3/bucket:Bucket", name).outputs["arn"] for name in ("raw-eu", "models-eu")]
+    logs = run.one("aws:s3/bucket:Bucket", "eu-access-logs")
+    log_policy = run.one("aws:s3/bucketPolicy:BucketPolicy", "eu-access-logs")
+    sources = [run.one("aws:s3/bucket:Bucket", name).outputs["arn"] for name in ("eu-raw", "eu-models")]
     assert decoded(log_policy.inputs["policy"]) == access_log_bucket_policy(
         logs.outputs["arn"], sources, "111122223333"
     )
-    lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "access-logs-eu")
+    lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "eu-access-logs")
     assert lifecycle.inputs["rules"][0]["expiration"] == {"days": 400}
     assert run.one(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "access-logs-eu"
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "eu-access-logs"
     ).inputs["rules"] == [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]
     for cls in ("raw", "models"):
-        logging = run.one("aws:s3/bucketLogging:BucketLogging", f"{cls}-eu")
+        logging = run.one("aws:s3/bucketLogging:BucketLogging", f"eu-{cls}")
         assert logging.inputs == {
-            "bucket": run.one("aws:s3/bucket:Bucket", f"{cls}-eu").outputs["bucket"],
+            "bucket": run.one("aws:s3/bucket:Bucket", f"eu-{cls}").outputs["bucket"],
             "targetBucket": logs.outputs["bucket"],
             "targetPrefix": f"{cls}/",
             "targetObjectKeyFormat": {"partitionedPrefix": {"partitionDateSource": "EventTime"}},
@@ -160,7 +160,7 @@ def test_storage_without_an_account_reads_it_from_the_provider():
     run = run_component(
         lambda: Storage("eu", StorageArgs(key_arn=KEY, buckets={"raw": TIERED}), opts=in_region("eu-west-1"))
     )
-    policy = decoded(run.one("aws:s3/bucketPolicy:BucketPolicy", "access-logs-eu").inputs["policy"])
+    policy = decoded(run.one("aws:s3/bucketPolicy:BucketPolicy", "eu-access-logs").inputs["policy"])
     # offline/engine.py's getCallerIdentity answers with its mock account.
     assert policy["Statement"][1]["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
 

@@ -128,7 +128,7 @@ EXAMPLE_VERSIONS = (("Approved", 0.9561, "v1"), ("Approved", 0.9649, "v2"), ("Pe
 def example_artifacts_bucket() -> str:
     """The primary artifacts bucket's name under the mock engine (offline/engine.py names a bucket
     `<logical name>-mock`), so the example's artifacts live in the stack's own bucket."""
-    return "artifacts-primary-mock"
+    return "primary-artifacts-mock"
 
 
 @contextlib.contextmanager
@@ -177,7 +177,7 @@ def seed_example(client: Any, region: str, group_name: str) -> None:
                 }
             },
             CustomerMetadataProperties={
-                "dataset_uri": f"s3://datasets-primary-mock/tabular/breast-cancer/{dataset}/",
+                "dataset_uri": f"s3://primary-datasets-mock/tabular/breast-cancer/{dataset}/",
                 "dataset_version": dataset,
                 "git_commit": f"{number:040x}",
                 "metric.accuracy": f"{accuracy:.4f}",

@@ -472,10 +472,19 @@ class StorageArgs:
             raise ValueError("StorageArgs: " + "; ".join(problems))
 
 
+def renamed_from(parent: pulumi.Resource, old_name: str, **extra) -> pulumi.ResourceOptions:
+    """A child of `parent` formerly named `old_name`: the alias keeps its URN and state (never remove
+    it while a stack may hold the old name). The engine carries it to the child's own children,
+    named `<its name>[-<purpose>]`, swapping that prefix for `old_name` (`generateAliases` and
+    `inheritedChildAlias` in pulumi/pkg/resource/deploy/step_generator.go; CLI 3.272.0 here)."""
+    return pulumi.ResourceOptions(parent=parent, aliases=[pulumi.Alias(name=old_name)], **extra)
+
+
 class Storage(pulumi.ComponentResource):
     """The data buckets of one region (one per bucket class: datasets, artifacts and capture in
     this program), each logging its requests (S3 server access logs) into the region's access
-    log bucket under `<class>/`."""
+    log bucket under `<class>/`. Children: `<name>-<class>` (bucket and its logging) and
+    `<name>-access-logs`, aliased to their former `<class>-<name>` / `access-logs-<name>`."""
 
     buckets: dict[str, DataBucket]
 
@@ -483,9 +492,9 @@ class Storage(pulumi.ComponentResource):
         super().__init__("ml-platform:storage:Storage", name, None, opts)
         self.buckets = {
             cls: DataBucket(
-                f"{cls}-{name}",
+                f"{name}-{cls}",
                 DataBucketArgs(key_arn=args.key_arn, tiers=tiers, protect=args.protect),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=renamed_from(self, f"{cls}-{name}"),
             )
             for cls, tiers in args.buckets.items()
         }
@@ -493,25 +502,25 @@ class Storage(pulumi.ComponentResource):
         if account_id is None:
             account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.access_logs = AccessLogBucket(
-            f"access-logs-{name}",
+            f"{name}-access-logs",
             AccessLogBucketArgs(
                 source_bucket_arns=[bucket.arn for bucket in self.buckets.values()],
                 account_id=account_id,
                 expiration_days=args.access_log_expiration_days,
                 protect=args.protect,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=renamed_from(self, f"access-logs-{name}"),
         )
         for cls, bucket in self.buckets.items():
             aws.s3.BucketLogging(
-                f"{cls}-{name}",
+                f"{name}-{cls}",
                 bucket=bucket.bucket.id,
                 target_bucket=self.access_logs.bucket.id,
                 target_prefix=f"{cls}/",
                 # Keys partitioned by the time of the request: <prefix><account>/<region>/<bucket>/yyyy/mm/dd/.
                 target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
                 # S3 checks the target's policy when logging is switched on.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.access_logs.policy]),
+                opts=renamed_from(self, f"{cls}-{name}", depends_on=[self.access_logs.policy]),
             )
         self.register_outputs(
             {
