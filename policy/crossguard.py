@@ -28,10 +28,7 @@ from pulumi_policy import (
 )
 from pulumi_policy import proxy as policy_proxy
 
-try:  # run by the Pulumi CLI, the pack directory itself is on sys.path
-    import policies
-except ModuleNotFoundError:  # imported from the repository (tests, tools)
-    from policy import policies
+from . import policies
 
 PROJECT = "ml-platform"
 ADVISORY_SUFFIX = "-advisory"

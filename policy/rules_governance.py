@@ -1,8 +1,7 @@
 """Policy rules: Least-privilege IAM, protection of stateful resources, and default tags.
 
-Plain functions over `policy_types.Resource`; `policies.py` names them in `RULES`. Each
-module loads as `policy.rules_governance` from the repository and as `rules_governance` inside the pack (the CLI
-puts the pack directory on `sys.path`), so it imports its siblings by the same switch.
+Plain functions over `policy_types.Resource`; `policies.py` names them in `RULES`. It imports
+its siblings relatively (see `policies.py`).
 """
 
 from __future__ import annotations
@@ -10,37 +9,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-if __package__:  # imported from the repository as `policy.rules_governance`
-    from policy.policy_types import (
-        BROAD_MANAGED_POLICY,
-        IAM_ATTACHMENT_TYPES,
-        IAM_DOCUMENT_TYPES,
-        REQUIRED_TAGS,
-        ROLE_TYPE,
-        STATEFUL_TYPES,
-        WHOLE_SERVICE_ACTION,
-        Resource,
-        as_list,
-        decode,
-        dig,
-        known,
-    )
-else:  # inside the pack: its directory is on sys.path
-    from policy_types import (
-        BROAD_MANAGED_POLICY,
-        IAM_ATTACHMENT_TYPES,
-        IAM_DOCUMENT_TYPES,
-        REQUIRED_TAGS,
-        ROLE_TYPE,
-        STATEFUL_TYPES,
-        WHOLE_SERVICE_ACTION,
-        Resource,
-        as_list,
-        decode,
-        dig,
-        known,
-    )
-
+from .policy_types import (
+    BROAD_MANAGED_POLICY,
+    IAM_ATTACHMENT_TYPES,
+    IAM_DOCUMENT_TYPES,
+    REQUIRED_TAGS,
+    ROLE_TYPE,
+    STATEFUL_TYPES,
+    WHOLE_SERVICE_ACTION,
+    Resource,
+    as_list,
+    decode,
+    dig,
+    known,
+)
 
 # ---------------------------------------------------------------------------------------------
 # IAM

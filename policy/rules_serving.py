@@ -1,8 +1,7 @@
 """Policy rules: SageMaker serving and training, CloudWatch alarms, and the API Gateway front door.
 
-Plain functions over `policy_types.Resource`; `policies.py` names them in `RULES`. Each
-module loads as `policy.rules_serving` from the repository and as `rules_serving` inside the pack (the CLI
-puts the pack directory on `sys.path`), so it imports its siblings by the same switch.
+Plain functions over `policy_types.Resource`; `policies.py` names them in `RULES`. It imports
+its siblings relatively (see `policies.py`).
 """
 
 from __future__ import annotations
@@ -10,53 +9,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-if __package__:  # imported from the repository as `policy.rules_serving`
-    from policy.policy_types import (
-        ENDPOINT_CONFIG_TYPE,
-        ENDPOINT_TYPE,
-        LOG_GROUP_TYPE,
-        METRIC_ALARM_TYPE,
-        MIN_PROD_INSTANCES,
-        PIPELINE_TYPE,
-        PROD_MIN_API_LOG_RETENTION_DAYS,
-        SCALABLE_TARGET_TYPE,
-        SERVING_ROLE_TAG,
-        STAGE_TYPE,
-        STANDBY,
-        TRAINING_JOB_TYPE,
-        UNKNOWN,
-        WEB_ACL_ASSOCIATION_TYPE,
-        Resource,
-        as_list,
-        dig,
-        known,
-        of_types,
-        quoted,
-    )
-else:  # inside the pack: its directory is on sys.path
-    from policy_types import (
-        ENDPOINT_CONFIG_TYPE,
-        ENDPOINT_TYPE,
-        LOG_GROUP_TYPE,
-        METRIC_ALARM_TYPE,
-        MIN_PROD_INSTANCES,
-        PIPELINE_TYPE,
-        PROD_MIN_API_LOG_RETENTION_DAYS,
-        SCALABLE_TARGET_TYPE,
-        SERVING_ROLE_TAG,
-        STAGE_TYPE,
-        STANDBY,
-        TRAINING_JOB_TYPE,
-        UNKNOWN,
-        WEB_ACL_ASSOCIATION_TYPE,
-        Resource,
-        as_list,
-        dig,
-        known,
-        of_types,
-        quoted,
-    )
-
+from .policy_types import (
+    ENDPOINT_CONFIG_TYPE,
+    ENDPOINT_TYPE,
+    LOG_GROUP_TYPE,
+    METRIC_ALARM_TYPE,
+    MIN_PROD_INSTANCES,
+    PIPELINE_TYPE,
+    PROD_MIN_API_LOG_RETENTION_DAYS,
+    SCALABLE_TARGET_TYPE,
+    SERVING_ROLE_TAG,
+    STAGE_TYPE,
+    STANDBY,
+    TRAINING_JOB_TYPE,
+    UNKNOWN,
+    WEB_ACL_ASSOCIATION_TYPE,
+    Resource,
+    as_list,
+    dig,
+    known,
+    of_types,
+    quoted,
+)
 
 # ---------------------------------------------------------------------------------------------
 # SageMaker serving

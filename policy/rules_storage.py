@@ -1,9 +1,8 @@
 """Policy rules: S3 buckets and AWS Backup: encryption, versioning, public access, lifecycle,
 access records, vaults and selections.
 
-Plain functions over `policy_types.Resource`; `policies.py` names them in `RULES`. Each
-module loads as `policy.rules_storage` from the repository and as `rules_storage` inside the pack (the CLI
-puts the pack directory on `sys.path`), so it imports its siblings by the same switch.
+Plain functions over `policy_types.Resource`; `policies.py` names them in `RULES`. It imports
+its siblings relatively (see `policies.py`).
 """
 
 from __future__ import annotations
@@ -11,47 +10,25 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Sequence
 
-if __package__:  # imported from the repository as `policy.rules_storage`
-    from policy.policy_types import (
-        BUCKET_LOGGING_TYPES,
-        BUCKET_TYPES,
-        ENCRYPTION_TYPES,
-        LIFECYCLE_TYPES,
-        PUBLIC_ACCESS_BLOCK_TYPE,
-        PUBLIC_ACCESS_FLAGS,
-        SELECTION_TYPE,
-        UNKNOWN,
-        VAULT_LOCK_TYPE,
-        VAULT_TYPE,
-        VERSIONING_TYPES,
-        Resource,
-        as_list,
-        dig,
-        known,
-        of_types,
-        quoted,
-    )
-else:  # inside the pack: its directory is on sys.path
-    from policy_types import (
-        BUCKET_LOGGING_TYPES,
-        BUCKET_TYPES,
-        ENCRYPTION_TYPES,
-        LIFECYCLE_TYPES,
-        PUBLIC_ACCESS_BLOCK_TYPE,
-        PUBLIC_ACCESS_FLAGS,
-        SELECTION_TYPE,
-        UNKNOWN,
-        VAULT_LOCK_TYPE,
-        VAULT_TYPE,
-        VERSIONING_TYPES,
-        Resource,
-        as_list,
-        dig,
-        known,
-        of_types,
-        quoted,
-    )
-
+from .policy_types import (
+    BUCKET_LOGGING_TYPES,
+    BUCKET_TYPES,
+    ENCRYPTION_TYPES,
+    LIFECYCLE_TYPES,
+    PUBLIC_ACCESS_BLOCK_TYPE,
+    PUBLIC_ACCESS_FLAGS,
+    SELECTION_TYPE,
+    UNKNOWN,
+    VAULT_LOCK_TYPE,
+    VAULT_TYPE,
+    VERSIONING_TYPES,
+    Resource,
+    as_list,
+    dig,
+    known,
+    of_types,
+    quoted,
+)
 
 # ---------------------------------------------------------------------------------------------
 # S3 (stack rule: in pulumi-aws v7 a bucket's settings are separate resources naming it)

@@ -31,8 +31,9 @@ TRAINING = "aws:sagemaker/trainingJob:TrainingJob"
 SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 MANDATORY_LEVEL = proto.analyzer_pb2.EnforcementLevel.Value("MANDATORY")
 ADVISORY_LEVEL = proto.analyzer_pb2.EnforcementLevel.Value("ADVISORY")
-# The modules `policies.py` is built from, each loaded as a top-level module inside the pack.
-PACK_MODULES = ("policy_types", "rules_governance", "rules_serving", "rules_storage")
+# Every module of the pack, loaded inside it as the package `ml_platform_policy`.
+PACK = "ml_platform_policy"
+PACK_MODULES = ("crossguard", "policies", "policy_types", "rules_governance", "rules_serving", "rules_storage")
 
 
 def test_main_builds_one_mandatory_pack_of_every_rule(monkeypatch):
@@ -41,16 +42,19 @@ def test_main_builds_one_mandatory_pack_of_every_rule(monkeypatch):
     monkeypatch.setattr(sys, "path", list(sys.path))
     try:
         runpy.run_path(str(ROOT / "policy"), run_name="__main__")  # as the CLI runs it
-        # The pack's modules load from its own directory, not from the repository.
-        assert sys.modules["policies"].__file__ == str(ROOT / "policy" / "policies.py")
-        assert sys.modules["crossguard"].__file__ == str(ROOT / "policy" / "crossguard.py")
+        # The pack's modules load from its own directory, as one package, not from the repository.
+        assert sys.modules[PACK].__path__ == [str(ROOT / "policy")]
         for module in PACK_MODULES:
-            assert sys.modules[module].__file__ == str(ROOT / "policy" / f"{module}.py")
+            assert sys.modules[f"{PACK}.{module}"].__file__ == str(ROOT / "policy" / f"{module}.py")
         # One copy of the shared types inside the pack: the rules' Resource is the pack's.
-        assert sys.modules["rules_storage"].Resource is sys.modules["policy_types"].Resource
-        assert sys.modules["policies"].RULES[0].check is sys.modules["rules_storage"].s3_buckets_hardened
+        assert sys.modules[f"{PACK}.rules_storage"].Resource is sys.modules[f"{PACK}.policy_types"].Resource
+        assert (
+            sys.modules[f"{PACK}.policies"].RULES[0].check is sys.modules[f"{PACK}.rules_storage"].s3_buckets_hardened
+        )
+        # Nothing was loaded under the bare module names a sys.path-based pack would use.
+        assert [name for name in ("policies", "crossguard", "policy_types") if name in sys.modules] == []
     finally:
-        for module in ("crossguard", "policies", *PACK_MODULES):
+        for module in (PACK, *(f"{PACK}.{m}" for m in PACK_MODULES)):
             sys.modules.pop(module, None)
 
     assert built["name"] == "ml-platform"
