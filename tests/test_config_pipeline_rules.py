@@ -16,16 +16,11 @@ from typing import Any
 import pytest
 
 from ml_platform.config import StackConfigError, parse_stack_config
+from tests.test_config import VALID as MINIMAL_STACK
 
-DIGEST = "sha256:" + "ab" * 32
 VALID = {
-    "environment": "dev",
-    "owner": "ml-platform-team",
-    "cost_center": "ml-1001",
+    **MINIMAL_STACK,
     "regions": {"primary": "us-east-1", "secondary": "us-west-2"},
-    "image": {"uri": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/dev/model@{DIGEST}"},
-    "training": {"dataset": {"prefix": "tabular/demo", "version": "v1"}},
-    "serving": {"instance": {"instance_type": "ml.m5.large", "initial_instance_count": 1}},
     "retraining": {"holdout_prefix": "holdout"},
 }
 PREFIX = "a relative S3 key prefix: lowercase letters, digits and . _ / -, no leading or trailing /"

@@ -33,17 +33,9 @@ from ml_platform.config import (
 )
 from ml_platform.config.errors import _section_type
 from ml_platform.config.rules import ConfigRuleError, fail, rule
+from tests.test_config import VALID as MINIMAL_STACK
 
-DIGEST = "sha256:" + "ab" * 32
-STACK = {
-    "environment": "dev",
-    "owner": "ml-platform-team",
-    "cost_center": "ml-1001",
-    "regions": {"primary": "us-east-1"},
-    "image": {"uri": f"123456789012.dkr.ecr.us-east-1.amazonaws.com/ml-platform/dev/model@{DIGEST}"},
-    "training": {"dataset": {"prefix": "tabular/demo", "version": "v1"}},
-    "serving": {"instance": {"instance_type": "ml.m5.large", "initial_instance_count": 1}},
-}
+STACK = MINIMAL_STACK
 FAILOVER = {"hosted_zone_id": "Z123", "domain_name": "api.ml.example.com"}
 CLUSTER = {
     "cluster_version": "1.35",
