@@ -12,6 +12,7 @@ Pinned SDK: pulumi 3.272.0 (requirements.txt).
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -58,11 +59,19 @@ def check() -> None:
         resolve(module, path)
 
 
+@functools.cache
+def _secret_signature() -> tuple[str, str]:
+    """(key, value) marking a secret in deserialized properties: two string constants, resolved
+    once (the engine tests every property value it records against them)."""
+    return resolve("pulumi.runtime.rpc", "_special_sig_key"), resolve("pulumi.runtime.rpc", "_special_secret_sig")
+
+
 def is_secret_envelope(value: Any) -> bool:
     """Whether a deserialized property value is the SDK's secret wrapper `{sig: secret, value: ...}`."""
-    return isinstance(value, dict) and value.get(resolve("pulumi.runtime.rpc", "_special_sig_key")) == resolve(
-        "pulumi.runtime.rpc", "_special_secret_sig"
-    )
+    if not isinstance(value, dict):
+        return False
+    key, secret = _secret_signature()
+    return value.get(key) == secret
 
 
 def sync_await(awaitable: Awaitable[T]) -> T:

@@ -106,7 +106,8 @@ def test_hyperparameters_are_measured_as_the_pipeline_writes_them():
     # Booleans as SageMaker passes them, values as strings, keys sorted: 256 characters fit.
     fits = {"trainer": "softmax", "flag": True, "notes": "x" * 205}
     assert len('{"flag": "true", "notes": "' + "x" * 205 + '", "trainer": "softmax"}') == 256
-    assert parse_stack_config({**VALID, "training": {**VALID["training"], "hyperparameters": fits}})
+    parsed = parse_stack_config({**VALID, "training": {**VALID["training"], "hyperparameters": fits}})
+    assert parsed.training.hyperparameters == fits
     assert problems_at("training.hyperparameters", {**fits, "notes": "x" * 206}) == [
         'training.hyperparameters: too long (got \'{"flag": "true", "notes": "'
         + "x" * 206

@@ -4,6 +4,8 @@ reaches into the SDK's privates."""
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import re
 import subprocess
 from pathlib import Path
@@ -16,9 +18,25 @@ from ml_platform.pulumi_compat import PulumiSdkChangedError
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# What each private name must be for the code that uses it: (module, path) -> check.
+EXPECTED_KINDS = {
+    ("pulumi.runtime.rpc", "_special_sig_key"): lambda v: isinstance(v, str) and len(v) == 32,
+    ("pulumi.runtime.rpc", "_special_secret_sig"): lambda v: isinstance(v, str) and len(v) == 32,
+    ("pulumi.runtime.sync_await", "_sync_await"): inspect.isfunction,
+    ("pulumi.runtime.settings", "ROOT"): lambda v: isinstance(v, contextvars.ContextVar),
+    ("pulumi.runtime.settings", "SETTINGS.rpc_manager"): lambda v: callable(getattr(v, "clear", None)),
+    ("pulumi.runtime.settings", "SETTINGS.outputs"): lambda v: isinstance(v, set),
+    ("pulumi_policy.policy", "_PolicyAnalyzerServicer"): inspect.isclass,
+}
+
+
+def test_every_private_name_has_an_expected_kind():
+    assert set(EXPECTED_KINDS) == set(pulumi_compat.PRIVATE_NAMES)
+
+
 @pytest.mark.parametrize(("module", "path"), pulumi_compat.PRIVATE_NAMES, ids=lambda v: v)
-def test_every_private_name_resolves_in_the_pinned_sdk(module: str, path: str):
-    assert pulumi_compat.resolve(module, path) is not None
+def test_every_private_name_resolves_to_what_its_user_needs(module: str, path: str):
+    assert EXPECTED_KINDS[(module, path)](pulumi_compat.resolve(module, path))
 
 
 def test_a_renamed_attribute_is_named_in_the_error():
