@@ -101,7 +101,14 @@ class ModelRegistry(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ml-platform:training:ModelRegistry", name, None, opts)
-        # The group holds every registered version: renamed children keep their state by alias.
+        # The group holds every registered version, and the alias keeps its state under the new
+        # child name. Without it `pulumi up` would plan a replacement that cannot work: Pulumi
+        # creates the new group first, and SageMaker names are unique per account and region, so
+        # CreateModelPackageGroup refuses the fixed name while the old group exists; and the
+        # delete (DeleteModelPackageGroup, which can fail with ConflictException,
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeleteModelPackageGroup.html)
+        # would take the version history with it. tests/test_training_component.py checks the alias.
+        # Pulumi aliases: https://www.pulumi.com/docs/iac/concepts/options/aliases/
         self.group = aws.sagemaker.ModelPackageGroup(
             f"{name}-group",
             model_package_group_name=args.group_name,
