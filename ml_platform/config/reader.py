@@ -41,6 +41,14 @@ def project_values(config: Mapping[str, Any], project: str = PROJECT) -> dict[st
     return {key[len(prefix) :]: decode_config_value(value) for key, value in config.items() if key.startswith(prefix)}
 
 
+def _runtime_config() -> dict[str, Any]:
+    """Every config value of the running program, namespaced keys (`<project>:<key>`), as the
+    CLI hands them over (environment first, then values set in-process)."""
+    from pulumi.runtime import config as runtime_config
+
+    return {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+
+
 def read_project_config(project: str | None = None) -> dict[str, Any]:
     """Every `<project>:<key>` value of the running program, namespace stripped (default
     namespace: `project_name()`).
@@ -48,9 +56,7 @@ def read_project_config(project: str | None = None) -> dict[str, Any]:
     `pulumi.Config` can only fetch keys it is asked for; listing the namespace is what lets a
     misspelt key be reported instead of silently ignored.
     """
-    from pulumi.runtime import config as runtime_config
-
-    return project_values({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}, project or project_name())
+    return project_values(_runtime_config(), project or project_name())
 
 
 def load_stack_config(project: str | None = None) -> StackConfig:
@@ -60,10 +66,10 @@ def load_stack_config(project: str | None = None) -> StackConfig:
 
     project = project or project_name()
     try:
-        values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+        values = _runtime_config()
         secret_keys = {key for key in values if runtime_config.is_config_secret(key)}
         secret_keys |= set(runtime_config.get_config_secret_keys_env())
-        return validate_stack_config(read_project_config(project), secret_keys, project, pulumi.get_stack())
+        return validate_stack_config(project_values(values, project), secret_keys, project, pulumi.get_stack())
     except StackConfigError as exc:
         listing = "\n".join(f"  - {line}" for line in exc.lines)
         raise pulumi.RunError(f"stack config has {len(exc.lines)} problem(s):\n{listing}") from None
