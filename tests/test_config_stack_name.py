@@ -3,6 +3,8 @@ Registry group, the pipelines), so a name SageMaker would refuse mid-`pulumi up`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ml_platform.config import StackConfigError, check_stack_name, validate_stack_config
@@ -30,8 +32,13 @@ def test_the_stack_name_is_checked_before_the_values():
     assert caught.value.lines[0].startswith("stack name: not usable in SageMaker names (got 'dev_eu';")
 
 
-def test_the_offline_plan_checks_the_committed_stacks_names():
+def test_the_offline_plan_checks_the_stack_name(tmp_path):
     assert load_config("prod").environment == "prod"
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "Pulumi.dev_eu.yaml").write_text((root / "Pulumi.dev.yaml").read_text())
+    with pytest.raises(StackConfigError) as caught:
+        load_config("dev_eu", tmp_path)
+    assert caught.value.lines[0].startswith("stack name: not usable in SageMaker names (got 'dev_eu';")
 
 
 def test_the_offline_default_project_is_the_name_in_pulumi_yaml():
